@@ -1,0 +1,206 @@
+//! Building blocks shared by the architectures. All activations are channels-last
+//! (`[N, H, W, C]`, f32); images enter the models with values in `[0, 1]`.
+
+use crate::ops::im2col;
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+/// k×k convolution, stride 1, "same" zero padding: `[N, H, W, C_in]` → `[N, H, W, C_out]`.
+///
+/// Safetensors keys: `weight` with shape `[k·k·C_in, C_out]` (rows ordered `(ky, kx, c_in)`)
+/// and `bias` with shape `[C_out]`.
+pub struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    k: usize,
+}
+
+impl Conv {
+    /// A trainable convolution. `zero_init` starts it at zero (used for the last layer of a
+    /// residual branch, so an untrained net starts as the identity / the skip path).
+    pub fn new(
+        vb: VarBuilder,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        zero_init: bool,
+    ) -> Result<Self> {
+        let fan_in = (k * k * c_in) as f64;
+        // PyTorch's default (Kaiming-uniform with a = √5) bound: 1/√fan_in.
+        let bound = 1.0 / fan_in.sqrt();
+        let init = if zero_init {
+            Init::Const(0.0)
+        } else {
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            }
+        };
+        let weight = vb.get_with_hints((k * k * c_in, c_out), "weight", init)?;
+        let bias = vb.get_with_hints(c_out, "bias", Init::Const(0.0))?;
+        Ok(Self { weight, bias, k })
+    }
+
+    /// A fixed (non-trainable) convolution from a `[k·k·C_in, C_out]` weight, zero bias.
+    pub fn fixed(weight: Tensor, k: usize) -> Result<Self> {
+        let bias = Tensor::zeros(weight.dim(1)?, weight.dtype(), weight.device())?;
+        Ok(Self { weight, bias, k })
+    }
+
+    /// Number of trainable scalars.
+    pub fn params(&self) -> usize {
+        self.weight.elem_count() + self.bias.elem_count()
+    }
+
+    /// Multiply-adds per pixel of the grid this layer runs on.
+    pub fn macs(&self) -> usize {
+        self.weight.elem_count()
+    }
+
+    /// Pixels of context this layer reads on each side.
+    pub fn radius(&self) -> usize {
+        self.k / 2
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, h, w, c) = x.dims4()?;
+        let c_out = self.weight.dim(1)?;
+        let y = if self.k == 1 {
+            x.reshape((n * h * w, c))?.matmul(&self.weight)?
+        } else if x.device().is_cpu() {
+            im2col(x, self.k)?.matmul(&self.weight)?
+        } else {
+            // GPU backends: candle's own NCHW convolution.
+            let w_nchw = self
+                .weight
+                .reshape((self.k, self.k, c, c_out))?
+                .permute((3, 2, 0, 1))?
+                .contiguous()?;
+            let y = x
+                .permute((0, 3, 1, 2))?
+                .conv2d(&w_nchw, self.k / 2, 1, 1, 1)?;
+            y.permute((0, 2, 3, 1))?.reshape((n * h * w, c_out))?
+        };
+        y.broadcast_add(&self.bias)?.reshape((n, h, w, c_out))
+    }
+}
+
+/// Residual block `x + conv(relu(conv(x)))` at constant width C: `[N, H, W, C]` → same.
+pub struct ResBlock {
+    conv1: Conv,
+    conv2: Conv,
+}
+
+impl ResBlock {
+    pub fn new(vb: VarBuilder, c: usize) -> Result<Self> {
+        Ok(Self {
+            conv1: Conv::new(vb.pp("conv1"), c, c, 3, false)?,
+            conv2: Conv::new(vb.pp("conv2"), c, c, 3, false)?,
+        })
+    }
+
+    pub fn params(&self) -> usize {
+        self.conv1.params() + self.conv2.params()
+    }
+
+    pub fn macs(&self) -> usize {
+        self.conv1.macs() + self.conv2.macs()
+    }
+
+    pub fn radius(&self) -> usize {
+        self.conv1.radius() + self.conv2.radius()
+    }
+}
+
+impl Module for ResBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x + self.conv2.forward(&self.conv1.forward(x)?.relu()?)?
+    }
+}
+
+/// Depth-to-space: `[N, H, W, r·r·C]` → `[N, H·r, W·r, C]`; input channel `(i·r + j)·C + c`
+/// lands on output pixel `(y·r + i, x·r + j)`, channel `c`.
+pub fn pixel_shuffle(x: &Tensor, r: usize) -> Result<Tensor> {
+    let (n, h, w, c) = x.dims4()?;
+    let c_out = c / (r * r);
+    x.reshape(vec![n, h, w, r, r, c_out])?
+        .permute(vec![0, 1, 3, 2, 4, 5])?
+        .contiguous()?
+        .reshape((n, h * r, w * r, c_out))
+}
+
+/// Space-to-depth, the inverse of [`pixel_shuffle`]: `[N, H·r, W·r, C]` → `[N, H, W, r·r·C]`.
+pub fn pixel_unshuffle(x: &Tensor, r: usize) -> Result<Tensor> {
+    let (n, h, w, c) = x.dims4()?;
+    let (ho, wo) = (h / r, w / r);
+    x.reshape(vec![n, ho, r, wo, r, c])?
+        .permute(vec![0, 1, 3, 2, 4, 5])?
+        .contiguous()?
+        .reshape((n, ho, wo, r * r * c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, D};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn shuffle_roundtrip_and_layout() -> Result<()> {
+        let x = Tensor::arange(0f32, 2. * 4. * 6. * 3., &Device::Cpu)?.reshape((2, 4, 6, 3))?;
+        let back = pixel_shuffle(&pixel_unshuffle(&x, 2)?, 2)?;
+        assert_eq!(
+            back.flatten_all()?.to_vec1::<f32>()?,
+            x.flatten_all()?.to_vec1::<f32>()?
+        );
+        // Channel (i·r + j)·C + c of pixel (0,0) is input pixel (i, j), channel c.
+        let u = pixel_unshuffle(&x, 2)?;
+        let px = u.get(0)?.get(0)?.get(0)?.to_vec1::<f32>()?;
+        let want: Vec<f32> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .iter()
+            .flat_map(|&(i, j)| {
+                x.get(0)
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+                    .get(j)
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(px, want);
+        Ok(())
+    }
+
+    #[test]
+    fn conv_matches_candle_conv2d() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        for (k, c_in, c_out) in [(3, 3, 5), (1, 4, 2), (5, 2, 3)] {
+            let conv = Conv::new(vb.pp(format!("c{k}")), c_in, c_out, k, false)?;
+            let x = Tensor::randn(0f32, 1., (2, 7, 5, c_in), &dev)?;
+            let got = conv.forward(&x)?;
+            let w = conv
+                .weight
+                .reshape((k, k, c_in, c_out))?
+                .permute((3, 2, 0, 1))?
+                .contiguous()?;
+            let want = x
+                .permute((0, 3, 1, 2))?
+                .conv2d(&w, k / 2, 1, 1, 1)?
+                .broadcast_add(&conv.bias.reshape((1, c_out, 1, 1))?)?
+                .permute((0, 2, 3, 1))?;
+            let diff = (got - want)?
+                .abs()?
+                .max_keepdim(D::Minus1)?
+                .flatten_all()?
+                .max(0)?;
+            assert!(diff.to_scalar::<f32>()? < 1e-5, "k={k}");
+        }
+        Ok(())
+    }
+}

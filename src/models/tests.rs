@@ -1,0 +1,190 @@
+//! Model tests with small random weights: shapes, identity at init, gradients reach every weight.
+
+use super::*;
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::VarMap;
+
+fn small_specs() -> Vec<ModelSpec> {
+    vec![
+        ModelSpec {
+            task: Task::Denoise,
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 4,
+                out_channels: 3,
+                widths: vec![4, 6, 8],
+                blocks: 1,
+                residual: true,
+            }),
+        },
+        ModelSpec {
+            task: Task::Upscale,
+            arch: Arch::Srnet(SrConfig {
+                scale: 2,
+                width: 4,
+                blocks: 1,
+            }),
+        },
+        ModelSpec {
+            task: Task::Upscale,
+            arch: Arch::Srnet(SrConfig {
+                scale: 4,
+                width: 4,
+                blocks: 2,
+            }),
+        },
+        ModelSpec {
+            task: Task::Colorize,
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 1,
+                out_channels: 2,
+                widths: vec![4, 8],
+                blocks: 2,
+                residual: false,
+            }),
+        },
+    ]
+}
+
+fn input_channels(spec: &ModelSpec) -> usize {
+    match &spec.arch {
+        Arch::Unet(c) => c.in_channels,
+        Arch::Srnet(_) => 3,
+    }
+}
+
+#[test]
+fn output_shapes() -> candle_core::Result<()> {
+    for spec in small_specs() {
+        let vm = VarMap::new();
+        let net = Net::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+            &spec,
+        )?;
+        let a = net.align();
+        let x = Tensor::rand(
+            0f32,
+            1.,
+            (2, 3 * a, 5 * a, input_channels(&spec)),
+            &Device::Cpu,
+        )?;
+        let y = net.forward(&x)?;
+        let s = spec.scale();
+        let out_c = if spec.task == Task::Colorize { 2 } else { 3 };
+        assert_eq!(y.dims(), &[2, 3 * a * s, 5 * a * s, out_c], "{spec:?}");
+        assert!(net.params() > 0 && net.macs_per_pixel() > 0.0);
+    }
+    Ok(())
+}
+
+#[test]
+fn untrained_residual_nets_start_at_their_skip_path() -> candle_core::Result<()> {
+    // The last conv starts at zero: denoise returns its RGB input, upscale returns bicubic.
+    let specs = small_specs();
+    let vm = VarMap::new();
+    let dev = Device::Cpu;
+    let denoise = Net::new(
+        VarBuilder::from_varmap(&vm, DType::F32, &dev).pp("d"),
+        &specs[0],
+    )?;
+    let x = Tensor::rand(0f32, 1., (1, 8, 8, 4), &dev)?;
+    let diff = (denoise.forward(&x)? - x.narrow(3, 0, 3)?)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()?;
+    assert!(diff < 1e-6);
+    // Bicubic of a constant image is that constant.
+    let up = Net::new(
+        VarBuilder::from_varmap(&vm, DType::F32, &dev).pp("u"),
+        &specs[1],
+    )?;
+    let flat = Tensor::full(0.3f32, (1, 6, 7, 3), &dev)?;
+    let y = up.forward(&flat)?;
+    // Away from the zero-padded border the output is exactly flat.
+    let inner = y.narrow(1, 4, 4)?.narrow(2, 4, 6)?;
+    assert!((inner - 0.3)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-5);
+    Ok(())
+}
+
+#[test]
+fn gradients_reach_every_weight() -> candle_core::Result<()> {
+    for spec in small_specs() {
+        let vm = VarMap::new();
+        let net = Net::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+            &spec,
+        )?;
+        // Move the zero-initialised last layer off zero so every gradient path is live.
+        for var in vm.all_vars() {
+            var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.1, var.shape(), &Device::Cpu)?)?)?;
+        }
+        let a = net.align();
+        let x = Var::rand(
+            0f32,
+            1.,
+            (1, 2 * a, 2 * a, input_channels(&spec)),
+            &Device::Cpu,
+        )?;
+        let loss = net.forward(x.as_tensor())?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        for var in vm.all_vars() {
+            let g = grads.get(&var).expect("every weight gets a gradient");
+            assert!(
+                g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0,
+                "{spec:?}: zero gradient"
+            );
+        }
+        assert!(grads.get(&x).is_some());
+    }
+    Ok(())
+}
+
+#[test]
+fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
+    let spec = ModelSpec {
+        task: Task::Colorize,
+        arch: Arch::Unet(UNetConfig {
+            in_channels: 1,
+            out_channels: 2,
+            widths: vec![2, 3],
+            blocks: 1,
+            residual: false,
+        }),
+    };
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
+    for var in vm.all_vars() {
+        var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.3, var.shape(), &dev)?)?)?;
+    }
+    let x = Tensor::rand(0f32, 1., (1, 4, 4, 1), &dev)?;
+    let target = Tensor::rand(0f32, 1., (1, 4, 4, 2), &dev)?;
+    let loss_of = |net: &Net| -> candle_core::Result<f32> {
+        (net.forward(&x)? - &target)?
+            .sqr()?
+            .sum_all()?
+            .to_scalar::<f32>()
+    };
+    let grads = (net.forward(&x)? - &target)?.sqr()?.sum_all()?.backward()?;
+    let eps = 1e-2f32;
+    for var in vm.all_vars().iter().take(6) {
+        let g = grads.get(var).unwrap().flatten_all()?.to_vec1::<f32>()?;
+        let base = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        for i in [0, base.len() / 2] {
+            let mut shifted = base.clone();
+            shifted[i] += eps;
+            var.set(&Tensor::from_vec(shifted.clone(), var.shape(), &dev)?)?;
+            let up = loss_of(&net)?;
+            shifted[i] -= 2.0 * eps;
+            var.set(&Tensor::from_vec(shifted, var.shape(), &dev)?)?;
+            let down = loss_of(&net)?;
+            var.set(&Tensor::from_vec(base.clone(), var.shape(), &dev)?)?;
+            let numeric = (up - down) / (2.0 * eps);
+            assert!(
+                (numeric - g[i]).abs() <= 2e-2 * (1.0 + g[i].abs()),
+                "numeric {numeric} vs autograd {}",
+                g[i]
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Where weights come from (bundled bytes, a local file, the Hugging Face Hub) and what they
+//! must say about themselves.
+//!
+//! A weights file is safetensors whose `__metadata__` holds:
+//! `task` (`denoise` | `upscale` | `colorize`), `arch` (`unet` | `srnet`), `config` (the
+//! [`ModelSpec`] as JSON) and `provenance` (JSON: training steps, data, base weights, validation
+//! PSNR, …). Loading refuses files of another task, scale or shape, naming the file.
+
+use crate::models::{ModelSpec, Net, Task};
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Weights embedded at build time by `build.rs`: `(name, safetensors bytes)`.
+pub fn bundled() -> &'static [(&'static str, &'static [u8])] {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"))
+}
+
+/// Where to take weights from, as given by `--weights FILE` / `--model hf:OWNER/REPO[@REV][/FILE]`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// The weights compiled into the binary.
+    Bundled,
+    /// A local safetensors file (memory-mapped).
+    File(PathBuf),
+    /// A file of a Hub model repo, downloaded into the Hugging Face cache.
+    Hub {
+        repo: String,
+        revision: String,
+        file: Option<String>,
+    },
+}
+
+impl Source {
+    /// Parses `hf:OWNER/REPO[@REV][/FILE]`, `bundled`, or a path.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s == "bundled" {
+            return Ok(Source::Bundled);
+        }
+        let Some(rest) = s.strip_prefix("hf:") else {
+            return Ok(Source::File(PathBuf::from(s)));
+        };
+        let mut parts = rest.splitn(3, '/');
+        let (owner, name) = match (parts.next(), parts.next()) {
+            (Some(o), Some(n)) if !o.is_empty() && !n.is_empty() => (o, n),
+            _ => bail!("--model {s:?}: expected hf:OWNER/REPO[@REVISION][/FILE]"),
+        };
+        let file = parts.next().filter(|f| !f.is_empty()).map(str::to_string);
+        let (name, revision) = match name.split_once('@') {
+            Some((n, r)) if !n.is_empty() && !r.is_empty() => (n, r.to_string()),
+            Some(_) => bail!("--model {s:?}: empty repository name or revision around '@'"),
+            None => (name, "main".to_string()),
+        };
+        Ok(Source::Hub {
+            repo: format!("{owner}/{name}"),
+            revision,
+            file,
+        })
+    }
+}
+
+/// Raw safetensors bytes, borrowed from the binary or memory-mapped from a file.
+enum Bytes {
+    Static(&'static [u8]),
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Static(b) => b,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
+/// A loaded network with its description.
+pub struct Loaded {
+    pub net: Net,
+    pub spec: ModelSpec,
+    /// Free-form JSON object from the `provenance` metadata.
+    pub provenance: serde_json::Value,
+    /// Human-readable origin: `bundled:denoise`, a path, `hf:owner/repo@rev/file`.
+    pub origin: String,
+}
+
+impl Loaded {
+    /// Training steps recorded in the provenance (0 means untrained weights).
+    pub fn trained_steps(&self) -> u64 {
+        self.provenance
+            .get("steps")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    }
+}
+
+fn map_file(path: &Path) -> Result<Bytes> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("{}: cannot open weights file", path.display()))?;
+    // SAFETY: the map is read-only; aetool never writes a weights file in place (saves go
+    // through a temp file + rename), so the mapped bytes cannot change under us.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("{}: cannot map weights file", path.display()))?;
+    Ok(Bytes::Mapped(map))
+}
+
+/// Reads the `__metadata__` of safetensors bytes.
+fn metadata(bytes: &[u8], origin: &str) -> Result<HashMap<String, String>> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// Parses the spec out of the metadata and checks it against the requested task and scale.
+fn spec_of(meta: &HashMap<String, String>, origin: &str) -> Result<ModelSpec> {
+    let config = meta.get("config").ok_or_else(|| {
+        anyhow!("{origin}: safetensors file has no aetool `config` metadata; only weights written by aetool (finetune) can be loaded")
+    })?;
+    let spec: ModelSpec = serde_json::from_str(config)
+        .map_err(|e| anyhow!("{origin}: unreadable `config` metadata: {e}"))?;
+    spec.validate().map_err(|e| anyhow!("{origin}: {e}"))?;
+    Ok(spec)
+}
+
+/// What a caller wants: a task and, for upscale, a scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    pub task: Task,
+    pub scale: usize,
+}
+
+impl Want {
+    pub fn name(&self) -> String {
+        crate::models::model_name(self.task, self.scale)
+    }
+}
+
+/// Loads weights from `source` for `want`, on `device`.
+pub fn load(source: &Source, want: Want, device: &Device) -> Result<Loaded> {
+    let (bytes, origin) = match source {
+        Source::Bundled => {
+            let name = want.name();
+            let bytes = bundled().iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
+                anyhow!("this aetool build bundles no `{name}` weights; pass --weights FILE or --model hf:OWNER/REPO (see `aetool info`)")
+            })?;
+            (Bytes::Static(bytes), format!("bundled:{name}"))
+        }
+        Source::File(path) => (map_file(path)?, path.display().to_string()),
+        Source::Hub { .. } => {
+            let path = crate::hub::fetch(source, &want.name())?;
+            (map_file(&path)?, crate::hub::describe(source, &want.name()))
+        }
+    };
+    from_bytes(&bytes, &origin, Some(want), device)
+}
+
+/// Builds a network from safetensors bytes; checks task/scale when `want` is given.
+fn from_bytes(bytes: &[u8], origin: &str, want: Option<Want>, device: &Device) -> Result<Loaded> {
+    let meta = metadata(bytes, origin)?;
+    let spec = spec_of(&meta, origin)?;
+    if let Some(want) = want {
+        if spec.task != want.task
+            || (want.task == crate::models::Task::Upscale && spec.scale() != want.scale)
+        {
+            bail!(
+                "{origin}: these are `{}` weights, but `{}` weights are needed",
+                spec.name(),
+                want.name()
+            );
+        }
+    }
+    let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)
+        .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
+    let net = Net::new(vb, &spec).map_err(|e| {
+        anyhow!(
+            "{origin}: tensors do not match the `{}` architecture in its metadata: {e}",
+            spec.name()
+        )
+    })?;
+    let provenance = meta
+        .get("provenance")
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or(serde_json::Value::Object(Default::default()));
+    Ok(Loaded {
+        net,
+        spec,
+        provenance,
+        origin: origin.to_string(),
+    })
+}
+
+/// Loads any aetool weights file without a task check (for `aetool info FILE`).
+pub fn inspect(source: &Source) -> Result<Vec<Loaded>> {
+    match source {
+        Source::Bundled => bundled()
+            .iter()
+            .map(|(name, bytes)| from_bytes(bytes, &format!("bundled:{name}"), None, &Device::Cpu))
+            .collect(),
+        Source::File(path) => Ok(vec![from_bytes(
+            &map_file(path)?,
+            &path.display().to_string(),
+            None,
+            &Device::Cpu,
+        )?]),
+        Source::Hub { file, .. } => {
+            let name = file.clone().ok_or_else(|| {
+                anyhow!("`aetool info hf:…` needs the file: hf:OWNER/REPO[@REV]/FILE")
+            })?;
+            let path = crate::hub::fetch(source, &name)?;
+            Ok(vec![from_bytes(
+                &map_file(&path)?,
+                &crate::hub::describe(source, &name),
+                None,
+                &Device::Cpu,
+            )?])
+        }
+    }
+}
+
+/// Writes `tensors` with aetool metadata to `path` atomically (temp file in the same folder, then rename).
+pub fn save(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    spec: &ModelSpec,
+    provenance: &serde_json::Value,
+) -> Result<()> {
+    let arch = match spec.arch {
+        crate::models::Arch::Unet(_) => "unet",
+        crate::models::Arch::Srnet(_) => "srnet",
+    };
+    let meta = HashMap::from([
+        ("task".to_string(), spec.task.to_string()),
+        ("arch".to_string(), arch.to_string()),
+        ("config".to_string(), serde_json::to_string(spec)?),
+        ("provenance".to_string(), provenance.to_string()),
+    ]);
+    let data = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+        .with_context(|| format!("{}: cannot serialise weights", path.display()))?;
+    crate::atomic::write(path, &data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_model_sources() {
+        assert_eq!(Source::parse("bundled").unwrap(), Source::Bundled);
+        assert_eq!(
+            Source::parse("w.safetensors").unwrap(),
+            Source::File("w.safetensors".into())
+        );
+        assert_eq!(
+            Source::parse("hf:me/aetool").unwrap(),
+            Source::Hub {
+                repo: "me/aetool".into(),
+                revision: "main".into(),
+                file: None
+            }
+        );
+        assert_eq!(
+            Source::parse("hf:me/aetool@v2/sub/x.safetensors").unwrap(),
+            Source::Hub {
+                repo: "me/aetool".into(),
+                revision: "v2".into(),
+                file: Some("sub/x.safetensors".into())
+            }
+        );
+        for bad in ["hf:", "hf:me", "hf:/x", "hf:me/@v1", "hf:me/x@"] {
+            assert!(Source::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
