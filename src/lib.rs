@@ -5,9 +5,16 @@
 //! [`tiling`] (stitch) → [`io`] (encode) → [`atomic`] write. [`train`] makes self-supervised
 //! pairs from clean photos and trains the same models.
 
+pub mod app;
 pub mod atomic;
+pub mod cli;
 pub mod color;
+pub mod config;
 pub mod hub;
+pub mod interrupt;
 pub mod models;
 pub mod ops;
+pub mod progress;
+pub mod tasks;
+pub mod train;
 pub mod weights;

@@ -108,7 +108,7 @@ fn map_file(path: &Path) -> Result<Bytes> {
 }
 
 /// Reads the `__metadata__` of safetensors bytes.
-fn metadata(bytes: &[u8], origin: &str) -> Result<HashMap<String, String>> {
+pub fn metadata(bytes: &[u8], origin: &str) -> Result<HashMap<String, String>> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
     Ok(meta.metadata().clone().unwrap_or_default())
@@ -138,9 +138,9 @@ impl Want {
     }
 }
 
-/// Loads weights from `source` for `want`, on `device`.
-pub fn load(source: &Source, want: Want, device: &Device) -> Result<Loaded> {
-    let (bytes, origin) = match source {
+/// The raw bytes of `source` and a human-readable origin.
+fn read(source: &Source, want: Want) -> Result<(Bytes, String)> {
+    Ok(match source {
         Source::Bundled => {
             let name = want.name();
             let bytes = bundled().iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
@@ -153,8 +153,39 @@ pub fn load(source: &Source, want: Want, device: &Device) -> Result<Loaded> {
             let path = crate::hub::fetch(source, &want.name())?;
             (map_file(&path)?, crate::hub::describe(source, &want.name()))
         }
-    };
+    })
+}
+
+/// Checks that `spec` serves `want`.
+fn check_want(spec: &ModelSpec, want: Want, origin: &str) -> Result<()> {
+    if spec.task != want.task || (want.task == Task::Upscale && spec.scale() != want.scale) {
+        bail!(
+            "{origin}: these are `{}` weights, but `{}` weights are needed",
+            spec.name(),
+            want.name()
+        );
+    }
+    Ok(())
+}
+
+/// Loads weights from `source` for `want`, on `device`.
+pub fn load(source: &Source, want: Want, device: &Device) -> Result<Loaded> {
+    let (bytes, origin) = read(source, want)?;
     from_bytes(&bytes, &origin, Some(want), device)
+}
+
+/// Weights as named tensors plus their spec and origin, for training to start from.
+pub fn load_tensors(
+    source: &Source,
+    want: Want,
+    device: &Device,
+) -> Result<(ModelSpec, String, HashMap<String, Tensor>)> {
+    let (bytes, origin) = read(source, want)?;
+    let spec = spec_of(&metadata(&bytes, &origin)?, &origin)?;
+    check_want(&spec, want, &origin)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|e| anyhow!("{origin}: {e}"))?;
+    Ok((spec, origin, tensors))
 }
 
 /// Builds a network from safetensors bytes; checks task/scale when `want` is given.

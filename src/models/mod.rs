@@ -83,6 +83,14 @@ impl ModelSpec {
         }
     }
 
+    /// log2 of the factor input sides must be multiples of (levels − 1 for a U-Net).
+    pub fn depth_align_log2(&self) -> usize {
+        match &self.arch {
+            Arch::Unet(c) => c.widths.len().saturating_sub(1),
+            Arch::Srnet(_) => 0,
+        }
+    }
+
     /// Canonical name: `denoise`, `upscale-x2`, `upscale-x4`, `colorize`. Bundled weights and
     /// Hub files are named `<name>.safetensors`.
     pub fn name(&self) -> String {

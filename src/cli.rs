@@ -1,0 +1,200 @@
+//! Command-line flags (clap derive). These structs only describe flags; `config.rs` turns them
+//! into validated settings.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "aetool",
+    version,
+    about = "Restore photos with small convolutional autoencoders: denoise, upscale, colorize, fine-tune."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Remove noise (U-Net conditioned on the noise level).
+    Denoise {
+        /// Noise level on the 0–255 scale, or `auto` to estimate it per image.
+        #[arg(long, default_value = "auto")]
+        sigma: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Enlarge 2× or 4× (super-resolution autoencoder).
+    Upscale {
+        /// Scale factor: -x2 or -x4.
+        #[arg(short = 'x', long = "scale", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=4))]
+        scale: u8,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Add colour to grayscale photos (L → ab autoencoder; the original lightness is kept).
+    Colorize {
+        /// Short side (pixels) of the working copy colours are predicted at.
+        #[arg(long, default_value_t = 256)]
+        work_size: u32,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Train on your own photos (self-supervised: degraded copies of them are the inputs).
+    Finetune(FinetuneArgs),
+    /// Measure PSNR/SSIM against the task's classic baseline on a folder of clean images.
+    Eval(EvalArgs),
+    /// Show the bundled weights, or a weights file / Hub model: task, architecture, size, speed, provenance.
+    Info {
+        /// A weights file or hf:OWNER/REPO[@REV]/FILE (default: everything bundled).
+        model: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Png,
+    Jpg,
+    Webp,
+    Tiff,
+    Bmp,
+}
+
+/// Weights and device flags shared by every command that runs a model.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Local weights file (safetensors written by `aetool finetune`).
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub weights: Option<PathBuf>,
+    /// Weights from the Hugging Face Hub: hf:OWNER/REPO[@REVISION][/FILE].
+    #[arg(long, value_name = "hf:OWNER/REPO")]
+    pub model: Option<String>,
+    /// auto, cpu, cuda[:N] or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Compute threads (default: all cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+/// Flags shared by denoise / upscale / colorize.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Image files and/or folders.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output file (one input file) or folder. Default: beside the input (see README).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Tile size in input pixels, or `auto` (from a memory budget).
+    #[arg(long, default_value = "auto")]
+    pub tile: String,
+    /// Context border around each tile (default: the model's receptive radius).
+    #[arg(long)]
+    pub tile_pad: Option<usize>,
+    /// Output format (default: same as the input).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Replace existing outputs (default: skip them, so a re-run resumes).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Only the files directly inside input folders.
+    #[arg(long)]
+    pub no_recursive: bool,
+    /// No progress bar or notes; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Process only slice I of N (0-based) of the sorted file list, e.g. --shard 3/8.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Refuse images larger than this many megapixels (decompression-bomb guard).
+    #[arg(long, default_value_t = 150)]
+    pub max_megapixels: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct FinetuneArgs {
+    /// denoise, upscale or colorize.
+    #[arg(long, value_enum)]
+    pub task: TaskArg,
+    /// Scale for upscale: -x2 or -x4.
+    #[arg(short = 'x', long = "scale", default_value_t = 2)]
+    pub scale: usize,
+    /// Folder of clean photos (searched recursively).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Output weights file (default: <dir name>-<task>.safetensors).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Start from: `bundled` (default), `scratch`, a weights file, or hf:OWNER/REPO[...].
+    #[arg(long, default_value = "bundled")]
+    pub from: String,
+    /// Optimisation steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Crops per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Crop side in (input) pixels.
+    #[arg(long)]
+    pub patch: Option<u32>,
+    /// Peak learning rate (default 3e-4 when fine-tuning, 2e-3 from scratch).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue from the checkpoint beside the output.
+    #[arg(long)]
+    pub resume: bool,
+    /// Validate every N steps.
+    #[arg(long, default_value_t = 250)]
+    pub val_every: u64,
+    /// Checkpoint every N steps (also on Ctrl-C).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// auto, cpu, cuda[:N] or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the final report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long, value_enum)]
+    pub task: TaskArg,
+    #[arg(short = 'x', long = "scale", default_value_t = 2)]
+    pub scale: usize,
+    /// Noise level(s) for denoise, comma-separated (0–255 scale).
+    #[arg(long, default_value = "25")]
+    pub sigma: String,
+    /// Folder of clean images (for upscale, `*_SRF_<s>_HR` / `_LR` pairs are used when present).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print per-image rows too.
+    #[arg(long)]
+    pub per_image: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Denoise,
+    Upscale,
+    Colorize,
+}

@@ -1,0 +1,155 @@
+//! Turns parsed flags into validated settings. Every combination check lives here, before any
+//! work starts, and every message says what to type instead.
+
+use crate::cli::{FinetuneArgs, ModelArgs, TaskArg};
+use crate::models::Task;
+use crate::train::{Base, Hyper, TrainConfig};
+use crate::weights::Source;
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use std::path::PathBuf;
+
+impl From<TaskArg> for Task {
+    fn from(t: TaskArg) -> Self {
+        match t {
+            TaskArg::Denoise => Task::Denoise,
+            TaskArg::Upscale => Task::Upscale,
+            TaskArg::Colorize => Task::Colorize,
+        }
+    }
+}
+
+/// `auto` (CUDA, then Metal, when compiled in and present; else CPU), `cpu`, `cuda[:N]`, `metal`.
+pub fn device(spec: &str) -> Result<Device> {
+    let spec = spec.trim().to_ascii_lowercase();
+    let compiled = |feature: &str, on: bool| -> Result<()> {
+        if on {
+            Ok(())
+        } else {
+            bail!("--device {spec}: this aetool was built without the `{feature}` feature; rebuild with `cargo install --features {feature}` or use --device cpu")
+        }
+    };
+    match spec.as_str() {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => {
+            if cfg!(feature = "cuda") {
+                if let Ok(d) = Device::new_cuda(0) {
+                    return Ok(d);
+                }
+            }
+            if cfg!(feature = "metal") {
+                if let Ok(d) = Device::new_metal(0) {
+                    return Ok(d);
+                }
+            }
+            Ok(Device::Cpu)
+        }
+        "metal" => {
+            compiled("metal", cfg!(feature = "metal"))?;
+            Device::new_metal(0).context("--device metal: no Metal device available")
+        }
+        s if s == "cuda" || s.starts_with("cuda:") => {
+            compiled("cuda", cfg!(feature = "cuda"))?;
+            let ordinal = match s.strip_prefix("cuda:") {
+                Some(n) => n.parse().with_context(|| {
+                    format!("--device {s}: expected cuda:N with N a GPU number")
+                })?,
+                None => 0,
+            };
+            Device::new_cuda(ordinal)
+                .with_context(|| format!("--device {s}: CUDA device {ordinal} is not available"))
+        }
+        other => bail!("--device {other}: expected auto, cpu, cuda, cuda:N or metal"),
+    }
+}
+
+/// Sets the number of compute threads (candle's matmul and our ops both use rayon's pool).
+pub fn threads(jobs: Option<usize>) -> Result<()> {
+    if let Some(n) = jobs {
+        if n == 0 {
+            bail!("--jobs 0: give at least 1 thread");
+        }
+        // candle's gemm reads RAYON_NUM_THREADS; set it before any tensor work starts.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
+    Ok(())
+}
+
+/// Where the weights come from: `--weights FILE`, `--model hf:…`, else bundled.
+pub fn source(args: &ModelArgs) -> Result<Source> {
+    Ok(match (&args.weights, &args.model) {
+        (Some(path), _) => Source::File(path.clone()),
+        (None, Some(m)) => {
+            let src = Source::parse(m)?;
+            if let Source::File(_) = src {
+                bail!("--model {m}: expected hf:OWNER/REPO[@REVISION][/FILE] (use --weights for a local file)");
+            }
+            src
+        }
+        (None, None) => Source::Bundled,
+    })
+}
+
+/// Validated settings for `aetool finetune`.
+pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
+    let task = Task::from(args.task);
+    let scale = if task == Task::Upscale { args.scale } else { 1 };
+    if !matches!(scale, 1 | 2 | 4) {
+        bail!("-x{scale}: upscale supports -x2 and -x4");
+    }
+    if !args.dir.is_dir() {
+        bail!("--dir {}: not a folder of photos", args.dir.display());
+    }
+    let base = match args.from.as_str() {
+        "scratch" => Base::Scratch,
+        other => Base::Weights(Source::parse(other)?),
+    };
+    let mut hyper = Hyper::defaults(task, scale, matches!(base, Base::Scratch));
+    hyper.seed = args.seed;
+    if let Some(v) = args.steps {
+        hyper.steps = v;
+    }
+    if let Some(v) = args.batch {
+        hyper.batch = v;
+    }
+    if let Some(v) = args.patch {
+        hyper.patch = v;
+    }
+    if let Some(v) = args.lr {
+        hyper.lr = v;
+    }
+    hyper.warmup = hyper.warmup.min(hyper.steps / 10);
+    let align = 1 << crate::models::ModelSpec::default_for(task, scale).depth_align_log2();
+    if hyper.batch == 0 || hyper.patch == 0 || hyper.patch % align != 0 {
+        bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
+    }
+    if args.val_every == 0 || args.checkpoint_every == 0 {
+        bail!("--val-every and --checkpoint-every must be ≥ 1");
+    }
+    threads(args.jobs)?;
+    let output = args.output.clone().unwrap_or_else(|| {
+        let dir_name = std::fs::canonicalize(&args.dir)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "photos".into());
+        PathBuf::from(format!(
+            "{dir_name}-{}.safetensors",
+            crate::models::model_name(task, scale)
+        ))
+    });
+    Ok(TrainConfig {
+        hyper,
+        dir: args.dir.clone(),
+        output,
+        base,
+        resume: args.resume,
+        val_every: args.val_every,
+        checkpoint_every: args.checkpoint_every,
+        device: device(&args.device)?,
+        quiet: args.quiet,
+    })
+}

@@ -1,0 +1,81 @@
+//! Training checkpoints: model weights, AdamW moments and the step, in one safetensors file
+//! written atomically, so `--resume` continues exactly where a run stopped.
+
+use super::optim::AdamW;
+use super::Hyper;
+use crate::models::ModelSpec;
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{Device, Tensor, Var};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes the checkpoint for `step` completed steps.
+pub fn save(
+    path: &Path,
+    hyper: &Hyper,
+    spec: &ModelSpec,
+    step: u64,
+    vars: &[(String, Var)],
+    opt: &AdamW,
+) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> = vars
+        .iter()
+        .map(|(n, v)| (format!("model.{n}"), v.as_tensor().clone()))
+        .collect();
+    tensors.extend(opt.state());
+    let meta = HashMap::from([
+        ("step".to_string(), step.to_string()),
+        ("hyper".to_string(), serde_json::to_string(hyper)?),
+        ("config".to_string(), serde_json::to_string(spec)?),
+    ]);
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))?;
+    crate::atomic::write(path, &bytes)
+}
+
+/// Restores weights and optimizer state; returns the number of completed steps. The checkpoint
+/// must come from a run with the same architecture and hyper-parameters (the total step count
+/// may differ, to extend a run).
+pub fn load(
+    path: &Path,
+    hyper: &Hyper,
+    spec: &ModelSpec,
+    vars: &[(String, Var)],
+    opt: &mut AdamW,
+    device: &Device,
+) -> Result<u64> {
+    let what = path.display();
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{what}: cannot read checkpoint (nothing to --resume?)"))?;
+    let meta = crate::weights::metadata(&bytes, &what.to_string())?;
+    let field = |k: &str| {
+        meta.get(k)
+            .ok_or_else(|| anyhow!("{what}: not an aetool checkpoint (no `{k}`)"))
+    };
+    let saved_spec: ModelSpec = serde_json::from_str(field("config")?)?;
+    let saved: Hyper = serde_json::from_str(field("hyper")?)?;
+    if &saved_spec != spec {
+        bail!("{what}: checkpoint is for {saved_spec:?}, this run builds {spec:?}");
+    }
+    if (Hyper {
+        steps: hyper.steps,
+        ..saved.clone()
+    }) != *hyper
+    {
+        bail!("{what}: checkpoint was made with different settings ({saved:?}); pass the same flags to --resume");
+    }
+    let step: u64 = field("step")?
+        .parse()
+        .with_context(|| format!("{what}: bad step"))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)?;
+    let get = |name: &str| -> candle_core::Result<Tensor> {
+        tensors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{what}: checkpoint lacks `{name}`")))
+    };
+    for (name, var) in vars {
+        var.set(&get(&format!("model.{name}"))?)?;
+    }
+    opt.load_state(step, get)?;
+    Ok(step)
+}

@@ -1,0 +1,158 @@
+//! Synthetic degradations: a clean crop becomes an (input, target) pair for one task.
+//!
+//! - denoise: additive white Gaussian noise, σ drawn uniformly from `[0, 50]` (on `[0, 255]`),
+//!   the noisy image clipped to `[0, 1]` like a real 8-bit photo, σ fed as the level plane;
+//! - upscale: antialiased bicubic (Catmull-Rom) downscale by the scale factor, quantised to
+//!   8 bits as a real low-resolution file would be;
+//! - colorize: CIE Lab, L in, ab out.
+
+use crate::models::Task;
+use crate::tasks::{denoise_input, lab_planes, MAX_SIGMA};
+use image::imageops::{self, FilterType};
+use image::Rgb32FImage;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// One training example, interleaved HWC f32.
+pub struct Pair {
+    pub input: Vec<f32>,
+    pub target: Vec<f32>,
+}
+
+/// How to degrade: the task, its scale (upscale) and an optional fixed σ (denoise validation).
+#[derive(Clone, Copy, Debug)]
+pub struct Degradation {
+    pub task: Task,
+    pub scale: usize,
+    /// Fixed noise level on `[0, 255]`; `None` draws one per example from `[0, MAX_SIGMA]`.
+    pub sigma: Option<f32>,
+}
+
+impl Degradation {
+    /// Side of the clean crop needed for a model input of `input_side` pixels.
+    pub fn clean_side(&self, input_side: u32) -> u32 {
+        input_side * self.scale as u32
+    }
+
+    /// Input / target channel counts.
+    pub fn channels(&self) -> (usize, usize) {
+        match self.task {
+            Task::Denoise => (4, 3),
+            Task::Upscale => (3, 3),
+            Task::Colorize => (1, 2),
+        }
+    }
+
+    /// Makes the pair from a clean crop (RGB in `[0, 1]`).
+    pub fn apply(&self, clean: &Rgb32FImage, rng: &mut impl Rng) -> Pair {
+        match self.task {
+            Task::Denoise => {
+                let sigma = self
+                    .sigma
+                    .unwrap_or_else(|| rng.random_range(0.0..=MAX_SIGMA));
+                let noisy: Vec<f32> = clean
+                    .as_raw()
+                    .iter()
+                    .map(|&v| {
+                        let n: f32 = StandardNormal.sample(rng);
+                        (v + n * sigma / 255.0).clamp(0.0, 1.0)
+                    })
+                    .collect();
+                Pair {
+                    input: denoise_input(&noisy, sigma),
+                    target: clean.as_raw().clone(),
+                }
+            }
+            Task::Upscale => {
+                let (w, h) = clean.dimensions();
+                let s = self.scale as u32;
+                let lr = imageops::resize(clean, w / s, h / s, FilterType::CatmullRom);
+                let input = lr
+                    .as_raw()
+                    .iter()
+                    .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() / 255.0)
+                    .collect();
+                Pair {
+                    input,
+                    target: clean.as_raw().clone(),
+                }
+            }
+            Task::Colorize => {
+                let (l, ab) = lab_planes(clean.as_raw());
+                Pair {
+                    input: l,
+                    target: ab,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn flat(side: u32, v: f32) -> Rgb32FImage {
+        Rgb32FImage::from_pixel(side, side, image::Rgb([v, v, v]))
+    }
+
+    #[test]
+    fn denoise_noise_has_the_requested_sigma() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let clean = flat(64, 0.5);
+        let d = Degradation {
+            task: Task::Denoise,
+            scale: 1,
+            sigma: Some(25.0),
+        };
+        let pair = d.apply(&clean, &mut rng);
+        assert_eq!(pair.input.len(), 64 * 64 * 4);
+        let noise: Vec<f32> = pair
+            .input
+            .chunks(4)
+            .flat_map(|p| p[..3].iter().map(|v| (v - 0.5) * 255.0))
+            .collect();
+        let std = (noise.iter().map(|n| n * n).sum::<f32>() / noise.len() as f32).sqrt();
+        assert!((std - 25.0).abs() < 1.0, "measured σ {std}");
+        assert!(pair
+            .input
+            .chunks(4)
+            .all(|p| (p[3] - 25.0 / 255.0).abs() < 1e-7));
+    }
+
+    #[test]
+    fn upscale_pairs_are_downscaled_and_quantised() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let clean = Rgb32FImage::from_fn(32, 32, |x, _| image::Rgb([x as f32 / 31.0, 0.2, 0.7]));
+        let pair = Degradation {
+            task: Task::Upscale,
+            scale: 4,
+            sigma: None,
+        }
+        .apply(&clean, &mut rng);
+        assert_eq!(pair.input.len(), 8 * 8 * 3);
+        assert!(pair
+            .input
+            .iter()
+            .all(|v| ((v * 255.0) - (v * 255.0).round()).abs() < 1e-3));
+        // A constant channel stays constant through the antialiased downscale.
+        assert!(pair
+            .input
+            .chunks(3)
+            .all(|p| (p[1] - 51.0 / 255.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn colorize_pairs_split_lab() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let pair = Degradation {
+            task: Task::Colorize,
+            scale: 1,
+            sigma: None,
+        }
+        .apply(&flat(8, 0.5), &mut rng);
+        assert_eq!((pair.input.len(), pair.target.len()), (64, 128));
+        assert!(pair.target.iter().all(|v| v.abs() < 1e-4));
+    }
+}
