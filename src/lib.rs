@@ -10,4 +10,5 @@ pub mod color;
 pub mod hub;
 pub mod models;
 pub mod ops;
+pub mod walk;
 pub mod weights;
