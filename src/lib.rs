@@ -17,4 +17,5 @@ pub mod ops;
 pub mod progress;
 pub mod tasks;
 pub mod train;
+pub mod walk;
 pub mod weights;

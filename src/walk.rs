@@ -1,0 +1,863 @@
+//! Planning: turns the files and folders named on the command line into a deterministic list
+//! of jobs `{input, output}`. Pure planning — it stats and lists the file system but never
+//! writes to it.
+//!
+//! # Rules
+//!
+//! **What is an image.** Files with the extensions `png`, `jpg`, `jpeg`, `webp`, `tif`, `tiff`
+//! or `bmp` (any letter case). In a folder walk, other files are skipped ("not an image"). A
+//! file named explicitly on the command line is always processed, whatever its name; decoding
+//! reports it if it is not an image.
+//!
+//! **What a folder walk skips** (files named explicitly are never skipped by these rules):
+//! - hidden files and folders (name starts with `.`; a hidden folder is not entered) and the
+//!   system files `Thumbs.db`, `desktop.ini`, `.DS_Store`;
+//! - aetool's own in-progress files (name starts with `.aetool-tmp-`);
+//! - earlier aetool outputs: files whose name, before the extension, ends with `.denoised`,
+//!   `.x2`, `.x4` or `.colorized` (e.g. `cat.denoised.png`, `cat.x2.jpg`);
+//! - the output folder, when it lies inside an input folder: it is never entered.
+//!
+//! Folders are walked recursively; `--no-recursive` processes only a folder's direct files.
+//! Symbolic links are followed; a link that loops back to one of its own parent folders, and a
+//! folder that cannot be read, are reported as errors and the rest of the walk goes on.
+//!
+//! **Where outputs go without `-o`.** A file `dir/cat.jpg` gives `dir/cat.<task>.jpg`, where
+//! `<task>` is `denoised`, `x2`, `x4` or `colorized`. A folder `photos/` gives a sibling folder
+//! `photos-<task>/` that mirrors the tree: `photos/a/b.png` → `photos-<task>/a/b.png`. For `.`,
+//! `..` and similar paths the folder's real name is used (`.` inside `/home/me/photos` gives
+//! `/home/me/photos-<task>/`).
+//!
+//! **With `-o`.** If there is exactly one input, it is a file, and the `-o` path ends in an image
+//! extension (and is not an existing folder), `-o` is the output file. Otherwise `-o` is a
+//! folder: a file input is written to `<out>/<file name>`, and a folder input's tree is mirrored
+//! directly into `<out>/` (its contents, not the folder itself).
+//!
+//! **`--format`** replaces the extension of every output, an explicit `-o` file included.
+//!
+//! **Safety.** An output that would replace an input (compared after resolving links and `..`)
+//! is an error for that input. When two inputs would write the same output, the first in
+//! sorted order keeps it and the others are errors naming the input that already writes that
+//! file (use `--format` or separate `-o` folders). An output file that already exists is
+//! skipped unless `--overwrite` is given.
+//!
+//! **Order and duplicates.** Jobs are sorted by input path; a file reached twice (named twice,
+//! or through both a folder and its own name, or through a link) is processed once.
+//!
+//! **`--shard I/N`** (0-based, `I < N`) keeps every N-th job of the sorted list, starting at
+//! job I, so N machines can split one run. The split is made before existing outputs are
+//! skipped, so every machine sees the same list: the same inputs must be given on every
+//! machine; combine with the existing-output skip to resume. Errors about a particular job
+//! (collisions, would-overwrite-input) are reported only by the machine whose share it is;
+//! missing inputs, unreadable folders and walk skips are reported by every machine.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::atomic::TEMP_PREFIX;
+
+/// Extensions (lower case) recognised as images in folder walks and for `-o` file detection.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"];
+
+/// All suffixes aetool writes, used to recognise earlier outputs.
+pub const SUFFIXES: &[&str] = &["denoised", "x2", "x4", "colorized"];
+
+/// System files skipped like hidden files (compared case-insensitively).
+const SYSTEM_FILES: &[&str] = &["thumbs.db", "desktop.ini", ".ds_store"];
+
+/// How to turn inputs into jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkOptions {
+    /// Walk sub-folders (`--no-recursive` turns it off: only a folder's direct files).
+    pub recursive: bool,
+    /// `-o/--output`: an output file or folder (see the module rules).
+    pub output: Option<PathBuf>,
+    /// Task marker used in default output names, e.g. `"denoised"`, `"x2"`.
+    pub suffix: String,
+    /// `--format`: output extension (`"png"`, `"jpg"`, …); `None` keeps the input's extension.
+    pub format_ext: Option<String>,
+    /// Replace existing output files instead of skipping them.
+    pub overwrite: bool,
+    /// `(index, count)`, index 0-based and `< count`; see [`parse_shard`].
+    pub shard: Option<(usize, usize)>,
+}
+
+impl WalkOptions {
+    /// Defaults for a task: recursive, no `-o`, keep extensions, no overwrite, no sharding.
+    pub fn new(suffix: impl Into<String>) -> Self {
+        WalkOptions {
+            recursive: true,
+            output: None,
+            suffix: suffix.into(),
+            format_ext: None,
+            overwrite: false,
+            shard: None,
+        }
+    }
+}
+
+/// One image to process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+/// Why a path found while walking is not a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// Hidden file or folder, or a system file (`Thumbs.db`, `desktop.ini`, `.DS_Store`).
+    Hidden,
+    /// Not an image extension (folder walks only).
+    NotAnImage,
+    /// An earlier aetool output (`*.denoised.png`, …) or the output folder itself.
+    EarlierOutput,
+    /// The output file already exists and overwriting was not asked for.
+    Exists,
+    /// An aetool in-progress temp file.
+    Temp,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Skip::Hidden => "hidden or system file",
+            Skip::NotAnImage => "not an image",
+            Skip::EarlierOutput => "earlier aetool output",
+            Skip::Exists => "output exists (use --overwrite to replace it)",
+            Skip::Temp => "aetool temp file",
+        })
+    }
+}
+
+/// The result of planning: what to do, what was left out and why, and what went wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Sorted by input path; only this machine's shard.
+    pub jobs: Vec<Job>,
+    pub skipped: Vec<(PathBuf, Skip)>,
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// Parses `"I/N"` for `--shard` (0-based `I`, `I < N`).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = |why: &str| {
+        format!("invalid --shard {s:?}: {why}; expected I/N with 0 <= I < N, e.g. 0/4 (the first of 4 machines)")
+    };
+    let (i, n) = s.split_once('/').ok_or_else(|| bad("missing '/'"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| bad("I is not a whole number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| bad("N is not a whole number"))?;
+    if n == 0 {
+        return Err(bad("N must be at least 1"));
+    }
+    if i >= n {
+        return Err(bad("I must be smaller than N (I counts from 0)"));
+    }
+    Ok((i, n))
+}
+
+/// Plans the jobs for `inputs` (see the module rules).
+pub fn plan(inputs: &[PathBuf], opts: &WalkOptions) -> Plan {
+    let mut plan = Plan::default();
+    let mut cands: Vec<Candidate> = Vec::new();
+
+    // Stat the inputs once; drop repeats of the same canonical path.
+    let mut roots: Vec<(PathBuf, PathBuf, bool)> = Vec::new(); // (as given, canonical, is_dir)
+    let mut seen_roots = HashSet::new();
+    for input in inputs {
+        let meta = match std::fs::metadata(input) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                plan.errors
+                    .push((input.clone(), "no such file or folder".into()));
+                continue;
+            }
+            Err(e) => {
+                plan.errors
+                    .push((input.clone(), format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        if !meta.is_file() && !meta.is_dir() {
+            plan.errors
+                .push((input.clone(), "not a regular file or folder".into()));
+            continue;
+        }
+        let canon = match std::fs::canonicalize(input) {
+            Ok(c) => c,
+            Err(e) => {
+                plan.errors
+                    .push((input.clone(), format!("cannot resolve: {e}")));
+                continue;
+            }
+        };
+        if seen_roots.insert(canon.clone()) {
+            roots.push((input.clone(), canon, meta.is_dir()));
+        }
+    }
+
+    // Where outputs go.
+    let out_file = opts.output.as_ref().filter(|o| {
+        inputs.len() == 1 && roots.len() == 1 && !roots[0].2 && has_image_ext(o) && !o.is_dir()
+    });
+    let out_dir = opts.output.as_ref().filter(|_| out_file.is_none());
+
+    // Output folder roots (normalised), never entered by a walk.
+    let mut out_roots: HashSet<PathBuf> = HashSet::new();
+    if let Some(d) = out_dir {
+        out_roots.insert(normalize(d));
+    }
+
+    // Output root for each folder input.
+    let mut folder_outs: Vec<Option<PathBuf>> = Vec::with_capacity(roots.len());
+    for (input, canon, is_dir) in &roots {
+        if !*is_dir {
+            folder_outs.push(None);
+            continue;
+        }
+        let dest = match out_dir {
+            Some(d) => Some(d.clone()),
+            None => default_folder_output(input, canon, &opts.suffix),
+        };
+        match &dest {
+            Some(d) => {
+                out_roots.insert(normalize(d));
+            }
+            None => plan.errors.push((
+                input.clone(),
+                "cannot derive an output folder name from this path; use -o".into(),
+            )),
+        }
+        folder_outs.push(dest);
+    }
+
+    for ((input, canon, is_dir), dest) in roots.iter().zip(folder_outs) {
+        if !*is_dir {
+            let output = if let Some(f) = out_file {
+                f.clone()
+            } else if let Some(d) = out_dir {
+                d.join(
+                    input
+                        .file_name()
+                        .unwrap_or(canon.file_name().unwrap_or_default()),
+                )
+            } else {
+                default_file_output(input, &opts.suffix)
+            };
+            cands.push(Candidate {
+                input: input.clone(),
+                output: with_format(output, opts),
+                canon: canon.clone(),
+            });
+            continue;
+        }
+        let Some(dest) = dest else { continue };
+        walk_folder(input, &dest, opts, &out_roots, &mut cands, &mut plan);
+    }
+
+    // Sort, then drop files reached twice.
+    cands.sort_by(|a, b| (&a.input, &a.output).cmp(&(&b.input, &b.output)));
+    let mut seen = HashSet::new();
+    cands.retain(|c| seen.insert(c.canon.clone()));
+
+    // Safety checks on the whole list, so every shard agrees.
+    let all_inputs: HashSet<&Path> = cands.iter().map(|c| c.canon.as_path()).collect();
+    let mut writers: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut checked: Vec<(usize, &Candidate, PathBuf, Result<(), String>)> = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        let key = normalize(&c.output);
+        let res = if all_inputs.contains(key.as_path()) {
+            Err(format!(
+                "output {} would overwrite an input; use -o or --format",
+                c.output.display()
+            ))
+        } else if let Some(first) = writers.get(&key) {
+            Err(format!(
+                "output {} is already written by {}; use --format or separate -o folders",
+                c.output.display(),
+                first.display()
+            ))
+        } else {
+            writers.insert(key.clone(), &c.input);
+            Ok(())
+        };
+        checked.push((i, c, key, res));
+    }
+
+    let (index, count) = match opts.shard {
+        Some((i, n)) if n > 0 => (i, n),
+        _ => (0, 1),
+    };
+    for (i, c, key, res) in checked {
+        if i % count != index {
+            continue;
+        }
+        match res {
+            Err(e) => plan.errors.push((c.input.clone(), e)),
+            Ok(()) if !opts.overwrite && std::fs::symlink_metadata(&key).is_ok() => {
+                plan.skipped.push((c.input.clone(), Skip::Exists))
+            }
+            Ok(()) => plan.jobs.push(Job {
+                input: c.input.clone(),
+                output: c.output.clone(),
+            }),
+        }
+    }
+    plan
+}
+
+/// A job before the safety checks, with its canonical input for de-duplication.
+struct Candidate {
+    input: PathBuf,
+    output: PathBuf,
+    canon: PathBuf,
+}
+
+/// Walks one folder input, mirroring it into `dest`.
+fn walk_folder(
+    root: &Path,
+    dest: &Path,
+    opts: &WalkOptions,
+    out_roots: &HashSet<PathBuf>,
+    cands: &mut Vec<Candidate>,
+    plan: &mut Plan,
+) {
+    let mut walker = WalkDir::new(root).follow_links(true).sort_by_file_name();
+    if !opts.recursive {
+        walker = walker.max_depth(1);
+    }
+    let mut it = walker.into_iter();
+    while let Some(next) = it.next() {
+        let entry = match next {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                let msg = if let Some(anc) = e.loop_ancestor() {
+                    format!(
+                        "symbolic link loop (leads back to {}); not followed",
+                        anc.display()
+                    )
+                } else if let Some(io) = e.io_error() {
+                    format!("cannot read: {io}")
+                } else {
+                    format!("cannot read: {e}")
+                };
+                plan.errors.push((path, msg));
+                continue;
+            }
+        };
+        if entry.depth() == 0 {
+            continue;
+        }
+        let path = entry.path();
+        let name = entry.file_name();
+        if entry.file_type().is_dir() {
+            if !opts.recursive {
+                continue; // max_depth(1): never entered anyway
+            }
+            if let Some(skip) = name_skip(name) {
+                plan.skipped.push((path.to_path_buf(), skip));
+                it.skip_current_dir();
+            } else if std::fs::canonicalize(path).is_ok_and(|c| out_roots.contains(&c)) {
+                plan.skipped.push((path.to_path_buf(), Skip::EarlierOutput));
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        let skip = name_skip(name).or_else(|| {
+            if !entry.file_type().is_file() || !has_image_ext(path) {
+                Some(Skip::NotAnImage)
+            } else if is_earlier_output(path) {
+                Some(Skip::EarlierOutput)
+            } else {
+                None
+            }
+        });
+        if let Some(skip) = skip {
+            plan.skipped.push((path.to_path_buf(), skip));
+            continue;
+        }
+        let canon = match std::fs::canonicalize(path) {
+            Ok(c) => c,
+            Err(e) => {
+                plan.errors
+                    .push((path.to_path_buf(), format!("cannot resolve: {e}")));
+                continue;
+            }
+        };
+        let rel = path.strip_prefix(root).unwrap_or(Path::new(name));
+        cands.push(Candidate {
+            input: path.to_path_buf(),
+            output: with_format(dest.join(rel), opts),
+            canon,
+        });
+    }
+}
+
+/// Hidden / system / temp classification by name alone.
+fn name_skip(name: &OsStr) -> Option<Skip> {
+    let name = name.to_string_lossy();
+    if name.starts_with(TEMP_PREFIX) {
+        Some(Skip::Temp)
+    } else if name.starts_with('.') || SYSTEM_FILES.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+        Some(Skip::Hidden)
+    } else {
+        None
+    }
+}
+
+fn has_image_ext(path: &Path) -> bool {
+    path.extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// `cat.denoised.png`, `cat.x2.jpg`, …
+fn is_earlier_output(path: &Path) -> bool {
+    let Some(stem) = path.file_stem() else {
+        return false;
+    };
+    let stem = stem.to_string_lossy();
+    SUFFIXES.iter().any(|s| {
+        stem.strip_suffix(s)
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+    })
+}
+
+/// `dir/cat.jpg` → `dir/cat.<suffix>.jpg` (an input without extension gets `.png`).
+fn default_file_output(input: &Path, suffix: &str) -> PathBuf {
+    let stem = input.file_stem().unwrap_or_default();
+    let ext = input.extension().unwrap_or(OsStr::new("png"));
+    let mut name = OsString::from(stem);
+    name.push(".");
+    name.push(suffix);
+    name.push(".");
+    name.push(ext);
+    input.with_file_name(name)
+}
+
+/// `photos/` → `photos-<suffix>/` beside it; `.`/`..` use the canonical path's name.
+fn default_folder_output(input: &Path, canon: &Path, suffix: &str) -> Option<PathBuf> {
+    let usable = input
+        .file_name()
+        .filter(|_| !matches!(input.components().next_back(), Some(Component::ParentDir)));
+    let (parent, name) = match usable {
+        Some(n) => (input.parent().unwrap_or(Path::new("")), n),
+        None => (canon.parent()?, canon.file_name()?),
+    };
+    let mut out = OsString::from(name);
+    out.push("-");
+    out.push(suffix);
+    Some(parent.join(out))
+}
+
+fn with_format(output: PathBuf, opts: &WalkOptions) -> PathBuf {
+    match &opts.format_ext {
+        Some(ext) => output.with_extension(ext.trim_start_matches('.')),
+        None => output,
+    }
+}
+
+/// Absolute path with the longest existing ancestor resolved (links, `..`) and the rest
+/// normalised lexically, so paths that do not exist yet can still be compared.
+fn normalize(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let parts: Vec<Component> = abs.components().collect();
+    for k in (1..=parts.len()).rev() {
+        let prefix: PathBuf = parts[..k].iter().collect();
+        if let Ok(mut out) = std::fs::canonicalize(&prefix) {
+            for part in &parts[k..] {
+                match part {
+                    Component::CurDir => {}
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    p => out.push(p),
+                }
+            }
+            return out;
+        }
+    }
+    abs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn one(input: &Path, opts: &WalkOptions) -> Plan {
+        plan(&[input.to_path_buf()], opts)
+    }
+
+    fn touch(p: &Path) {
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, b"x").unwrap();
+    }
+
+    fn io(plan: &Plan) -> Vec<(PathBuf, PathBuf)> {
+        plan.jobs
+            .iter()
+            .map(|j| (j.input.clone(), j.output.clone()))
+            .collect()
+    }
+
+    fn skip_of(plan: &Plan, p: &Path) -> Option<Skip> {
+        plan.skipped.iter().find(|(q, _)| q == p).map(|(_, s)| *s)
+    }
+
+    #[test]
+    fn default_output_for_file() {
+        let t = tempfile::tempdir().unwrap();
+        let cat = t.path().join("cat.jpg");
+        touch(&cat);
+        let p = one(&cat, &WalkOptions::new("denoised"));
+        assert_eq!(io(&p), vec![(cat, t.path().join("cat.denoised.jpg"))]);
+        assert!(p.errors.is_empty() && p.skipped.is_empty());
+    }
+
+    #[test]
+    fn default_output_for_folder_mirrors_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let photos = t.path().join("photos");
+        touch(&photos.join("top.png"));
+        touch(&photos.join("a/b.png"));
+        touch(&photos.join("a/c/d.JPG"));
+        let p = one(&photos, &WalkOptions::new("x2"));
+        let out = t.path().join("photos-x2");
+        assert_eq!(
+            io(&p),
+            vec![
+                (photos.join("a/b.png"), out.join("a/b.png")),
+                (photos.join("a/c/d.JPG"), out.join("a/c/d.JPG")),
+                (photos.join("top.png"), out.join("top.png")),
+            ]
+        );
+        assert!(p.errors.is_empty());
+    }
+
+    #[test]
+    fn folder_dot_uses_canonical_name() {
+        let t = tempfile::tempdir().unwrap();
+        let photos = t.path().join("photos");
+        touch(&photos.join("a.png"));
+        let dot = photos.join(".");
+        let p = plan(&[dot], &WalkOptions::new("denoised"));
+        assert_eq!(p.jobs.len(), 1);
+        let canon_parent = fs::canonicalize(t.path()).unwrap();
+        assert_eq!(
+            normalize(&p.jobs[0].output),
+            canon_parent.join("photos-denoised/a.png")
+        );
+        let dotdot = photos.join("a/..");
+        fs::create_dir_all(photos.join("a")).unwrap();
+        let p = plan(&[dotdot], &WalkOptions::new("x4"));
+        assert_eq!(
+            p.jobs[0].output,
+            canon_parent.join("photos-x4").join("a.png")
+        );
+    }
+
+    #[test]
+    fn no_recursive_only_direct_files() {
+        let t = tempfile::tempdir().unwrap();
+        let photos = t.path().join("photos");
+        touch(&photos.join("a.png"));
+        touch(&photos.join("sub/b.png"));
+        let mut o = WalkOptions::new("denoised");
+        o.recursive = false;
+        let p = one(&photos, &o);
+        assert_eq!(io(&p).len(), 1);
+        assert_eq!(p.jobs[0].input, photos.join("a.png"));
+    }
+
+    #[test]
+    fn output_as_file_vs_folder() {
+        let t = tempfile::tempdir().unwrap();
+        let cat = t.path().join("in/cat.jpg");
+        let dog = t.path().join("in/dog.png");
+        touch(&cat);
+        touch(&dog);
+
+        // One file input + image extension: -o is the file.
+        let mut o = WalkOptions::new("denoised");
+        o.output = Some(t.path().join("result.png"));
+        let p = one(&cat, &o);
+        assert_eq!(io(&p), vec![(cat.clone(), t.path().join("result.png"))]);
+
+        // One file input, no image extension: -o is a folder.
+        o.output = Some(t.path().join("out"));
+        let p = one(&cat, &o);
+        assert_eq!(io(&p), vec![(cat.clone(), t.path().join("out/cat.jpg"))]);
+
+        // Two inputs: -o is a folder even with an image extension.
+        o.output = Some(t.path().join("out.png"));
+        let p = plan(&[cat.clone(), dog.clone()], &o);
+        assert_eq!(
+            io(&p),
+            vec![
+                (cat.clone(), t.path().join("out.png/cat.jpg")),
+                (dog.clone(), t.path().join("out.png/dog.png")),
+            ]
+        );
+
+        // Folder input: contents mirrored directly into -o.
+        touch(&t.path().join("in/sub/e.webp"));
+        o.output = Some(t.path().join("out"));
+        let p = plan(&[t.path().join("in")], &o);
+        assert_eq!(
+            io(&p),
+            vec![
+                (cat.clone(), t.path().join("out/cat.jpg")),
+                (dog, t.path().join("out/dog.png")),
+                (
+                    t.path().join("in/sub/e.webp"),
+                    t.path().join("out/sub/e.webp")
+                ),
+            ]
+        );
+
+        // --format applies to every output, -o file included.
+        o.output = Some(t.path().join("result.png"));
+        o.format_ext = Some("jpg".into());
+        let p = one(&cat, &o);
+        assert_eq!(io(&p), vec![(cat, t.path().join("result.jpg"))]);
+    }
+
+    #[test]
+    fn format_changes_extensions() {
+        let t = tempfile::tempdir().unwrap();
+        let cat = t.path().join("cat.jpg");
+        touch(&cat);
+        let mut o = WalkOptions::new("colorized");
+        o.format_ext = Some("png".into());
+        let p = one(&cat, &o);
+        assert_eq!(io(&p), vec![(cat, t.path().join("cat.colorized.png"))]);
+    }
+
+    #[test]
+    fn skips_hidden_system_temp_nonimage_earlier_outputs() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        let files = [
+            "ok.png",
+            ".hidden.png",
+            ".git/inside.png",
+            "Thumbs.db",
+            "desktop.ini",
+            ".DS_Store",
+            ".aetool-tmp-abc123",
+            "notes.txt",
+            "cat.denoised.png",
+            "cat.x2.jpg",
+            "cat.x4.webp",
+            "cat.colorized.tif",
+            "x2.png",
+        ];
+        for f in files {
+            touch(&d.join(f));
+        }
+        let p = one(&d, &WalkOptions::new("denoised"));
+        let inputs: Vec<_> = p.jobs.iter().map(|j| j.input.clone()).collect();
+        assert_eq!(inputs, vec![d.join("ok.png"), d.join("x2.png")]);
+        assert_eq!(skip_of(&p, &d.join(".hidden.png")), Some(Skip::Hidden));
+        assert_eq!(skip_of(&p, &d.join(".git")), Some(Skip::Hidden));
+        assert_eq!(skip_of(&p, &d.join(".git/inside.png")), None); // not entered
+        assert_eq!(skip_of(&p, &d.join("Thumbs.db")), Some(Skip::Hidden));
+        assert_eq!(skip_of(&p, &d.join("desktop.ini")), Some(Skip::Hidden));
+        assert_eq!(skip_of(&p, &d.join(".DS_Store")), Some(Skip::Hidden));
+        assert_eq!(skip_of(&p, &d.join(".aetool-tmp-abc123")), Some(Skip::Temp));
+        assert_eq!(skip_of(&p, &d.join("notes.txt")), Some(Skip::NotAnImage));
+        for f in [
+            "cat.denoised.png",
+            "cat.x2.jpg",
+            "cat.x4.webp",
+            "cat.colorized.tif",
+        ] {
+            assert_eq!(skip_of(&p, &d.join(f)), Some(Skip::EarlierOutput), "{f}");
+        }
+        assert!(p.errors.is_empty());
+    }
+
+    #[test]
+    fn explicit_file_is_always_a_job() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("notes.txt");
+        touch(&f);
+        let p = one(&f, &WalkOptions::new("denoised"));
+        assert_eq!(io(&p), vec![(f, t.path().join("notes.denoised.txt"))]);
+    }
+
+    #[test]
+    fn output_folder_inside_input_not_walked() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        touch(&d.join("a.png"));
+        touch(&d.join("restored/a.png")); // an earlier run's output
+        let mut o = WalkOptions::new("denoised");
+        o.output = Some(d.join("restored"));
+        o.overwrite = true;
+        let p = one(&d, &o);
+        assert_eq!(io(&p), vec![(d.join("a.png"), d.join("restored/a.png"))]);
+        assert_eq!(skip_of(&p, &d.join("restored")), Some(Skip::EarlierOutput));
+
+        // Same with a spelling that needs normalising.
+        o.output = Some(d.join("sub/../restored"));
+        o.overwrite = false;
+        let p = one(&d, &o);
+        assert_eq!(p.jobs.len(), 0); // the one output exists
+        assert_eq!(skip_of(&p, &d.join("a.png")), Some(Skip::Exists));
+        assert_eq!(skip_of(&p, &d.join("restored")), Some(Skip::EarlierOutput));
+    }
+
+    #[test]
+    fn collision_gives_one_job_and_one_error() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        touch(&d.join("a.png"));
+        touch(&d.join("a.jpg"));
+        let mut o = WalkOptions::new("denoised");
+        o.format_ext = Some("png".into());
+        let p = one(&d, &o);
+        let out = t.path().join("photos-denoised/a.png");
+        assert_eq!(io(&p), vec![(d.join("a.jpg"), out)]);
+        assert_eq!(p.errors.len(), 1);
+        let (path, msg) = &p.errors[0];
+        assert_eq!(path, &d.join("a.png"));
+        assert!(msg.contains("a.jpg") && msg.contains("--format"), "{msg}");
+    }
+
+    #[test]
+    fn never_overwrites_an_input() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        touch(&d.join("a.png"));
+        let mut o = WalkOptions::new("denoised");
+        o.output = Some(d.clone());
+        o.overwrite = true;
+        let p = one(&d, &o);
+        assert!(p.jobs.is_empty());
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].1.contains("overwrite an input"));
+
+        // Single file, -o naming the input itself through another spelling.
+        o.output = Some(d.join("x/../a.png"));
+        fs::create_dir_all(d.join("x")).unwrap();
+        let p = plan(&[d.join("a.png")], &o);
+        assert!(p.jobs.is_empty());
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn existing_output_skipped_unless_overwrite() {
+        let t = tempfile::tempdir().unwrap();
+        let cat = t.path().join("cat.png");
+        touch(&cat);
+        touch(&t.path().join("cat.denoised.png"));
+        let mut o = WalkOptions::new("denoised");
+        let p = one(&cat, &o);
+        assert!(p.jobs.is_empty());
+        assert_eq!(p.skipped, vec![(cat.clone(), Skip::Exists)]);
+        o.overwrite = true;
+        let p = one(&cat, &o);
+        assert_eq!(p.jobs.len(), 1);
+        assert!(p.skipped.is_empty());
+    }
+
+    #[test]
+    fn duplicates_removed_and_missing_reported() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        touch(&d.join("a.png"));
+        touch(&d.join("b.png"));
+        let missing = t.path().join("nope.png");
+        let p = plan(
+            &[d.clone(), d.join("a.png"), d.clone(), missing.clone()],
+            &WalkOptions::new("denoised"),
+        );
+        let inputs: Vec<_> = p.jobs.iter().map(|j| j.input.clone()).collect();
+        assert_eq!(inputs, vec![d.join("a.png"), d.join("b.png")]);
+        assert_eq!(
+            p.errors,
+            vec![(missing, "no such file or folder".to_string())]
+        );
+    }
+
+    #[test]
+    fn shards_partition_jobs() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        for i in 0..23 {
+            touch(&d.join(format!("sub{}/img{i:02}.png", i % 3)));
+        }
+        // An existing output must not shift the split.
+        touch(&t.path().join("photos-denoised/sub0/img00.png"));
+        let mut o = WalkOptions::new("denoised");
+        o.overwrite = true;
+        let all = one(&d, &o).jobs;
+        assert_eq!(all.len(), 23);
+        for count in [1, 2, 3, 4, 7, 30] {
+            let mut union = Vec::new();
+            for index in 0..count {
+                o.shard = Some((index, count));
+                o.overwrite = true;
+                let part = one(&d, &o).jobs;
+                o.overwrite = false;
+                let resumed = one(&d, &o);
+                // Same split with or without existing outputs.
+                let resumed_inputs: Vec<_> = resumed.jobs.iter().map(|j| &j.input).collect();
+                let expected: Vec<_> = part
+                    .iter()
+                    .map(|j| &j.input)
+                    .filter(|i| !i.ends_with("sub0/img00.png"))
+                    .collect();
+                assert_eq!(resumed_inputs, expected);
+                union.extend(part);
+            }
+            union.sort_by(|a, b| a.input.cmp(&b.input));
+            assert_eq!(union, all, "count {count}"); // disjoint and complete
+        }
+    }
+
+    #[test]
+    fn parse_shard_forms() {
+        assert_eq!(parse_shard("0/4"), Ok((0, 4)));
+        assert_eq!(parse_shard("3/4"), Ok((3, 4)));
+        assert_eq!(parse_shard(" 1 / 2 "), Ok((1, 2)));
+        for bad in ["4/4", "x", "1/0", "0/0", "-1/4", "a/b", "1/", "/4"] {
+            let e = parse_shard(bad).unwrap_err();
+            assert!(e.contains("I/N"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn skip_display() {
+        assert_eq!(Skip::NotAnImage.to_string(), "not an image");
+        assert!(Skip::Exists.to_string().contains("--overwrite"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loop_reported_not_hanging() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("photos");
+        touch(&d.join("a/img.png"));
+        std::os::unix::fs::symlink(&d, d.join("a/loop")).unwrap();
+        std::os::unix::fs::symlink(d.join("a/img.png"), d.join("alias.png")).unwrap();
+        let p = one(&d, &WalkOptions::new("denoised"));
+        // The link to img.png and img.png itself are one file: one job.
+        assert_eq!(p.jobs.len(), 1);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert_eq!(p.errors[0].0, d.join("a/loop"));
+        assert!(p.errors[0].1.contains("loop"));
+    }
+}
