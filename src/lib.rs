@@ -8,6 +8,8 @@
 pub mod atomic;
 pub mod color;
 pub mod hub;
+pub mod metrics;
 pub mod models;
+pub mod noise;
 pub mod ops;
 pub mod weights;
