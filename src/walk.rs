@@ -415,6 +415,14 @@ fn name_skip(name: &OsStr) -> Option<Skip> {
     }
 }
 
+/// Whether a folder walk would take this file as an input photo: an image extension, not
+/// hidden/system/temp, not an earlier aetool output. (Used for training folders too.)
+pub fn is_photo_candidate(path: &Path) -> bool {
+    has_image_ext(path)
+        && path.file_name().is_some_and(|n| name_skip(n).is_none())
+        && !is_earlier_output(path)
+}
+
 fn has_image_ext(path: &Path) -> bool {
     path.extension()
         .and_then(OsStr::to_str)

@@ -31,8 +31,9 @@ impl Dataset {
         let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
             .follow_links(true)
             .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file() && is_image_path(e.path()))
+            .filter(|e| e.file_type().is_file() && crate::walk::is_photo_candidate(e.path()))
             .map(|e| e.into_path())
             .collect();
         files.sort();
