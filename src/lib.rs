@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod color;
 pub mod hub;
+pub mod io;
 pub mod models;
 pub mod ops;
 pub mod weights;
