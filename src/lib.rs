@@ -12,6 +12,7 @@ pub mod color;
 pub mod config;
 pub mod hub;
 pub mod interrupt;
+pub mod io;
 pub mod metrics;
 pub mod models;
 pub mod noise;
