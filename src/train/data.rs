@@ -77,23 +77,15 @@ impl Dataset {
     }
 }
 
-// TODO(merge): replace with crate::walk / crate::io helpers.
-fn is_image_path(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    !name.starts_with('.')
-        && [".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"]
-            .iter()
-            .any(|e| name.ends_with(e))
-}
-
+/// Decodes with the same loader as inference (EXIF orientation, limits) into 8-bit RGB.
 fn decode_rgb8(p: &Path) -> Result<RgbImage> {
-    Ok(image::ImageReader::open(p)?
-        .with_guessed_format()?
-        .decode()?
-        .to_rgb8())
+    let photo = crate::io::load(p, &crate::io::Limits::default())?;
+    let bytes = photo
+        .rgb
+        .iter()
+        .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    Ok(RgbImage::from_raw(photo.width as u32, photo.height as u32, bytes).expect("sized buffer"))
 }
 
 /// Converts to f32 RGB in `[0, 1]`.
