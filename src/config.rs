@@ -153,3 +153,111 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         quiet: args.quiet,
     })
 }
+
+/// Validated settings for denoise / upscale / colorize.
+pub struct RunConfig {
+    pub want: crate::weights::Want,
+    pub source: Source,
+    pub device: Device,
+    pub sigma: crate::restore::Sigma,
+    pub tile: crate::restore::TileSize,
+    pub tile_pad: Option<usize>,
+    pub work_size: u32,
+    pub inputs: Vec<PathBuf>,
+    pub walk: crate::walk::WalkOptions,
+    pub limits: crate::io::Limits,
+    pub quiet: bool,
+    pub json: bool,
+}
+
+/// Parses `--sigma auto|N` (0–50 on the 0–255 scale).
+pub fn sigma(s: &str) -> Result<crate::restore::Sigma> {
+    use crate::restore::Sigma;
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Sigma::Auto);
+    }
+    let v: f32 = s
+        .parse()
+        .with_context(|| format!("--sigma {s}: expected `auto` or a number such as 15"))?;
+    if !(0.0..=crate::tasks::MAX_SIGMA).contains(&v) {
+        bail!(
+            "--sigma {s}: the denoiser covers 0 to {} (on the 0–255 scale)",
+            crate::tasks::MAX_SIGMA
+        );
+    }
+    Ok(Sigma::Fixed(v))
+}
+
+/// Parses `--tile auto|N`.
+pub fn tile(s: &str) -> Result<crate::restore::TileSize> {
+    use crate::restore::TileSize;
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(TileSize::Auto);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n >= 16 => Ok(TileSize::Fixed(n)),
+        _ => bail!("--tile {s}: expected `auto` or a tile size of at least 16 pixels"),
+    }
+}
+
+/// Validated settings for an inference command.
+pub fn run(
+    task: Task,
+    scale: usize,
+    sigma_arg: Option<&str>,
+    work_size: u32,
+    args: &crate::cli::RunArgs,
+) -> Result<RunConfig> {
+    use crate::walk::{parse_shard, WalkOptions};
+    threads(args.model.jobs)?;
+    let suffix = match task {
+        Task::Denoise => "denoised".to_string(),
+        Task::Upscale => format!("x{scale}"),
+        Task::Colorize => "colorized".to_string(),
+    };
+    let shard = args
+        .shard
+        .as_deref()
+        .map(parse_shard)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
+    let format_ext = args.format.map(|f| {
+        match f {
+            crate::cli::FormatArg::Png => "png",
+            crate::cli::FormatArg::Jpg => "jpg",
+            crate::cli::FormatArg::Webp => "webp",
+            crate::cli::FormatArg::Tiff => "tif",
+            crate::cli::FormatArg::Bmp => "bmp",
+        }
+        .to_string()
+    });
+    if args.max_megapixels == 0 {
+        bail!("--max-megapixels must be at least 1");
+    }
+    if work_size < 32 {
+        bail!("--work-size {work_size}: use at least 32 pixels");
+    }
+    Ok(RunConfig {
+        want: crate::weights::Want { task, scale },
+        source: source(&args.model)?,
+        device: device(&args.model.device)?,
+        sigma: sigma(sigma_arg.unwrap_or("auto"))?,
+        tile: tile(&args.tile)?,
+        tile_pad: args.tile_pad,
+        work_size,
+        inputs: args.inputs.clone(),
+        walk: WalkOptions {
+            recursive: !args.no_recursive,
+            output: args.output.clone(),
+            suffix,
+            format_ext,
+            overwrite: args.overwrite,
+            shard,
+        },
+        limits: crate::io::Limits {
+            max_pixels: args.max_megapixels * 1_000_000,
+        },
+        quiet: args.quiet,
+        json: args.json,
+    })
+}

@@ -171,6 +171,14 @@ impl Net {
         }
     }
 
+    /// Channels of the first (full-resolution) layer, for memory estimates.
+    pub fn first_width(&self) -> usize {
+        match self {
+            Net::Unet(n) => n.config().widths[0],
+            Net::Srnet(n) => n.config().width,
+        }
+    }
+
     pub fn params(&self) -> usize {
         match self {
             Net::Unet(n) => n.params(),

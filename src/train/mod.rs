@@ -368,6 +368,9 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
             }
         }
         drop(rx);
+        if !interrupted && (val_psnr.is_nan() || start == steps) {
+            val_psnr = val.psnr(&net)?;
+        }
         Ok((loss_ema, val_psnr, interrupted))
     })?;
     progress.finish();

@@ -1,0 +1,152 @@
+//! Runs a restoration over a planned list of jobs: decode → restore → encode, overlapped on
+//! three threads (decoding the next file and encoding the previous one while the model runs),
+//! with per-file errors reported and counted, never fatal.
+
+use crate::io::{self, Limits, OutputFormat};
+use crate::progress::{Kind, Progress};
+use crate::restore::Restorer;
+use crate::walk::{Job, Plan};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One failed file.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub file: PathBuf,
+    pub error: String,
+}
+
+/// What a run did (printed at the end; `--json` prints it on stdout).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub model: String,
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// Megapixels of input processed.
+    pub megapixels: f64,
+    pub seconds: f64,
+    pub megapixels_per_second: f64,
+    pub outputs: Vec<PathBuf>,
+    pub failures: Vec<Failure>,
+    pub interrupted: bool,
+}
+
+/// Output encoding for a job: from the output's extension (set by the planner from the input's
+/// or `--format`), else the input's format.
+fn format_for(output: &Path, input_format: image::ImageFormat) -> OutputFormat {
+    output
+        .extension()
+        .and_then(|e| e.to_str())
+        .and_then(OutputFormat::from_extension)
+        .unwrap_or_else(|| OutputFormat::for_input(input_format))
+}
+
+/// Processes every job of `plan` with `restorer`.
+pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Summary {
+    let started = Instant::now();
+    let progress = Progress::new(Kind::Files, plan.jobs.len() as u64, quiet);
+    let summary = Mutex::new(Summary {
+        model: restorer.loaded.origin.clone(),
+        ..Default::default()
+    });
+    let fail = |file: &Path, error: String| {
+        progress.error(format!("aetool: {}: {error}", file.display()));
+        let mut s = summary.lock().expect("summary lock");
+        s.failed += 1;
+        s.failures.push(Failure {
+            file: file.to_path_buf(),
+            error,
+        });
+    };
+    for (path, why) in &plan.skipped {
+        progress.note(format!("aetool: skipping {}: {why}", path.display()));
+    }
+    summary.lock().expect("summary lock").skipped = plan.skipped.len();
+    for (path, error) in &plan.errors {
+        fail(path, error.clone());
+    }
+
+    let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Photo>)>(1);
+    let (restored_tx, restored_rx) = mpsc::sync_channel::<(&Job, io::Photo, f64)>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for job in &plan.jobs {
+                if crate::interrupt::requested()
+                    || decoded_tx
+                        .send((job, io::load(&job.input, limits)))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        scope.spawn(|| {
+            for (job, photo, mp) in restored_rx {
+                let format = format_for(&job.output, photo.meta.format);
+                match io::save(&job.output, &photo, format) {
+                    Ok(()) => {
+                        let mut s = summary.lock().expect("summary lock");
+                        s.done += 1;
+                        s.megapixels += mp;
+                        s.outputs.push(job.output.clone());
+                    }
+                    Err(e) => fail(&job.output, format!("cannot write output: {e:#}")),
+                }
+                progress.bar().inc(1);
+            }
+        });
+        for (job, decoded) in decoded_rx {
+            let name = job.input.display().to_string();
+            progress.bar().set_message(name.clone());
+            let photo = match decoded {
+                Ok(p) => p,
+                Err(e) => {
+                    fail(&job.input, format!("{e:#}"));
+                    progress.bar().inc(1);
+                    continue;
+                }
+            };
+            let mut on_tile = |done: usize, total: usize| {
+                if total > 1 {
+                    progress
+                        .bar()
+                        .set_message(format!("{name} (tile {done}/{total})"));
+                }
+            };
+            match restorer.restore(&photo, &mut on_tile) {
+                Ok((out, details)) => {
+                    if let Some(sigma) = details.sigma {
+                        progress.note(format!("aetool: {name}: noise level σ {sigma:.1}"));
+                    }
+                    let mp = photo.pixels() as f64 / 1e6;
+                    if restored_tx.send((job, out, mp)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if crate::interrupt::requested() => {
+                    progress.error(format!("aetool: {name}: {e:#}"));
+                    break;
+                }
+                Err(e) => {
+                    fail(&job.input, format!("{e:#}"));
+                    progress.bar().inc(1);
+                }
+            }
+        }
+        drop(restored_tx);
+    });
+    progress.finish();
+    let mut s = summary.into_inner().expect("summary lock");
+    s.seconds = started.elapsed().as_secs_f64();
+    s.megapixels_per_second = if s.seconds > 0.0 {
+        s.megapixels / s.seconds
+    } else {
+        0.0
+    };
+    s.interrupted = crate::interrupt::requested();
+    s
+}

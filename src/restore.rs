@@ -1,0 +1,219 @@
+//! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
+
+use crate::io::Photo;
+use crate::models::{Net, Task};
+use crate::tasks::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
+use crate::tiling::{self, Tile};
+use crate::weights::Loaded;
+use anyhow::{bail, Result};
+use candle_core::{Device, Module, Tensor};
+use image::imageops::{self, FilterType};
+use image::{ImageBuffer, Luma, LumaA};
+
+/// How the denoiser's strength is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sigma {
+    /// Estimated per image (median absolute deviation of the finest diagonal wavelet band).
+    Auto,
+    /// Fixed noise level on the 0–255 scale.
+    Fixed(f32),
+}
+
+/// How big images are split.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TileSize {
+    /// From [`TILE_BUDGET_BYTES`] of working memory.
+    Auto,
+    /// Core size in input pixels.
+    Fixed(usize),
+    /// One tile for the whole image.
+    Whole,
+}
+
+/// Working-memory budget for one tile with `--tile auto`.
+pub const TILE_BUDGET_BYTES: usize = 1 << 30;
+
+/// A model ready to restore photos.
+pub struct Restorer {
+    pub loaded: Loaded,
+    pub device: Device,
+    pub sigma: Sigma,
+    pub tile: TileSize,
+    /// Context border per tile; `None` = the model's receptive radius.
+    pub tile_pad: Option<usize>,
+    /// Colorize: short side of the working copy.
+    pub work_size: u32,
+}
+
+/// Facts about one restoration, for notes and the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Details {
+    /// Noise level used (denoise).
+    pub sigma: Option<f32>,
+    pub tiles: usize,
+}
+
+impl Restorer {
+    fn net(&self) -> &Net {
+        &self.loaded.net
+    }
+
+    /// Context border actually used.
+    pub fn border(&self) -> usize {
+        self.tile_pad.unwrap_or_else(|| self.net().radius())
+    }
+
+    fn core_size(&self) -> Option<usize> {
+        match self.tile {
+            TileSize::Whole => None,
+            TileSize::Fixed(n) => Some(n),
+            TileSize::Auto => Some(tiling::auto_tile(
+                TILE_BUDGET_BYTES,
+                self.bytes_per_pixel(),
+                self.border(),
+                self.net().align(),
+            )),
+        }
+    }
+
+    /// Rough peak working memory per input pixel of a forward pass (im2col buffer + activations).
+    fn bytes_per_pixel(&self) -> usize {
+        let s2 = self.net().scale().pow(2);
+        4 * (24 * self.net().first_width() + 8 * 3 * s2)
+    }
+
+    /// Restores a photo; `on_tile(done, total)` is called after each tile.
+    pub fn restore(
+        &self,
+        photo: &Photo,
+        on_tile: &mut dyn FnMut(usize, usize),
+    ) -> Result<(Photo, Details)> {
+        let task = self.loaded.spec.task;
+        let (w, h) = (photo.width, photo.height);
+        let mut details = Details::default();
+        let out = match task {
+            Task::Denoise => {
+                let sigma = match self.sigma {
+                    Sigma::Fixed(s) => s,
+                    Sigma::Auto => {
+                        crate::noise::estimate_sigma(&photo.rgb, w, h).clamp(0.0, MAX_SIGMA)
+                    }
+                };
+                details.sigma = Some(sigma);
+                let rgb = self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| {
+                    denoise_input(win, sigma)
+                })?;
+                Photo {
+                    rgb,
+                    alpha: photo.alpha.clone(),
+                    meta: photo.meta.clone(),
+                    ..*photo
+                }
+            }
+            Task::Upscale => {
+                let s = self.net().scale();
+                let rgb =
+                    self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| win.to_vec())?;
+                let alpha = photo
+                    .alpha
+                    .as_ref()
+                    .map(|a| resize_plane(a, w, h, w * s, h * s));
+                Photo {
+                    width: w * s,
+                    height: h * s,
+                    rgb,
+                    alpha,
+                    meta: photo.meta.clone(),
+                }
+            }
+            Task::Colorize => {
+                let rgb = self.colorize(&photo.rgb, w, h)?;
+                details.tiles = 1;
+                on_tile(1, 1);
+                let mut meta = photo.meta.clone();
+                meta.gray = false;
+                Photo {
+                    rgb,
+                    alpha: photo.alpha.clone(),
+                    meta,
+                    ..*photo
+                }
+            }
+        };
+        Ok((out, details))
+    }
+
+    /// Runs the net over tiles of an RGB image; `encode` turns an RGB window into model input.
+    fn tiled(
+        &self,
+        rgb: &[f32],
+        w: usize,
+        h: usize,
+        details: &mut Details,
+        on_tile: &mut dyn FnMut(usize, usize),
+        encode: &dyn Fn(&[f32]) -> Vec<f32>,
+    ) -> Result<Vec<f32>> {
+        let net = self.net();
+        let s = net.scale();
+        let tiles = tiling::plan(w, h, self.core_size(), self.border(), net.align());
+        details.tiles = tiles.len();
+        let mut out = vec![0f32; w * h * 3 * s * s];
+        for (i, t) in tiles.iter().enumerate() {
+            if crate::interrupt::requested() {
+                bail!("interrupted");
+            }
+            let window = encode(&tiling::extract(rgb, w, h, 3, t));
+            let y = self.forward(window, t)?;
+            tiling::paste(&mut out, w, 3, t, &y, s);
+            on_tile(i + 1, tiles.len());
+        }
+        Ok(out)
+    }
+
+    fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
+        let c = window.len() / (t.w * t.h);
+        let x = Tensor::from_vec(window, (1, t.h, t.w, c), &self.device)?;
+        Ok(self
+            .net()
+            .forward(&x)?
+            .clamp(0f32, 1f32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+
+    /// Predicts ab at the working size and recombines it with the full-resolution L.
+    fn colorize(&self, rgb: &[f32], w: usize, h: usize) -> Result<Vec<f32>> {
+        let (l, _) = lab_planes(rgb);
+        let align = self.net().align();
+        let f = (self.work_size as f64 / w.min(h) as f64).min(1.0);
+        let round =
+            |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
+        let (ww, wh) = (round(w), round(h));
+        let small = resize_plane(&l, w, h, ww, wh);
+        let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
+        let ab_small = self
+            .net()
+            .forward(&x)?
+            .clamp(-1f32, 1f32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let ab_img: ImageBuffer<LumaA<f32>, Vec<f32>> =
+            ImageBuffer::from_raw(ww as u32, wh as u32, ab_small).expect("sized buffer");
+        let ab = imageops::resize(&ab_img, w as u32, h as u32, FilterType::CatmullRom).into_raw();
+        Ok(lab_to_rgb_planes(&l, &ab))
+    }
+}
+
+/// Resizes one plane (Catmull-Rom, antialiased when shrinking), clamped to `[0, 1]`.
+fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+    if (w, h) == (nw, nh) {
+        return p.to_vec();
+    }
+    let img: ImageBuffer<Luma<f32>, Vec<f32>> =
+        ImageBuffer::from_raw(w as u32, h as u32, p.to_vec()).expect("sized buffer");
+    imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
+        .into_raw()
+        .into_iter()
+        .map(|v| v.clamp(0.0, 1.0))
+        .collect()
+}

@@ -1,0 +1,206 @@
+//! Tile planning and stitching, pure and model-agnostic.
+//!
+//! The image is conceptually extended to infinity by mirror reflection ([`mirror`]); every
+//! tile reads a window of that extended image: its core (the pixels it is responsible for) plus
+//! a context border on each side. Window origins are multiples of the model's alignment
+//! (relative to the extended image's origin at `-border`), so a tile computes exactly what a
+//! whole-image pass computes for its core, provided the border covers the model's receptive
+//! radius. The whole-image pass is simply the plan with one tile.
+
+/// Mirror-reflects coordinate `i` into `0..n` without repeating the edge pixel
+/// (`… 2 1 | 0 1 2 … n-1 | n-2 …`), periodically, so any offset is valid.
+pub fn mirror(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let m = i.rem_euclid(period);
+    if m < n as isize {
+        m as usize
+    } else {
+        (period - m) as usize
+    }
+}
+
+fn align_up(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+/// One tile, in input-pixel coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// Window origin (may be negative: mirrored) and size; sizes are multiples of the alignment.
+    pub x: isize,
+    pub y: isize,
+    pub w: usize,
+    pub h: usize,
+    /// Core: the image region this tile's output is kept for.
+    pub core_x: usize,
+    pub core_y: usize,
+    pub core_w: usize,
+    pub core_h: usize,
+}
+
+impl Tile {
+    /// Offset of the core inside the window.
+    pub fn border(&self) -> (usize, usize) {
+        (
+            (self.core_x as isize - self.x) as usize,
+            (self.core_y as isize - self.y) as usize,
+        )
+    }
+}
+
+/// Plans tiles covering a `width`×`height` image. `tile` is the core size (None: one tile for the
+/// whole image), `border` the context on each side, `align` the size/offset multiple the model
+/// needs. Border and tile are rounded up to multiples of `align`.
+pub fn plan(
+    width: usize,
+    height: usize,
+    tile: Option<usize>,
+    border: usize,
+    align: usize,
+) -> Vec<Tile> {
+    let border = align_up(border, align);
+    let core_w = align_up(tile.unwrap_or(width).max(1), align);
+    let core_h = align_up(tile.unwrap_or(height).max(1), align);
+    let mut tiles = Vec::new();
+    for cy in (0..height).step_by(core_h) {
+        for cx in (0..width).step_by(core_w) {
+            let (cw, ch) = (core_w.min(width - cx), core_h.min(height - cy));
+            tiles.push(Tile {
+                x: cx as isize - border as isize,
+                y: cy as isize - border as isize,
+                w: align_up(cw, align) + 2 * border,
+                h: align_up(ch, align) + 2 * border,
+                core_x: cx,
+                core_y: cy,
+                core_w: cw,
+                core_h: ch,
+            });
+        }
+    }
+    tiles
+}
+
+/// Copies a tile's window out of an interleaved HWC image (`c` channels), mirroring outside it.
+pub fn extract(img: &[f32], width: usize, height: usize, c: usize, t: &Tile) -> Vec<f32> {
+    let mut out = Vec::with_capacity(t.w * t.h * c);
+    let cols: Vec<usize> = (0..t.w).map(|i| mirror(t.x + i as isize, width)).collect();
+    for j in 0..t.h {
+        let row = &img[mirror(t.y + j as isize, height) * width * c..][..width * c];
+        for &x in &cols {
+            out.extend_from_slice(&row[x * c..][..c]);
+        }
+    }
+    out
+}
+
+/// Writes the core of a tile's output (`scale`× the window, interleaved HWC, `c` channels)
+/// into the output image (`scale`× the input size).
+pub fn paste(out: &mut [f32], width: usize, c: usize, t: &Tile, tile_out: &[f32], scale: usize) {
+    let (bx, by) = t.border();
+    let (ow, tw) = (width * scale, t.w * scale);
+    let row_len = t.core_w * scale * c;
+    for j in 0..t.core_h * scale {
+        let src = &tile_out[((by * scale + j) * tw + bx * scale) * c..][..row_len];
+        let dst_start = ((t.core_y * scale + j) * ow + t.core_x * scale) * c;
+        out[dst_start..dst_start + row_len].copy_from_slice(src);
+    }
+}
+
+/// Largest aligned tile core whose window (core + 2·border) fits `budget_bytes` at
+/// `bytes_per_pixel` of peak working memory per input pixel.
+pub fn auto_tile(
+    budget_bytes: usize,
+    bytes_per_pixel: usize,
+    border: usize,
+    align: usize,
+) -> usize {
+    let side = ((budget_bytes / bytes_per_pixel.max(1)) as f64).sqrt() as usize;
+    let core = side.saturating_sub(2 * align_up(border, align));
+    (core / align * align).max(align_up(64, align))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_reflects_without_repeating_edges() {
+        let got: Vec<usize> = (-4..8).map(|i| mirror(i, 4)).collect();
+        assert_eq!(got, vec![2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]);
+        assert_eq!(mirror(-7, 1), 0);
+        assert_eq!(mirror(100, 3), mirror(100 % 4, 3));
+    }
+
+    #[test]
+    fn plan_covers_every_pixel_exactly_once_with_aligned_windows() {
+        for (w, h, tile, border, align) in [
+            (37, 29, Some(16), 5, 4),
+            (100, 7, Some(33), 0, 1),
+            (5, 5, None, 12, 8),
+            (64, 64, Some(64), 8, 4),
+        ] {
+            let tiles = plan(w, h, tile, border, align);
+            let mut seen = vec![0u8; w * h];
+            for t in &tiles {
+                assert_eq!(
+                    t.x.rem_euclid(align as isize),
+                    (-(align_up(border, align) as isize)).rem_euclid(align as isize)
+                );
+                assert_eq!((t.w % align, t.h % align), (0, 0));
+                let (bx, by) = t.border();
+                assert!(bx >= border && by >= border);
+                assert!(t.w - bx - t.core_w >= border && t.h - by - t.core_h >= border);
+                for y in t.core_y..t.core_y + t.core_h {
+                    for x in t.core_x..t.core_x + t.core_w {
+                        seen[y * w + x] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{w}x{h} tile {tile:?}");
+        }
+        assert_eq!(plan(10, 10, None, 3, 2).len(), 1);
+    }
+
+    #[test]
+    fn extract_then_paste_with_identity_rebuilds_the_image() {
+        let (w, h, c) = (13, 9, 3);
+        let img: Vec<f32> = (0..w * h * c).map(|i| i as f32).collect();
+        for scale in [1, 2] {
+            let mut out = vec![-1f32; w * h * c * scale * scale];
+            for t in plan(w, h, Some(4), 3, 2) {
+                let win = extract(&img, w, h, c, &t);
+                // A nearest-neighbour "model" of the given scale.
+                let (tw, th) = (t.w * scale, t.h * scale);
+                let up: Vec<f32> = (0..tw * th * c)
+                    .map(|i| {
+                        let (p, ch) = (i / c, i % c);
+                        let (x, y) = (p % tw / scale, p / tw / scale);
+                        win[(y * t.w + x) * c + ch]
+                    })
+                    .collect();
+                paste(&mut out, w, c, &t, &up, scale);
+            }
+            for y in 0..h * scale {
+                for x in 0..w * scale {
+                    for ch in 0..c {
+                        assert_eq!(
+                            out[(y * w * scale + x) * c + ch],
+                            img[(y / scale * w + x / scale) * c + ch]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn auto_tile_respects_the_budget() {
+        let t = auto_tile(64 << 20, 1024, 20, 4);
+        assert_eq!(t % 4, 0);
+        assert!((t + 48).pow(2) * 1024 <= 64 << 20);
+        assert_eq!(auto_tile(1, 1024, 20, 4), 64);
+    }
+}
