@@ -1,7 +1,7 @@
 //! Building blocks shared by the architectures. All activations are channels-last
 //! (`[N, H, W, C]`, f32); images enter the models with values in `[0, 1]`.
 
-use crate::ops::im2col;
+use crate::ops::{self, ConvImpl};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -63,27 +63,49 @@ impl Conv {
     }
 }
 
-impl Module for Conv {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Conv {
+    /// `relu(conv(x))`; on the CPU the ReLU is fused into the convolution (forward and backward).
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(x, true)
+    }
+
+    fn run(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         let (n, h, w, c) = x.dims4()?;
         let c_out = self.weight.dim(1)?;
-        let y = if self.k == 1 {
-            x.reshape((n * h * w, c))?.matmul(&self.weight)?
-        } else if x.device().is_cpu() {
-            im2col(x, self.k)?.matmul(&self.weight)?
+        let imp = if x.device().is_cpu() {
+            ops::conv_impl()
         } else {
-            // GPU backends: candle's own NCHW convolution.
-            let w_nchw = self
-                .weight
-                .reshape((self.k, self.k, c, c_out))?
-                .permute((3, 2, 0, 1))?
-                .contiguous()?;
-            let y = x
-                .permute((0, 3, 1, 2))?
-                .conv2d(&w_nchw, self.k / 2, 1, 1, 1)?;
-            y.permute((0, 2, 3, 1))?.reshape((n * h * w, c_out))?
+            ConvImpl::Candle
         };
-        y.broadcast_add(&self.bias)?.reshape((n, h, w, c_out))
+        let y = match imp {
+            ConvImpl::Fused => return ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu),
+            ConvImpl::Im2col if self.k == 1 => x.reshape((n * h * w, c))?.matmul(&self.weight)?,
+            ConvImpl::Im2col => ops::im2col(x, self.k)?.matmul(&self.weight)?,
+            ConvImpl::Candle => {
+                // candle's own NCHW convolution (GPU backends; stock baseline on the CPU).
+                let w_nchw = self
+                    .weight
+                    .reshape((self.k, self.k, c, c_out))?
+                    .permute((3, 2, 0, 1))?
+                    .contiguous()?;
+                let y = x
+                    .permute((0, 3, 1, 2))?
+                    .conv2d(&w_nchw, self.k / 2, 1, 1, 1)?;
+                y.permute((0, 2, 3, 1))?.reshape((n * h * w, c_out))?
+            }
+        };
+        let y = y.broadcast_add(&self.bias)?.reshape((n, h, w, c_out))?;
+        if relu {
+            y.relu()
+        } else {
+            Ok(y)
+        }
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(x, false)
     }
 }
 
@@ -116,7 +138,7 @@ impl ResBlock {
 
 impl Module for ResBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x + self.conv2.forward(&self.conv1.forward(x)?.relu()?)?
+        x + self.conv2.forward(&self.conv1.forward_relu(x)?)?
     }
 }
 

@@ -1,9 +1,41 @@
 //! Tensor operations that candle lacks or runs slowly on the CPU.
 //!
-//! The models keep activations channels-last (`[N, H, W, C]`), so a k×k convolution is an
-//! [`im2col`] gather followed by one matrix product on candle's `gemm`-backed matmul, and its
-//! gradients are matrix products plus the [`col2im`] scatter (the gather's adjoint).
+//! The models keep activations channels-last (`[N, H, W, C]`). On the CPU a k×k convolution is
+//! [`conv2d_nhwc`]: one fused op (blocked implicit GEMM + bias + optional ReLU, with its own
+//! backward). [`im2col`] / [`col2im`] are the older, unfused path (a materialised gather followed
+//! by one matrix product on candle's matmul), kept as a reference for tests and benchmarks; which
+//! one [`crate::models::Conv`] uses is chosen by [`set_conv_impl`].
 
+mod conv;
 mod im2col;
 
+pub use conv::conv2d_nhwc;
 pub use im2col::{col2im, im2col};
+
+use std::cell::Cell;
+
+/// How [`crate::models::Conv`] runs on the CPU. GPU devices always use candle's own conv2d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvImpl {
+    /// [`conv2d_nhwc`]: fused implicit GEMM, bias and ReLU (the default).
+    Fused,
+    /// [`im2col`] + candle matmul + broadcast bias add + separate ReLU.
+    Im2col,
+    /// candle's NCHW `conv2d` on permuted tensors (stock candle; for comparison only).
+    Candle,
+}
+
+thread_local! {
+    static CONV_IMPL: Cell<ConvImpl> = const { Cell::new(ConvImpl::Fused) };
+}
+
+/// Selects the CPU convolution path of every [`crate::models::Conv`] run from the calling
+/// thread (a benchmarking and testing knob; every thread starts at [`ConvImpl::Fused`]).
+pub fn set_conv_impl(imp: ConvImpl) {
+    CONV_IMPL.with(|c| c.set(imp));
+}
+
+/// The CPU convolution path in use on the calling thread.
+pub fn conv_impl() -> ConvImpl {
+    CONV_IMPL.with(Cell::get)
+}

@@ -1,0 +1,344 @@
+//! CPU benchmark of aetool's convolution paths: stock candle conv2d, the im2col path and the fused
+//! implicit-GEMM op, side by side in one run (interleaved, medians of `--reps` runs).
+//!
+//! ```text
+//! cargo run --release --bin aetool-bench -- [--reps N] [--only ops|models]
+//!     [--models denoise,upscale-x2,upscale-x4,colorize] [--impls candle,im2col,fused]
+//! ```
+//!
+//! Prints, per op shape and per shipped model: forward MP/s on one 512×512 image (for upscale: a
+//! 512×512 *output*), training step time (forward + MSE + backward + AdamW) at batch 16 of 64×64
+//! (upscale: 48×48 low-resolution inputs), GFLOP/s, and peak memory: how far the resident set
+//! grew above its size just before the run (freed heap handed back first), i.e. the working
+//! memory of that forward pass or training step.
+//! The machine's load average is printed too: other jobs sharing the cores slow every path.
+
+use aetool::models::{ModelSpec, Net, Task};
+use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl};
+use anyhow::{bail, Result};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use std::collections::HashMap;
+use std::time::Instant;
+
+const IMPLS: [ConvImpl; 3] = [ConvImpl::Candle, ConvImpl::Im2col, ConvImpl::Fused];
+
+fn impl_name(i: ConvImpl) -> &'static str {
+    match i {
+        ConvImpl::Candle => "candle conv2d (stock)",
+        ConvImpl::Im2col => "im2col + matmul",
+        ConvImpl::Fused => "fused implicit GEMM",
+    }
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux); false where unsupported.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A `/proc/self/status` field in MiB (`VmHWM`: peak RSS since the last reset, `VmRSS`: now).
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Hands freed heap memory back to the kernel, so that the RSS before a run is its live data.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim has no preconditions.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// One measured configuration: a closure per implementation, run interleaved.
+struct Sample {
+    secs: Vec<f64>,
+    rss: f64,
+}
+
+fn measure<F: FnMut(ConvImpl) -> Result<()>>(
+    impls: &[ConvImpl],
+    reps: usize,
+    mut f: F,
+) -> Result<Vec<(f64, f64)>> {
+    let mut samples: Vec<Sample> = impls
+        .iter()
+        .map(|_| Sample {
+            secs: vec![],
+            rss: 0.0,
+        })
+        .collect();
+    for &imp in impls {
+        f(imp)?; // warm-up (allocations, thread pool, page faults)
+    }
+    for _ in 0..reps {
+        for (s, &imp) in samples.iter_mut().zip(impls) {
+            trim_heap();
+            reset_peak_rss();
+            let before = status_mib("VmRSS:");
+            let t = Instant::now();
+            f(imp)?;
+            s.secs.push(t.elapsed().as_secs_f64());
+            s.rss = s.rss.max(status_mib("VmHWM:") - before);
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .map(|mut s| (median(&mut s.secs), s.rss))
+        .collect())
+}
+
+fn print_rows(title: &str, impls: &[ConvImpl], rows: &[(f64, f64)], work: impl Fn(f64) -> String) {
+    println!("{title}");
+    let base = rows[0].0;
+    for (&imp, &(t, rss)) in impls.iter().zip(rows) {
+        println!(
+            "  {:<24} {:>9.2} ms  {}  peak mem +{:>4.0} MiB  speedup ×{:.2}",
+            impl_name(imp),
+            t * 1e3,
+            work(t),
+            rss,
+            base / t
+        );
+    }
+}
+
+fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
+    let dev = Device::Cpu;
+    // (label, n, h, w, c, c_out, backward)
+    let shapes = [
+        (
+            "3×3 conv 64→64 on 16×32×32, forward",
+            16,
+            32,
+            32,
+            64,
+            64,
+            false,
+        ),
+        (
+            "3×3 conv 32→32 on 16×64×64, forward+backward",
+            16,
+            64,
+            64,
+            32,
+            32,
+            true,
+        ),
+        (
+            "3×3 conv 32→32 on 16×64×64, forward",
+            16,
+            64,
+            64,
+            32,
+            32,
+            false,
+        ),
+    ];
+    for (label, n, h, w, c, co, bwd) in shapes {
+        let k = 3;
+        let x = Var::randn(0f32, 1., (n, h, w, c), &dev)?;
+        let wt = Var::randn(0f32, 0.05, (k * k * c, co), &dev)?;
+        let b = Var::randn(0f32, 0.05, co, &dev)?;
+        let x_nchw = Var::from_tensor(&x.permute((0, 3, 1, 2))?.contiguous()?)?;
+        let w_oihw = Var::from_tensor(
+            &wt.reshape((k, k, c, co))?
+                .permute((3, 2, 0, 1))?
+                .contiguous()?,
+        )?;
+        let probe = Tensor::randn(0f32, 1., (n, h, w, co), &dev)?;
+        let probe_nchw = probe.permute((0, 3, 1, 2))?.contiguous()?;
+        let rows = measure(impls, reps, |imp| {
+            let (y, p) = match imp {
+                // Stock: candle's conv2d on NCHW tensors (no bias), as a candle user would write it.
+                ConvImpl::Candle => (x_nchw.conv2d(&w_oihw, 1, 1, 1, 1)?, &probe_nchw),
+                ConvImpl::Im2col => (
+                    im2col(&x, k)?
+                        .matmul(&wt)?
+                        .broadcast_add(&b)?
+                        .reshape((n, h, w, co))?,
+                    &probe,
+                ),
+                ConvImpl::Fused => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
+            };
+            if bwd {
+                let grads = (y * p)?.sum_all()?.backward()?;
+                drop(grads);
+            }
+            Ok(())
+        })?;
+        let flop = 2.0 * (n * h * w * k * k * c * co) as f64 * if bwd { 3.0 } else { 1.0 };
+        print_rows(label, impls, &rows, |t| {
+            format!("{:>6.1} GFLOP/s", flop / t / 1e9)
+        });
+    }
+    Ok(())
+}
+
+fn input_channels(spec: &ModelSpec) -> usize {
+    match spec.task {
+        Task::Denoise => 4,
+        Task::Colorize => 1,
+        Task::Upscale => 3,
+    }
+}
+
+fn spec_by_name(name: &str) -> Result<ModelSpec> {
+    Ok(match name {
+        "denoise" => ModelSpec::default_for(Task::Denoise, 1),
+        "upscale-x2" => ModelSpec::default_for(Task::Upscale, 2),
+        "upscale-x4" => ModelSpec::default_for(Task::Upscale, 4),
+        "colorize" => ModelSpec::default_for(Task::Colorize, 1),
+        other => bail!("unknown model {other}"),
+    })
+}
+
+fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
+    let dev = Device::Cpu;
+    let spec = spec_by_name(name)?;
+    let s = spec.scale();
+    let c_in = input_channels(&spec);
+    let c_out = if spec.task == Task::Colorize { 2 } else { 3 };
+
+    // Trainable copy (VarMap) and an inference copy built from plain tensors (no autograd graph).
+    let vm = VarMap::new();
+    let train_net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
+    let plain: HashMap<String, Tensor> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    let infer_net = Net::new(VarBuilder::from_tensors(plain, DType::F32, &dev), &spec)?;
+    println!(
+        "model {name}: {} params, {:.1} kMAC per output pixel",
+        train_net.params(),
+        train_net.macs_per_pixel() / 1e3
+    );
+
+    // Forward: one 512×512 output image.
+    let side = 512 / s;
+    let x = Tensor::rand(0f32, 1., (1, side, side, c_in), &dev)?;
+    let out_px = (512 * 512) as f64;
+    let fwd_flop = 2.0 * train_net.macs_per_pixel() * out_px;
+    let rows = measure(impls, reps, |imp| {
+        set_conv_impl(imp);
+        let y = infer_net.forward(&x);
+        set_conv_impl(ConvImpl::Fused);
+        y?;
+        Ok(())
+    })?;
+    print_rows(
+        &format!("  forward, one {side}×{side} input → 512×512 output"),
+        impls,
+        &rows,
+        |t| {
+            format!(
+                "{:>6.3} MP/s {:>6.1} GFLOP/s",
+                out_px / t / 1e6,
+                fwd_flop / t / 1e9
+            )
+        },
+    );
+
+    // Training step: batch 16, 64×64 (upscale: 48×48 LR), MSE, backward, AdamW.
+    let (bn, lr_side) = (16, if s == 1 { 64 } else { 48 });
+    let xb = Tensor::rand(0f32, 1., (bn, lr_side, lr_side, c_in), &dev)?;
+    let target = Tensor::rand(0f32, 1., (bn, lr_side * s, lr_side * s, c_out), &dev)?;
+    let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
+    let train_px = (bn * lr_side * lr_side * s * s) as f64;
+    let train_flop = 3.0 * 2.0 * train_net.macs_per_pixel() * train_px;
+    let rows = measure(impls, reps, |imp| {
+        set_conv_impl(imp);
+        let loss = train_net
+            .forward(&xb)
+            .and_then(|y| (y - &target)?.sqr()?.mean_all());
+        set_conv_impl(ConvImpl::Fused);
+        opt.backward_step(&loss?)?;
+        Ok(())
+    })?;
+    print_rows(
+        &format!("  training step, {bn}×{lr_side}×{lr_side} input (fwd+bwd+AdamW)"),
+        impls,
+        &rows,
+        |t| format!("{:>6.1} GFLOP/s (3× fwd FLOPs)", train_flop / t / 1e9),
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut reps = 5;
+    let mut only = String::new();
+    let mut models = "denoise,upscale-x2,upscale-x4,colorize".to_string();
+    let mut impls: Vec<ConvImpl> = IMPLS.to_vec();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--reps" => reps = args.next().unwrap_or_default().parse()?,
+            "--only" => only = args.next().unwrap_or_default(),
+            "--models" => models = args.next().unwrap_or_default(),
+            "--impls" => {
+                impls = args
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|s| match s {
+                        "candle" => Ok(ConvImpl::Candle),
+                        "im2col" => Ok(ConvImpl::Im2col),
+                        "fused" => Ok(ConvImpl::Fused),
+                        o => bail!("unknown impl {o} (candle, im2col, fused)"),
+                    })
+                    .collect::<Result<_>>()?
+            }
+            "--bench" => {} // passed by `cargo bench`
+            other => bail!("unknown argument {other} (see the file's docs)"),
+        }
+    }
+    println!(
+        "aetool-bench: {} rayon threads, {reps} reps (median), load average before: {}",
+        rayon::current_num_threads(),
+        loadavg()
+    );
+    if !reset_peak_rss() {
+        println!("(peak RSS cannot be reset here: figures are process-wide peaks)");
+    }
+    if only.is_empty() || only == "ops" {
+        bench_ops(&impls, reps)?;
+    }
+    if only.is_empty() || only == "models" {
+        for m in models.split(',').filter(|m| !m.is_empty()) {
+            bench_model(m, &impls, reps)?;
+        }
+    }
+    println!("load average after: {}", loadavg());
+    Ok(())
+}
