@@ -56,8 +56,10 @@ pub fn load(
     if &saved_spec != spec {
         bail!("{what}: checkpoint is for {saved_spec:?}, this run builds {spec:?}");
     }
+    // The warmup is derived from the step count (`min(100, steps / 10)`), so it may differ too.
     if (Hyper {
         steps: hyper.steps,
+        warmup: hyper.warmup,
         ..saved.clone()
     }) != *hyper
     {

@@ -241,6 +241,90 @@ impl Validation {
     }
 }
 
+/// A [`VarMap`] backend that draws new variables' initial values from a seeded RNG (in the
+/// order the network asks for them), so a `--from scratch` run is reproducible.
+struct SeededInit {
+    map: VarMap,
+    rng: std::sync::Mutex<rand::rngs::StdRng>,
+}
+
+impl candle_nn::var_builder::SimpleBackend for SeededInit {
+    fn get(
+        &self,
+        shape: candle_core::Shape,
+        name: &str,
+        init: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        use candle_nn::init::NormalOrUniform;
+        use candle_nn::Init;
+        if self
+            .map
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .contains_key(name)
+        {
+            return self.map.get(shape, name, init, dtype, dev);
+        }
+        let n = shape.elem_count();
+        let mut guard = self.rng.lock().expect("init rng lock");
+        let rng = &mut *guard;
+        let uniform = |rng: &mut rand::rngs::StdRng, lo: f64, up: f64| -> Vec<f32> {
+            (0..n).map(|_| rng.random_range(lo..up) as f32).collect()
+        };
+        let normal = |rng: &mut rand::rngs::StdRng, mean: f64, std: f64| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
+                    (mean + z * std) as f32
+                })
+                .collect()
+        };
+        let values: Vec<f32> = match init {
+            Init::Const(c) => vec![c as f32; n],
+            Init::Uniform { lo, up } => uniform(rng, lo, up),
+            Init::Randn { mean, stdev } => normal(rng, mean, stdev),
+            Init::Kaiming {
+                dist,
+                fan,
+                non_linearity,
+            } => {
+                let std = non_linearity.gain() / (fan.for_shape(&shape) as f64).sqrt();
+                match dist {
+                    NormalOrUniform::Uniform => {
+                        let bound = 3f64.sqrt() * std;
+                        uniform(rng, -bound, bound)
+                    }
+                    NormalOrUniform::Normal => normal(rng, 0.0, std),
+                }
+            }
+        };
+        let var =
+            candle_core::Var::from_tensor(&Tensor::from_vec(values, shape, dev)?.to_dtype(dtype)?)?;
+        let tensor = var.as_tensor().clone();
+        self.map
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .insert(name.to_string(), var);
+        Ok(tensor)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        candle_core::bail!("{name}: a fresh model's variables need a shape")
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.map
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .contains_key(name)
+    }
+}
+
 /// Runs (or resumes) training and writes the output weights.
 pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let h = &cfg.hyper;
@@ -264,7 +348,22 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
         }
     };
     let varmap = VarMap::new();
-    let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, device), &spec)?;
+    // Fresh weights are drawn from the run's seed: candle's CPU RNG cannot be seeded, so with
+    // `from_varmap` two `--from scratch` runs with the same `--seed` would differ.
+    let vb = match &cfg.base {
+        Base::Scratch => VarBuilder::from_backend(
+            Box::new(SeededInit {
+                map: varmap.clone(),
+                rng: std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(
+                    h.seed ^ 0xA5A5_1D1D_5EED_0001,
+                )),
+            }),
+            DType::F32,
+            device.clone(),
+        ),
+        Base::Weights(_) => VarBuilder::from_varmap(&varmap, DType::F32, device),
+    };
+    let net = Net::new(vb, &spec)?;
     let named_vars = || -> Vec<(String, candle_core::Var)> {
         let map = varmap.data().lock().expect("varmap lock");
         let mut v: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();

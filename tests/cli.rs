@@ -1,0 +1,939 @@
+//! End-to-end tests of the `aetool` binary on fixture trees.
+//!
+//! Weights are made the way a user would, with `aetool finetune --from scratch --steps 0`, once
+//! per task per test binary; they are untrained, so these tests check behaviour (files, names,
+//! formats, sizes, exit codes, messages), not restoration quality. Images are tiny and training
+//! runs a handful of steps on 16-pixel patches, to keep the whole binary fast on two cores.
+
+use assert_cmd::Command;
+use image::{ColorType, GenericImageView, RgbImage};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// Compute threads for every command (the CI machine has two cores).
+const THREADS: &str = "2";
+
+/// Fixture files that cannot be decoded (see fixtures/README.md).
+const BAD: [&str; 4] = ["empty.png", "truncated.png", "corrupt.jpg", "bomb.png"];
+
+/// Fixture files that are good images.
+const GOOD: [&str; 12] = [
+    "exif_rot6.jpg",
+    "gray16.png",
+    "gray8.png",
+    "icc.png",
+    "palette_trns.png",
+    "rgb.bmp",
+    "rgb.jpg",
+    "rgb.webp",
+    "rgb16.png",
+    "rgb16.tif",
+    "rgb8.png",
+    "rgba8.png",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+fn aetool() -> Command {
+    let mut cmd = Command::cargo_bin("aetool").expect("aetool binary");
+    cmd.env("RAYON_NUM_THREADS", THREADS)
+        .timeout(Duration::from_secs(240));
+    cmd
+}
+
+/// Runs `cmd`, returning (exit code, stdout, stderr).
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run aetool");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count `{key}` in {v}"))
+}
+
+/// Scratch folders live under cargo's per-target temp dir. The shared weights folder is held by
+/// a `static`, which is never dropped, so folders left by earlier runs are removed here.
+fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aetool-cli-tests");
+        std::fs::create_dir_all(&root).unwrap();
+        let stale = SystemTime::now() - Duration::from_secs(3600);
+        for entry in std::fs::read_dir(&root).unwrap().flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < stale);
+            if old {
+                std::fs::remove_dir_all(entry.path()).ok();
+            }
+        }
+        root
+    })
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(scratch_root()).unwrap()
+}
+
+/// A small deterministic RNG (xorshift64*), so generated images never change.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// A photo-like test image: a smooth two-colour gradient with a few soft-edged discs and
+/// rectangles in other colours.
+fn shapes(w: u32, h: u32, seed: u64) -> RgbImage {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut colour = || [rng.unit(), rng.unit(), rng.unit()];
+    let (c0, c1) = (colour(), colour());
+    let mut rng = Rng(seed ^ 0xD1B5_4A32_D192_ED03 | 1);
+    let shapes: Vec<(bool, f32, f32, f32, f32, [f32; 3])> = (0..5)
+        .map(|_| {
+            let disc = rng.unit() < 0.5;
+            let (cx, cy) = (rng.unit() * w as f32, rng.unit() * h as f32);
+            let (rx, ry) = (
+                4.0 + rng.unit() * w as f32 / 4.0,
+                4.0 + rng.unit() * h as f32 / 4.0,
+            );
+            (disc, cx, cy, rx, ry, [rng.unit(), rng.unit(), rng.unit()])
+        })
+        .collect();
+    RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+        let t = (fx / w as f32 + fy / h as f32) / 2.0;
+        let mut p: [f32; 3] = std::array::from_fn(|c| c0[c] * (1.0 - t) + c1[c] * t);
+        for &(disc, cx, cy, rx, ry, col) in &shapes {
+            let (dx, dy) = ((fx - cx) / rx, (fy - cy) / ry);
+            let d = if disc {
+                (dx * dx + dy * dy).sqrt()
+            } else {
+                dx.abs().max(dy.abs())
+            };
+            // Soft edge about 1.5 px wide.
+            let a = ((1.0 - d) * rx.min(ry) / 1.5 + 0.5).clamp(0.0, 1.0);
+            for c in 0..3 {
+                p[c] = p[c] * (1.0 - a) + col[c] * a;
+            }
+        }
+        image::Rgb(p.map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+/// Writes `n` generated `side`×`side` PNGs into a new folder.
+fn photo_folder(n: usize, side: u32, seed: u64) -> tempfile::TempDir {
+    let dir = tempdir();
+    for i in 0..n {
+        shapes(side, side, seed * 100 + i as u64)
+            .save(dir.path().join(format!("photo{i}.png")))
+            .unwrap();
+    }
+    dir
+}
+
+/// Untrained weights for `task` (`denoise`, `x2`, `x4`, `colorize`), made once per test binary
+/// with `aetool finetune --from scratch --steps 0`.
+fn weights(task: &str) -> &'static Path {
+    type Cell = OnceLock<(tempfile::TempDir, PathBuf)>;
+    static DENOISE: Cell = OnceLock::new();
+    static X2: Cell = OnceLock::new();
+    static X4: Cell = OnceLock::new();
+    static COLORIZE: Cell = OnceLock::new();
+    // The trainer skips images whose short side is below 2 · patch · scale (its validation crops
+    // are twice the patch, at the output resolution): 96 px photos allow --patch 16 for
+    // denoise, colorize and x2 (32, 32, 64 px) and --patch 8 for x4 (64 px).
+    let (cell, args): (&Cell, &[&str]) = match task {
+        "denoise" => (&DENOISE, &["--task", "denoise", "--patch", "16"]),
+        "x2" => (&X2, &["--task", "upscale", "-x2", "--patch", "16"]),
+        "x4" => (&X4, &["--task", "upscale", "-x4", "--patch", "8"]),
+        "colorize" => (&COLORIZE, &["--task", "colorize", "--patch", "16"]),
+        _ => panic!("unknown task {task}"),
+    };
+    &cell
+        .get_or_init(|| {
+            let photos = photo_folder(2, 96, 1);
+            let dir = tempdir();
+            let out = dir.path().join(format!("{task}.safetensors"));
+            let (code, _, err) = run(aetool()
+                .arg("finetune")
+                .args(args)
+                .args(["--from", "scratch", "--steps", "0", "--quiet", "--dir"])
+                .arg(photos.path())
+                .arg("-o")
+                .arg(&out));
+            assert_eq!(code, 0, "finetune --steps 0 for {task} failed:\n{err}");
+            assert!(out.is_file(), "{}", out.display());
+            (dir, out)
+        })
+        .1
+}
+
+/// Copies a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Every file under `root` (relative path → contents), hidden ones included.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn files_under(root: &Path) -> BTreeSet<PathBuf> {
+    snapshot(root).into_keys().collect()
+}
+
+fn assert_no_temp_files(root: &Path) {
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.unwrap();
+        assert!(
+            !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".aetool-tmp-"),
+            "temp file left behind: {}",
+            entry.path().display()
+        );
+    }
+}
+
+/// The fixtures plus a nested copy of rgb8.png, a `.DS_Store`, a hidden image and a hidden
+/// folder, in `<tmp>/photos`. Returns the relative paths of the good images.
+fn mixed_folder(tmp: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let photos = tmp.join("photos");
+    copy_tree(&fixtures(), &photos);
+    std::fs::remove_file(photos.join("README.md")).unwrap();
+    let nested = photos.join("nested/deeper");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::copy(fixture("rgb8.png"), nested.join("rgb8.png")).unwrap();
+    std::fs::write(photos.join(".DS_Store"), b"\0\0\0\x01Bud1").unwrap();
+    std::fs::copy(fixture("rgb8.png"), photos.join(".hidden.png")).unwrap();
+    std::fs::create_dir_all(photos.join(".cache")).unwrap();
+    std::fs::copy(fixture("gray8.png"), photos.join(".cache/gray8.png")).unwrap();
+    let mut good: Vec<PathBuf> = GOOD.iter().map(PathBuf::from).collect();
+    good.push(PathBuf::from("nested/deeper/rgb8.png"));
+    good.sort();
+    (photos, good)
+}
+
+/// Lines of `stderr` that mention `needle`.
+fn lines_with<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(needle)).collect()
+}
+
+/// 1. A folder with good, broken, hidden and non-image files.
+#[test]
+fn mixed_folder_outputs_errors_and_skips() {
+    let tmp = tempdir();
+    let (photos, good) = mixed_folder(tmp.path());
+    let before = snapshot(&photos);
+
+    let (code, _, err) = run(aetool()
+        .arg("denoise")
+        .arg(&photos)
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 1, "some files fail, so exit 1:\n{err}");
+
+    // Every good image, the nested one included, has its output in the mirrored tree, and
+    // nothing else is there.
+    let out = tmp.path().join("photos-denoised");
+    let expected: BTreeSet<PathBuf> = good.iter().cloned().collect();
+    assert_eq!(files_under(&out), expected, "stderr:\n{err}");
+    for rel in &good {
+        let (a, b) = (
+            image::open(photos.join(rel)).unwrap(),
+            image::open(out.join(rel)).unwrap(),
+        );
+        let (w, h) = a.dimensions();
+        // The EXIF orientation (6: a quarter turn) is applied to the output's pixels.
+        let want = if rel.ends_with("exif_rot6.jpg") {
+            (h, w)
+        } else {
+            (w, h)
+        };
+        assert_eq!(b.dimensions(), want, "{}", rel.display());
+    }
+
+    // Each broken file: exactly one stderr line, naming it, with a reason.
+    for bad in BAD {
+        let lines = lines_with(&err, bad);
+        assert_eq!(lines.len(), 1, "{bad}: {lines:?}\nstderr:\n{err}");
+        let line = lines[0];
+        assert!(line.starts_with("aetool: "), "{line}");
+        assert!(
+            line.contains(&*photos.join(bad).to_string_lossy()),
+            "{line}"
+        );
+    }
+    assert!(lines_with(&err, "empty.png")[0].contains("empty file"));
+    assert!(lines_with(&err, "corrupt.jpg")[0].contains("JPEG"));
+    assert!(lines_with(&err, "bomb.png")[0].contains("MP limit"));
+
+    // notes.txt and the hidden entries are skipped, not failed; the hidden folder not entered.
+    let notes = lines_with(&err, "notes.txt");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("skipping") && notes[0].contains("not an image"));
+    assert!(lines_with(&err, "gray8.png")
+        .iter()
+        .all(|l| !l.contains(".cache/")));
+    assert!(lines_with(&err, ".DS_Store")[0].contains("skipping"));
+    assert!(lines_with(&err, ".hidden.png")[0].contains("skipping"));
+    assert!(err.contains("13 done, 4 skipped, 4 failed"), "{err}");
+
+    // Inputs untouched; no temp files anywhere.
+    assert_eq!(snapshot(&photos), before, "inputs changed");
+    assert_no_temp_files(tmp.path());
+}
+
+/// 2. Gray stays gray, 16-bit stays 16-bit, alpha is kept, EXIF rotation is applied.
+#[test]
+fn output_formats_follow_inputs() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let names = [
+        "gray8.png",
+        "gray16.png",
+        "rgb16.png",
+        "rgba8.png",
+        "exif_rot6.jpg",
+    ];
+    let (code, _, err) = run(aetool()
+        .arg("denoise")
+        .args(names.map(fixture))
+        .arg("-o")
+        .arg(&out)
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    let open = |n: &str| image::open(out.join(n)).unwrap();
+
+    let gray8 = open("gray8.png");
+    assert_eq!(gray8.color(), ColorType::L8);
+    assert_eq!(gray8.dimensions(), (45, 31));
+    assert_eq!(open("gray16.png").color(), ColorType::L16);
+    let rgb16 = open("rgb16.png");
+    assert_eq!(rgb16.color(), ColorType::Rgb16);
+    assert_eq!(rgb16.dimensions(), (37, 29));
+
+    // Alpha is carried through unchanged (the ramp 0 → 255 from left to right).
+    let rgba = open("rgba8.png");
+    assert_eq!(rgba.color(), ColorType::Rgba8);
+    let (src, dst) = (
+        image::open(fixture("rgba8.png")).unwrap().to_rgba8(),
+        rgba.to_rgba8(),
+    );
+    assert!(src.pixels().zip(dst.pixels()).all(|(a, b)| a[3] == b[3]));
+
+    // Orientation 6 is applied on load: 45×31 as stored is 31×45 upright, and is written upright.
+    let rot = open("exif_rot6.jpg");
+    assert_eq!(rot.dimensions(), (31, 45));
+    let mut dec = image::ImageReader::open(out.join("exif_rot6.jpg"))
+        .unwrap()
+        .into_decoder()
+        .unwrap();
+    use image::ImageDecoder;
+    assert_eq!(
+        dec.orientation().unwrap(),
+        image::metadata::Orientation::NoTransforms,
+        "no EXIF rotation may be left in the output"
+    );
+}
+
+/// 3. A second run skips existing outputs; --overwrite redoes them.
+#[test]
+fn rerun_skips_existing_outputs_unless_overwrite() {
+    let tmp = tempdir();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(photos.join("sub")).unwrap();
+    for (from, to) in [
+        ("rgb8.png", "a.png"),
+        ("gray8.png", "b.png"),
+        ("rgb.jpg", "sub/c.jpg"),
+    ] {
+        std::fs::copy(fixture(from), photos.join(to)).unwrap();
+    }
+    let denoise = || {
+        let mut cmd = aetool();
+        cmd.arg("denoise")
+            .arg(&photos)
+            .arg("--json")
+            .arg("--weights")
+            .arg(weights("denoise"));
+        cmd
+    };
+    let (code, stdout, err) = run(&mut denoise());
+    assert_eq!(code, 0, "{err}");
+    let first = json(&stdout);
+    assert_eq!((count(&first, "done"), count(&first, "skipped")), (3, 0));
+    let out = tmp.path().join("photos-denoised");
+    let outputs = snapshot(&out);
+    assert_eq!(outputs.len(), 3);
+
+    let (code, stdout, err) = run(&mut denoise());
+    assert_eq!(code, 0, "{err}");
+    let second = json(&stdout);
+    assert_eq!(count(&second, "done"), 0, "{second}");
+    assert_eq!(count(&second, "skipped"), 3, "{second}");
+    assert_eq!(count(&second, "failed"), 0, "{second}");
+    assert_eq!(lines_with(&err, "output exists").len(), 3, "{err}");
+    assert_eq!(snapshot(&out), outputs);
+
+    // --overwrite processes them again (an untrained model is still deterministic).
+    let (code, stdout, err) = run(denoise().arg("--overwrite"));
+    assert_eq!(code, 0, "{err}");
+    let third = json(&stdout);
+    assert_eq!((count(&third, "done"), count(&third, "skipped")), (3, 0));
+    assert_eq!(
+        snapshot(&out),
+        outputs,
+        "same weights, same inputs, same bytes"
+    );
+    assert_no_temp_files(tmp.path());
+}
+
+/// 4. The --json summary matches the folder's contents.
+#[test]
+fn json_summary_counts_match_folder() {
+    let tmp = tempdir();
+    let (photos, good) = mixed_folder(tmp.path());
+    let (code, stdout, err) = run(aetool()
+        .arg("denoise")
+        .arg(&photos)
+        .args(["--json", "--quiet", "--weights"])
+        .arg(weights("denoise")));
+    assert_eq!(code, 1, "{err}");
+    let s = json(&stdout);
+    assert_eq!(count(&s, "done"), good.len() as u64, "{s}");
+    // notes.txt, .DS_Store, .hidden.png and the .cache folder.
+    assert_eq!(count(&s, "skipped"), 4, "{s}");
+    assert_eq!(count(&s, "failed"), BAD.len() as u64, "{s}");
+    assert_eq!(s["interrupted"], Value::Bool(false));
+
+    let out = tmp.path().join("photos-denoised");
+    let outputs: BTreeSet<PathBuf> = s["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| PathBuf::from(p.as_str().unwrap()))
+        .collect();
+    let expected: BTreeSet<PathBuf> = good.iter().map(|g| out.join(g)).collect();
+    assert_eq!(outputs, expected);
+    let failed: BTreeSet<PathBuf> = s["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(!f["error"].as_str().unwrap().is_empty(), "{f}");
+            PathBuf::from(f["file"].as_str().unwrap())
+        })
+        .collect();
+    let expected: BTreeSet<PathBuf> = BAD.iter().map(|b| photos.join(b)).collect();
+    assert_eq!(failed, expected);
+    // --quiet: one line per error and the UNTRAINED warning; no notes or final tally.
+    let (warnings, errors): (Vec<&str>, Vec<&str>) = err
+        .lines()
+        .partition(|l| l.starts_with("aetool: warning: "));
+    assert_eq!(errors.len(), BAD.len(), "{err}");
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("UNTRAINED"), "{err}");
+}
+
+/// 5. Upscale sizes, `-o FILE`, and a scale mismatch between flags and weights.
+#[test]
+fn upscale_sizes_output_file_and_scale_mismatch() {
+    let tmp = tempdir();
+    for (scale, want) in [("x2", (74, 58)), ("x4", (148, 116))] {
+        let out = tmp.path().join(scale);
+        let file = out.join("big.png");
+        let (code, _, err) = run(aetool()
+            .args(["upscale", &format!("-{scale}")])
+            .arg(fixture("rgb8.png"))
+            .arg("-o")
+            .arg(&file)
+            .arg("--weights")
+            .arg(weights(scale)));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            files_under(&out),
+            BTreeSet::from([PathBuf::from("big.png")]),
+            "-o FILE writes exactly that file"
+        );
+        let img = image::open(&file).unwrap();
+        assert_eq!(img.dimensions(), want, "{scale}");
+        assert_eq!(img.color(), ColorType::Rgb8);
+    }
+
+    let x2 = weights("x2");
+    let (code, _, err) = run(aetool()
+        .args(["upscale", "-x4"])
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(tmp.path().join("never.png"))
+        .arg("--weights")
+        .arg(x2));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&*x2.to_string_lossy()), "{err}");
+    assert!(err.contains("`upscale-x4` weights are needed"), "{err}");
+    assert!(!tmp.path().join("never.png").exists());
+}
+
+/// 6. Colorize turns a gray photo into an RGB one of the same size.
+#[test]
+fn colorize_gray_gives_rgb() {
+    let tmp = tempdir();
+    let file = tmp.path().join("colour.png");
+    let (code, _, err) = run(aetool()
+        .arg("colorize")
+        .arg(fixture("gray8.png"))
+        .arg("-o")
+        .arg(&file)
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 0, "{err}");
+    let img = image::open(&file).unwrap();
+    assert_eq!(img.color(), ColorType::Rgb8);
+    assert_eq!(img.dimensions(), (45, 31));
+}
+
+/// 7. Weights that are not weights, and weights that are not there.
+#[test]
+fn bad_or_missing_weights_are_fatal() {
+    let tmp = tempdir();
+    let text = tmp.path().join("weights.txt");
+    std::fs::write(&text, "these are not weights\n").unwrap();
+    let missing = tmp.path().join("missing.safetensors");
+    for (weights, says) in [(&text, "not a safetensors"), (&missing, "cannot open")] {
+        let (code, _, err) = run(aetool()
+            .arg("denoise")
+            .arg(fixture("rgb8.png"))
+            .arg("-o")
+            .arg(tmp.path().join("out.png"))
+            .arg("--weights")
+            .arg(weights));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(&*weights.to_string_lossy()), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_eq!(err.lines().count(), 1, "one error line:\n{err}");
+    }
+    assert!(!tmp.path().join("out.png").exists());
+}
+
+/// 8. An output folder that cannot be written: per-file errors naming the output, exit 1.
+#[test]
+fn unwritable_output_fails_per_file() {
+    let tmp = tempdir();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::copy(fixture("rgb8.png"), photos.join("a.png")).unwrap();
+    std::fs::copy(fixture("gray8.png"), photos.join("b.png")).unwrap();
+    let before = snapshot(&photos);
+
+    let check = |out_dir: &Path, what: &str| {
+        let (code, stdout, err) = run(aetool()
+            .arg("denoise")
+            .arg(&photos)
+            .arg("-o")
+            .arg(out_dir)
+            .arg("--json")
+            .arg("--weights")
+            .arg(weights("denoise")));
+        assert_eq!(code, 1, "{what}:\n{err}");
+        let s = json(&stdout);
+        assert_eq!(
+            (count(&s, "done"), count(&s, "failed")),
+            (0, 2),
+            "{what}: {s}"
+        );
+        for name in ["a.png", "b.png"] {
+            let output = out_dir.join(name);
+            let lines = lines_with(&err, &output.to_string_lossy());
+            assert_eq!(lines.len(), 1, "{what}: {name}:\n{err}");
+            assert!(lines[0].contains("cannot write output"), "{}", lines[0]);
+        }
+        assert_eq!(snapshot(&photos), before);
+    };
+
+    // A folder under a regular file can never be created, whoever runs the test.
+    let blocker = tmp.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    check(&blocker.join("out"), "-o under a file");
+
+    // A read-only folder (not read-only for root: then this half is skipped).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = tmp.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let probe = locked.join("probe");
+        if std::fs::write(&probe, b"x").is_ok() {
+            std::fs::remove_file(&probe).unwrap();
+            eprintln!("running as a user who can write to a 0o555 folder; read-only case skipped");
+        } else {
+            check(&locked, "read-only -o folder");
+            assert!(files_under(&locked).is_empty());
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert_no_temp_files(tmp.path());
+}
+
+/// 9. Two shards into one folder make exactly what one unsharded run makes.
+#[test]
+fn shards_split_the_work_disjointly() {
+    let tmp = tempdir();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(photos.join("sub")).unwrap();
+    for (i, rel) in ["a.png", "b.png", "sub/c.png", "sub/d.png", "e.png"]
+        .iter()
+        .enumerate()
+    {
+        shapes(24, 20, 50 + i as u64)
+            .save(photos.join(rel))
+            .unwrap();
+    }
+    let denoise = |out: &Path, shard: Option<&str>| {
+        let mut cmd = aetool();
+        cmd.arg("denoise")
+            .arg(&photos)
+            .arg("-o")
+            .arg(out)
+            .args(["--json", "--weights"])
+            .arg(weights("denoise"));
+        if let Some(s) = shard {
+            cmd.args(["--shard", s]);
+        }
+        let (code, stdout, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{shard:?}: {err}");
+        let s = json(&stdout);
+        assert_eq!(count(&s, "failed"), 0);
+        s["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| PathBuf::from(p.as_str().unwrap()))
+            .collect::<BTreeSet<_>>()
+    };
+    let sharded = tmp.path().join("sharded");
+    let whole = tmp.path().join("whole");
+    let part0 = denoise(&sharded, Some("0/2"));
+    let part1 = denoise(&sharded, Some("1/2"));
+    let all = denoise(&whole, None);
+    assert_eq!((part0.len(), part1.len(), all.len()), (3, 2, 5));
+    assert!(part0.is_disjoint(&part1), "{part0:?} {part1:?}");
+    // Same files, and the same bytes: sharding changes who does the work, not the result.
+    assert_eq!(snapshot(&sharded), snapshot(&whole));
+    assert_eq!(files_under(&whole).len(), 5);
+}
+
+/// Asserts that two safetensors files hold the same tensors, bit for bit (metadata ignored).
+/// On a mismatch, names the first differing tensor and the largest difference.
+fn assert_same_tensors(a: &Path, b: &Path, context: &str) {
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    let (mut na, mut nb) = (a.names(), b.names());
+    na.sort();
+    nb.sort();
+    assert_eq!(na, nb, "{context}: tensor names differ");
+    for name in na {
+        let (x, y) = (a.tensor(name).unwrap(), b.tensor(name).unwrap());
+        assert_eq!(x.dtype(), y.dtype(), "{context}: {name}");
+        assert_eq!(x.shape(), y.shape(), "{context}: {name}");
+        if x.data() != y.data() {
+            let f32s = |d: &[u8]| -> Vec<f32> {
+                d.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect()
+            };
+            let max_diff = f32s(x.data())
+                .iter()
+                .zip(f32s(y.data()))
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            panic!("{context}: tensor {name} differs (largest difference {max_diff:e})");
+        }
+    }
+}
+
+/// 10. Training lowers the loss, writes usable weights, and a resumed run equals a straight one.
+#[test]
+fn finetune_learns_writes_weights_and_resumes_exactly() {
+    let photos = photo_folder(4, 96, 7);
+    let tmp = tempdir();
+    let finetune_args = |out: &Path, steps: &str| -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = [
+            "finetune",
+            "--task",
+            "denoise",
+            "--from",
+            "scratch",
+            "--batch",
+            "2",
+            "--patch",
+            "16",
+            "--val-every",
+            "3",
+            "--checkpoint-every",
+            "3",
+            "--json",
+            "--steps",
+            steps,
+            "--dir",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        args.extend([photos.path().into(), "-o".into(), out.into()]);
+        args
+    };
+    let finetune = |out: &Path, steps: &str| {
+        let mut cmd = aetool();
+        cmd.args(finetune_args(out, steps));
+        cmd
+    };
+
+    // One step, then six: same seed, so the same first batch; the validation crops are fixed.
+    let one = tmp.path().join("one.safetensors");
+    let (code, stdout, err) = run(&mut finetune(&one, "1"));
+    assert_eq!(code, 0, "{err}");
+    let r1 = json(&stdout);
+    let a = tmp.path().join("a.safetensors");
+    let (code, stdout, err) = run(&mut finetune(&a, "6"));
+    assert_eq!(code, 0, "{err}");
+    let r6 = json(&stdout);
+    assert_eq!(r6["steps"], 6);
+    assert_eq!(r6["interrupted"], false);
+    let loss = |r: &Value| r["final_loss"].as_f64().unwrap();
+    let psnr = |r: &Value| r["val_psnr"].as_f64().unwrap();
+    assert!(loss(&r6) < loss(&r1), "loss {} → {}", loss(&r1), loss(&r6));
+    assert!(
+        psnr(&r6) > psnr(&r1),
+        "val PSNR {} → {}",
+        psnr(&r1),
+        psnr(&r6)
+    );
+    assert!(r6["val_baseline_psnr"].as_f64().unwrap() > 0.0);
+    assert!(
+        err.contains("step 3: loss") && err.contains("step 6: loss"),
+        "{err}"
+    );
+    assert!(tmp.path().join("a.ckpt.safetensors").is_file());
+
+    // The weights load for inference and `info` tells they are trained.
+    let (code, _, err) = run(aetool()
+        .arg("denoise")
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(tmp.path().join("restored.png"))
+        .arg("--weights")
+        .arg(&a));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("UNTRAINED"), "{err}");
+    assert_eq!(
+        image::open(tmp.path().join("restored.png"))
+            .unwrap()
+            .dimensions(),
+        (37, 29)
+    );
+    let (code, stdout, _) = run(aetool().arg("info").arg(&a));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("6 steps") && !stdout.contains("UNTRAINED"),
+        "{stdout}"
+    );
+
+    // Resume. A Ctrl-C stops training after the current step and saves a checkpoint there;
+    // `--resume` with the same flags must then end with exactly the tensors of the straight run
+    // A (same batches, same learning rates). The interrupt is sent as soon as training starts,
+    // so the run stops after step 1 or a little later; the step does not matter.
+    // (`--steps 3` then `--resume --steps 6` is a different run, see below.)
+    #[cfg(unix)]
+    {
+        use std::io::BufRead;
+        let b = tmp.path().join("b.safetensors");
+        let mut stopped_at = None;
+        for _attempt in 0..3 {
+            std::fs::remove_file(tmp.path().join("b.ckpt.safetensors")).ok();
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aetool"))
+                .args(finetune_args(&b, "6"))
+                .env("RAYON_NUM_THREADS", THREADS)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+            let mut log = String::new();
+            while stderr.read_line(&mut log).unwrap() > 0 {
+                if log.contains("aetool: training ") {
+                    // The Ctrl-C handler is installed before the command runs.
+                    let kill = std::process::Command::new("kill")
+                        .args(["-INT", &child.id().to_string()])
+                        .status()
+                        .unwrap();
+                    assert!(kill.success());
+                    break;
+                }
+            }
+            std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+            let out = child.wait_with_output().unwrap();
+            match out.status.code() {
+                Some(130) => {
+                    let r = json(&String::from_utf8_lossy(&out.stdout));
+                    assert_eq!(r["interrupted"], true, "{log}");
+                    assert!(!b.exists(), "no weights are written on interrupt");
+                    assert!(log.contains("continue with --resume"), "{log}");
+                    stopped_at = Some(r["steps"].as_u64().unwrap());
+                    break;
+                }
+                // Finished before the signal arrived (a very busy machine): try again.
+                Some(0) => std::fs::remove_file(&b).unwrap(),
+                other => panic!("interrupted finetune exited with {other:?}:\n{log}"),
+            }
+        }
+        let stopped_at = stopped_at.expect("the interrupt never landed during training");
+        eprintln!("finetune interrupted after step {stopped_at}");
+        assert!((1..=6).contains(&stopped_at), "{stopped_at}");
+        let (code, stdout, err) = run(finetune(&b, "6").arg("--resume"));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(json(&stdout)["steps"], 6);
+        assert_same_tensors(
+            &a,
+            &b,
+            &format!("interrupted at step {stopped_at}, resumed to 6, vs 6 straight"),
+        );
+    }
+
+    // Same seed, same flags: a second straight run gives the same tensors (scratch init
+    // included).
+    let a2 = tmp.path().join("a2.safetensors");
+    let (code, _, err) = run(&mut finetune(&a2, "6"));
+    assert_eq!(code, 0, "{err}");
+    assert_same_tensors(&a, &a2, "two identical 6-step runs");
+
+    // Extending a finished run with a larger --steps is accepted and counts steps on (9 → 10
+    // also changes the derived warmup, 0 → 1 step, which must not count as other settings).
+    let c = tmp.path().join("c.safetensors");
+    let (code, _, err) = run(&mut finetune(&c, "9"));
+    assert_eq!(code, 0, "{err}");
+    let (code, stdout, err) = run(finetune(&c, "10").arg("--resume"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&stdout)["steps"], 10);
+    // A resume with other settings is refused, naming the checkpoint.
+    let (code, _, err) = run(finetune(&c, "10").args(["--resume", "--lr", "0.01"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("c.ckpt.safetensors") && err.contains("different settings"),
+        "{err}"
+    );
+}
+
+/// 11. `aetool info FILE` describes untrained weights.
+#[test]
+fn info_describes_weights_file() {
+    for (task, name) in [
+        ("denoise", "denoise"),
+        ("x4", "upscale-x4"),
+        ("colorize", "colorize"),
+    ] {
+        let w = weights(task);
+        let (code, stdout, err) = run(aetool().arg("info").arg(w));
+        assert_eq!(code, 0, "{err}");
+        let first = stdout.lines().next().unwrap_or_default();
+        assert_eq!(first, name, "{stdout}");
+        assert!(stdout.contains(&*w.to_string_lossy()), "{stdout}");
+        let params: u64 = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("parameters"))
+            .unwrap_or_else(|| panic!("no parameters line:\n{stdout}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(params > 1000, "{stdout}");
+        assert!(stdout.contains("UNTRAINED"), "{stdout}");
+    }
+    let (code, _, err) = run(aetool().arg("info").arg("no-such-weights.safetensors"));
+    assert_eq!(code, 2);
+    assert!(err.contains("no-such-weights.safetensors"), "{err}");
+}
+
+/// 12. `aetool eval` prints PSNR next to the baseline.
+#[test]
+fn eval_reports_psnr_and_baseline() {
+    let photos = photo_folder(2, 64, 3);
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "denoise", "--sigma", "25"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("PSNR"))
+        .unwrap_or_else(|| panic!("no PSNR line:\n{stdout}"));
+    assert!(
+        line.contains("2 images") && line.contains("sigma 25"),
+        "{line}"
+    );
+    // "PSNR x dB (baseline y)": the baseline is the noisy input, about 20 dB at σ 25.
+    let number_after = |key: &str| -> f64 {
+        let rest = &line[line.find(key).unwrap() + key.len()..];
+        rest.trim_start()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
+    };
+    let (psnr, baseline) = (number_after("PSNR"), number_after("(baseline"));
+    assert!(psnr.is_finite() && psnr > 0.0, "{line}");
+    assert!((18.0..24.0).contains(&baseline), "{line}");
+}
