@@ -124,7 +124,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     }
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     let align = 1 << crate::models::ModelSpec::default_for(task, scale).depth_align_log2();
-    if hyper.batch == 0 || hyper.patch == 0 || hyper.patch % align != 0 {
+    if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
         bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
     }
     if args.val_every == 0 || args.checkpoint_every == 0 {

@@ -229,23 +229,59 @@ mod tests {
     /// A restorer around small random weights (every layer non-zero).
     fn random_restorer(spec: ModelSpec) -> Restorer {
         let vm = VarMap::new();
-        let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), &spec).unwrap();
+        let net = Net::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+            &spec,
+        )
+        .unwrap();
         for var in vm.all_vars() {
-            var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.05, var.shape(), &Device::Cpu).unwrap()).unwrap()).unwrap();
+            var.set(
+                &(var.as_tensor() + Tensor::randn(0f32, 0.05, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
         }
-        let loaded = Loaded { net, spec, provenance: serde_json::json!({}), origin: "test".into() };
-        Restorer { loaded, device: Device::Cpu, sigma: Sigma::Fixed(20.0), tile: TileSize::Whole, tile_pad: None, work_size: 64 }
+        let loaded = Loaded {
+            net,
+            spec,
+            provenance: serde_json::json!({}),
+            origin: "test".into(),
+        };
+        Restorer {
+            loaded,
+            device: Device::Cpu,
+            sigma: Sigma::Fixed(20.0),
+            tile: TileSize::Whole,
+            tile_pad: None,
+            work_size: 64,
+        }
     }
 
     fn photo(w: usize, h: usize) -> Photo {
-        let rgb = (0..w * h * 3).map(|i| (i as f32 * 0.731).sin() * 0.5 + 0.5).collect();
-        let meta = PhotoMeta { gray: false, sixteen_bit: false, icc: None, format: image::ImageFormat::Png };
-        Photo { width: w, height: h, rgb, alpha: None, meta }
+        let rgb = (0..w * h * 3)
+            .map(|i| (i as f32 * 0.731).sin() * 0.5 + 0.5)
+            .collect();
+        let meta = PhotoMeta {
+            gray: false,
+            sixteen_bit: false,
+            icc: None,
+            format: image::ImageFormat::Png,
+        };
+        Photo {
+            width: w,
+            height: h,
+            rgb,
+            alpha: None,
+            meta,
+        }
     }
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 
     #[test]
@@ -253,10 +289,30 @@ mod tests {
         let specs = [
             ModelSpec {
                 task: Task::Denoise,
-                arch: Arch::Unet(UNetConfig { in_channels: 4, out_channels: 3, widths: vec![4, 6, 8], blocks: 1, residual: true }),
+                arch: Arch::Unet(UNetConfig {
+                    in_channels: 4,
+                    out_channels: 3,
+                    widths: vec![4, 6, 8],
+                    blocks: 1,
+                    residual: true,
+                }),
             },
-            ModelSpec { task: Task::Upscale, arch: Arch::Srnet(SrConfig { scale: 2, width: 6, blocks: 2 }) },
-            ModelSpec { task: Task::Upscale, arch: Arch::Srnet(SrConfig { scale: 4, width: 4, blocks: 1 }) },
+            ModelSpec {
+                task: Task::Upscale,
+                arch: Arch::Srnet(SrConfig {
+                    scale: 2,
+                    width: 6,
+                    blocks: 2,
+                }),
+            },
+            ModelSpec {
+                task: Task::Upscale,
+                arch: Arch::Srnet(SrConfig {
+                    scale: 4,
+                    width: 4,
+                    blocks: 1,
+                }),
+            },
         ];
         for spec in specs {
             let mut r = random_restorer(spec.clone());
@@ -270,7 +326,11 @@ mod tests {
                     let (tiled, d) = r.restore(&p, &mut |_, _| {}).unwrap();
                     assert!(d.tiles > 1 || tile >= w.max(h));
                     let diff = max_diff(&whole.rgb, &tiled.rgb);
-                    assert!(diff < 1e-4, "{} {w}x{h} tile {tile}: max diff {diff}", spec.name());
+                    assert!(
+                        diff < 1e-4,
+                        "{} {w}x{h} tile {tile}: max diff {diff}",
+                        spec.name()
+                    );
                 }
             }
         }
@@ -282,7 +342,13 @@ mod tests {
         // tiles must disagree with the whole-image pass.
         let mut r = random_restorer(ModelSpec {
             task: Task::Denoise,
-            arch: Arch::Unet(UNetConfig { in_channels: 4, out_channels: 3, widths: vec![4, 6], blocks: 1, residual: true }),
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 4,
+                out_channels: 3,
+                widths: vec![4, 6],
+                blocks: 1,
+                residual: true,
+            }),
         });
         let p = photo(40, 40);
         let (whole, _) = r.restore(&p, &mut |_, _| {}).unwrap();
@@ -294,18 +360,34 @@ mod tests {
 
     #[test]
     fn outputs_have_the_task_geometry() {
-        let mut up = random_restorer(ModelSpec { task: Task::Upscale, arch: Arch::Srnet(SrConfig { scale: 4, width: 4, blocks: 1 }) });
+        let mut up = random_restorer(ModelSpec {
+            task: Task::Upscale,
+            arch: Arch::Srnet(SrConfig {
+                scale: 4,
+                width: 4,
+                blocks: 1,
+            }),
+        });
         up.tile = TileSize::Auto;
         let mut p = photo(9, 7);
         p.alpha = Some(vec![0.5; 63]);
         let (out, _) = up.restore(&p, &mut |_, _| {}).unwrap();
-        assert_eq!((out.width, out.height, out.rgb.len()), (36, 28, 36 * 28 * 3));
+        assert_eq!(
+            (out.width, out.height, out.rgb.len()),
+            (36, 28, 36 * 28 * 3)
+        );
         assert_eq!(out.alpha.as_ref().map(Vec::len), Some(36 * 28));
         assert!(out.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
 
         let col = random_restorer(ModelSpec {
             task: Task::Colorize,
-            arch: Arch::Unet(UNetConfig { in_channels: 1, out_channels: 2, widths: vec![4, 8], blocks: 1, residual: false }),
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 1,
+                out_channels: 2,
+                widths: vec![4, 8],
+                blocks: 1,
+                residual: false,
+            }),
         });
         let mut grey = photo(70, 45);
         grey.meta.gray = true;
@@ -315,7 +397,12 @@ mod tests {
         // The original lightness is kept exactly (up to Lab round trip and gamut clipping).
         let (l_in, _) = lab_planes(&grey.rgb);
         let (l_out, _) = lab_planes(&out.rgb);
-        let mean_dl = l_in.iter().zip(&l_out).map(|(a, b)| (a - b).abs()).sum::<f32>() / l_in.len() as f32;
+        let mean_dl = l_in
+            .iter()
+            .zip(&l_out)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / l_in.len() as f32;
         assert!(mean_dl < 0.02, "mean |ΔL|/100 = {mean_dl}");
     }
 }
