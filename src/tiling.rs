@@ -200,7 +200,7 @@ mod tests {
     fn auto_tile_respects_the_budget() {
         let t = auto_tile(64 << 20, 1024, 20, 4);
         assert_eq!(t % 4, 0);
-        assert!((t + 48).pow(2) * 1024 <= 64 << 20);
+        assert!((t + 40).pow(2) * 1024 <= 64 << 20 && t > 150);
         assert_eq!(auto_tile(1, 1024, 20, 4), 64);
     }
 }
