@@ -222,7 +222,7 @@ fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32>
 mod tests {
     use super::*;
     use crate::io::PhotoMeta;
-    use crate::models::{Arch, ModelSpec, SrConfig, UNetConfig};
+    use crate::models::ModelSpec;
     use candle_core::DType;
     use candle_nn::{VarBuilder, VarMap};
 
@@ -286,34 +286,9 @@ mod tests {
 
     #[test]
     fn tiled_equals_whole_image_for_every_architecture() {
-        let specs = [
-            ModelSpec {
-                task: Task::Denoise,
-                arch: Arch::Unet(UNetConfig {
-                    in_channels: 4,
-                    out_channels: 3,
-                    widths: vec![4, 6, 8],
-                    blocks: 1,
-                    residual: true,
-                }),
-            },
-            ModelSpec {
-                task: Task::Upscale,
-                arch: Arch::Srnet(SrConfig {
-                    scale: 2,
-                    width: 6,
-                    blocks: 2,
-                }),
-            },
-            ModelSpec {
-                task: Task::Upscale,
-                arch: Arch::Srnet(SrConfig {
-                    scale: 4,
-                    width: 4,
-                    blocks: 1,
-                }),
-            },
-        ];
+        let specs = crate::models::tests::small_specs()
+            .into_iter()
+            .filter(|s| s.task != Task::Colorize);
         for spec in specs {
             let mut r = random_restorer(spec.clone());
             for (w, h) in [(37, 29), (50, 17)] {
@@ -340,16 +315,7 @@ mod tests {
     fn too_small_a_border_shows_seams() {
         // The test above could pass trivially if tiling did nothing; with no context border the
         // tiles must disagree with the whole-image pass.
-        let mut r = random_restorer(ModelSpec {
-            task: Task::Denoise,
-            arch: Arch::Unet(UNetConfig {
-                in_channels: 4,
-                out_channels: 3,
-                widths: vec![4, 6],
-                blocks: 1,
-                residual: true,
-            }),
-        });
+        let mut r = random_restorer(crate::models::tests::small_specs()[0].clone());
         let p = photo(40, 40);
         let (whole, _) = r.restore(&p, &mut |_, _| {}).unwrap();
         r.tile = TileSize::Fixed(16);
@@ -360,14 +326,7 @@ mod tests {
 
     #[test]
     fn outputs_have_the_task_geometry() {
-        let mut up = random_restorer(ModelSpec {
-            task: Task::Upscale,
-            arch: Arch::Srnet(SrConfig {
-                scale: 4,
-                width: 4,
-                blocks: 1,
-            }),
-        });
+        let mut up = random_restorer(crate::models::tests::small_specs()[2].clone());
         up.tile = TileSize::Auto;
         let mut p = photo(9, 7);
         p.alpha = Some(vec![0.5; 63]);
@@ -379,16 +338,7 @@ mod tests {
         assert_eq!(out.alpha.as_ref().map(Vec::len), Some(36 * 28));
         assert!(out.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
 
-        let col = random_restorer(ModelSpec {
-            task: Task::Colorize,
-            arch: Arch::Unet(UNetConfig {
-                in_channels: 1,
-                out_channels: 2,
-                widths: vec![4, 8],
-                blocks: 1,
-                residual: false,
-            }),
-        });
+        let col = random_restorer(crate::models::tests::small_specs()[3].clone());
         let mut grey = photo(70, 45);
         grey.meta.gray = true;
         let (out, _) = col.restore(&grey, &mut |_, _| {}).unwrap();

@@ -205,4 +205,4 @@ impl Module for Net {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

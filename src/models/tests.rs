@@ -4,7 +4,9 @@ use super::*;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::VarMap;
 
-fn small_specs() -> Vec<ModelSpec> {
+/// One tiny spec per architecture and task (denoise, upscale x2, upscale x4, colorize), shared
+/// with the tiling tests.
+pub(crate) fn small_specs() -> Vec<ModelSpec> {
     vec![
         ModelSpec {
             task: Task::Denoise,
