@@ -1,8 +1,11 @@
 //! Weights from the Hugging Face Hub, through the `hf-hub` crate and its standard cache.
 //!
-//! Honoured environment: `HF_ENDPOINT` (mirror or test server), `HF_HOME` / `HF_HUB_CACHE`
-//! (cache location), `HF_TOKEN` (private repos), `HF_HUB_OFFLINE=1` (never touch the network;
-//! use the cache or fail saying so). A file already in the cache is not downloaded again.
+//! Honoured environment, as `huggingface_hub` reads it: `HF_ENDPOINT` (mirror or test server;
+//! trailing `/` ignored), `HF_HOME` (default `$XDG_CACHE_HOME/huggingface`, else
+//! `~/.cache/huggingface`) / `HF_HUB_CACHE` (cache location), `HF_TOKEN`, else the token
+//! file at `HF_TOKEN_PATH` or `$HF_HOME/token` (private repos), `HF_HUB_OFFLINE=1` (never touch
+//! the network; use the cache or fail saying so). Empty values count as unset. A file already in
+//! the cache is not downloaded again.
 
 use crate::weights::Source;
 use anyhow::{anyhow, Result};
@@ -32,11 +35,51 @@ fn truthy(var: &str) -> bool {
         .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
+/// A variable's value, `None` when unset or blank.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `HF_HOME`, defaulting to `$XDG_CACHE_HOME/huggingface` or `~/.cache/huggingface`.
+fn hf_home() -> Option<PathBuf> {
+    var("HF_HOME").map(PathBuf::from).or_else(|| {
+        let cache = var("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(cache.join("huggingface"))
+    })
+}
+
+/// `HF_HUB_CACHE`, defaulting to `$HF_HOME/hub`.
 fn cache() -> Cache {
-    match std::env::var_os("HF_HUB_CACHE") {
-        Some(dir) => Cache::new(dir.into()),
-        None => Cache::from_env(),
+    match var("HF_HUB_CACHE").map(PathBuf::from) {
+        Some(dir) => Cache::new(dir),
+        None => hf_home().map_or_else(Cache::from_env, |home| Cache::new(home.join("hub"))),
     }
+}
+
+/// `HF_ENDPOINT` without trailing slashes (`huggingface_hub` strips them too; kept, they would
+/// make `http://host//owner/repo/resolve/…` URLs).
+fn endpoint() -> Option<String> {
+    var("HF_ENDPOINT").map(|e| e.trim_end_matches('/').to_string())
+}
+
+/// The access token: `HF_TOKEN`, else the file `huggingface-cli login` writes (`HF_TOKEN_PATH`,
+/// else `$HF_HOME/token`). hf-hub on its own looks beside the cache folder
+/// (`$HF_HUB_CACHE/../token`), which misses the token whenever `HF_HUB_CACHE` is moved.
+fn token() -> Option<String> {
+    if let Some(token) = var("HF_TOKEN") {
+        return Some(token);
+    }
+    let path = match var("HF_TOKEN_PATH") {
+        Some(path) => PathBuf::from(path),
+        None => hf_home()?.join("token"),
+    };
+    let token = std::fs::read_to_string(path).ok()?;
+    Some(token.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// Returns the local path of the weights file named by a `Source::Hub`, downloading it into the
@@ -58,12 +101,11 @@ pub fn fetch(source: &Source, default_name: &str) -> Result<PathBuf> {
             cache.path().display()
         ));
     }
-    let mut builder = ApiBuilder::from_cache(cache).with_progress(false);
-    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+    let mut builder = ApiBuilder::from_cache(cache)
+        .with_progress(false)
+        .with_token(token());
+    if let Some(endpoint) = endpoint() {
         builder = builder.with_endpoint(endpoint);
-    }
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        builder = builder.with_token(Some(token));
     }
     let api = builder
         .build()
