@@ -431,3 +431,63 @@ fn endpoint_with_trailing_slash_and_default_cache_location() {
     let pointer = snapshot(&cache, "me/aetool", "main", "denoise.safetensors");
     assert_eq!(std::fs::read(pointer).unwrap(), bytes);
 }
+
+/// The real binary: `aetool denoise --model hf:…` downloads (saying so on stderr), writes the
+/// output, and a second run with `HF_HUB_OFFLINE=1` works from the cache without a request.
+#[test]
+fn cli_denoise_with_a_hub_model_online_then_offline() {
+    let server = HubServer::start();
+    let spec = tiny_spec(Task::Denoise, 1);
+    server.add(
+        "me/aetool",
+        "main",
+        "denoise.safetensors",
+        weights_bytes(&spec, &provenance("cli")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rgb8.png"),
+        &input,
+    )
+    .unwrap();
+    let run = |offline: bool, out: &str| {
+        let mut cmd = assert_cmd::Command::cargo_bin("aetool").unwrap();
+        for var in VARS {
+            cmd.env_remove(var);
+        }
+        cmd.env("HF_ENDPOINT", server.endpoint())
+            .env("HF_HOME", dir.path().join("home"))
+            .env("HF_HUB_CACHE", dir.path().join("cache"))
+            .env("HF_HUB_OFFLINE", if offline { "1" } else { "0" })
+            .args(["denoise", "--sigma", "10", "--model", "hf:me/aetool"])
+            .arg(&input)
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let online = run(false, "a.png");
+    let stderr = String::from_utf8_lossy(&online.stderr);
+    assert_eq!(online.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("downloading") && stderr.contains("denoise.safetensors"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("a.png").is_file());
+    assert_eq!(body_gets(&server.requests()), 1);
+    let requests_before = server.requests().len();
+    let offline = run(true, "b.png");
+    assert_eq!(
+        offline.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert!(dir.path().join("b.png").is_file());
+    assert_eq!(
+        server.requests().len(),
+        requests_before,
+        "the offline run must not touch the server"
+    );
+}
