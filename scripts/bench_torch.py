@@ -158,20 +158,24 @@ def macs_per_output_pixel(model, c_in, side, scale):
 
 def measure(fn, reps):
     fn()  # warm-up
-    times, rss = [], 0.0
+    times, cpus, rss = [], [], 0.0
     for _ in range(reps):
         trim_heap()
         reset_peak_rss()
         before = status_mib("VmRSS:")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
         rss = max(rss, status_mib("VmHWM:") - before)
-    return statistics.median(times), rss
+    return statistics.median(times), statistics.median(cpus), rss
 
 
-def fmt(t, rss, work):
-    return f"  {'pytorch':<24} {t * 1e3:>9.2f} ms  {work}  peak mem +{rss:>4.0f} MiB"
+def fmt(t, cpu, rss, work):
+    return (
+        f"  {'pytorch':<24} {t * 1e3:>9.2f} ms  {work}  cpu {cpu * 1e3:>8.1f} ms  "
+        f"peak mem +{rss:>4.0f} MiB"
+    )
 
 
 def bench_ops(reps, mf):
@@ -194,10 +198,10 @@ def bench_ops(reps, mf):
                 with torch.no_grad():
                     m(x)
 
-        t, rss = measure(run, reps)
+        t, cpu, rss = measure(run, reps)
         flop = 2.0 * n * hw * hw * 9 * c * co * (3 if bwd else 1)
         print(label)
-        print(fmt(t, rss, f"{flop / t / 1e9:>6.1f} GFLOP/s"))
+        print(fmt(t, cpu, rss, f"{flop / t / 1e9:>6.1f} GFLOP/s"))
 
 
 def bench_model(name, reps, mf):
@@ -215,9 +219,9 @@ def bench_model(name, reps, mf):
         with torch.inference_mode():
             model(x)
 
-    t, rss = measure(fwd, reps)
+    t, cpu, rss = measure(fwd, reps)
     print(f"  forward, one {side}x{side} input -> 512x512 output")
-    print(fmt(t, rss, f"{out_px / t / 1e6:>6.3f} MP/s {2 * macs * out_px / t / 1e9:>6.1f} GFLOP/s"))
+    print(fmt(t, cpu, rss, f"{out_px / t / 1e6:>6.3f} MP/s {2 * macs * out_px / t / 1e9:>6.1f} GFLOP/s"))
 
     bn, lr = 16, (64 if s == 1 else 48)
     xb = torch.rand(bn, c_in, lr, lr).to(memory_format=mf)
@@ -230,10 +234,10 @@ def bench_model(name, reps, mf):
         loss.backward()
         opt.step()
 
-    t, rss = measure(step, reps)
+    t, cpu, rss = measure(step, reps)
     train_px = bn * (lr * s) ** 2
     print(f"  training step, {bn}x{lr}x{lr} input (fwd+bwd+AdamW)")
-    print(fmt(t, rss, f"{3 * 2 * macs * train_px / t / 1e9:>6.1f} GFLOP/s (3x fwd FLOPs)"))
+    print(fmt(t, cpu, rss, f"{3 * 2 * macs * train_px / t / 1e9:>6.1f} GFLOP/s (3x fwd FLOPs)"))
 
 
 def main():

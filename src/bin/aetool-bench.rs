@@ -48,6 +48,32 @@ fn status_mib(field: &str) -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// CPU time of the whole process (all threads) in seconds: next to wall time it shows the work
+/// done when other jobs share the cores (spin-waiting counts as work here).
+fn process_cpu_secs() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        #[repr(C)]
+        struct Timespec {
+            tv_sec: i64,
+            tv_nsec: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clk: i32, tp: *mut Timespec) -> i32;
+        }
+        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+        let mut ts = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout).
+        if unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    f64::NAN
+}
+
 /// Hands freed heap memory back to the kernel, so that the RSS before a run is its live data.
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -81,6 +107,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// One measured configuration: a closure per implementation, run interleaved.
 struct Sample {
     secs: Vec<f64>,
+    cpu: Vec<f64>,
     rss: f64,
 }
 
@@ -88,11 +115,12 @@ fn measure<F: FnMut(ConvImpl) -> Result<()>>(
     impls: &[ConvImpl],
     reps: usize,
     mut f: F,
-) -> Result<Vec<(f64, f64)>> {
+) -> Result<Vec<(f64, f64, f64)>> {
     let mut samples: Vec<Sample> = impls
         .iter()
         .map(|_| Sample {
             secs: vec![],
+            cpu: vec![],
             rss: 0.0,
         })
         .collect();
@@ -104,29 +132,37 @@ fn measure<F: FnMut(ConvImpl) -> Result<()>>(
             trim_heap();
             reset_peak_rss();
             let before = status_mib("VmRSS:");
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), process_cpu_secs());
             f(imp)?;
             s.secs.push(t.elapsed().as_secs_f64());
+            s.cpu.push(process_cpu_secs() - c);
             s.rss = s.rss.max(status_mib("VmHWM:") - before);
         }
     }
     Ok(samples
         .into_iter()
-        .map(|mut s| (median(&mut s.secs), s.rss))
+        .map(|mut s| (median(&mut s.secs), median(&mut s.cpu), s.rss))
         .collect())
 }
 
-fn print_rows(title: &str, impls: &[ConvImpl], rows: &[(f64, f64)], work: impl Fn(f64) -> String) {
+fn print_rows(
+    title: &str,
+    impls: &[ConvImpl],
+    rows: &[(f64, f64, f64)],
+    work: impl Fn(f64) -> String,
+) {
     println!("{title}");
-    let base = rows[0].0;
-    for (&imp, &(t, rss)) in impls.iter().zip(rows) {
+    let (base, base_cpu) = (rows[0].0, rows[0].1);
+    for (&imp, &(t, cpu, rss)) in impls.iter().zip(rows) {
         println!(
-            "  {:<24} {:>9.2} ms  {}  peak mem +{:>4.0} MiB  speedup ×{:.2}",
+            "  {:<24} {:>9.2} ms  {}  cpu {:>8.1} ms  peak mem +{:>4.0} MiB  speedup ×{:.2} (cpu ×{:.2})",
             impl_name(imp),
             t * 1e3,
             work(t),
+            cpu * 1e3,
             rss,
-            base / t
+            base / t,
+            base_cpu / cpu
         );
     }
 }

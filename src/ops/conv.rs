@@ -4,24 +4,28 @@
 //! Layout: `x` is `[N, H, W, C]`, `w` is `[k·k·C, C_out]` (rows ordered `(ky, kx, c)`, the layout
 //! of [`crate::models::Conv`]'s weights), `b` is `[C_out]`; stride 1, "same" zero padding, odd `k`.
 //!
-//! Forward is a blocked implicit GEMM: the output pixels are cut into blocks of a few hundred
-//! rows; for each block a worker gathers its `k×k` neighbourhoods into a thread-local buffer that
-//! stays in cache (so the 9× im2col matrix never exists in memory), starts the output rows at the
-//! bias and lets `gemm` (AVX-512/AVX2/FMA picked at run time) accumulate `cols · w` on top; the
-//! ReLU runs on the block while it is still in cache. Blocks are spread over rayon's pool, one
-//! single-threaded GEMM per block. A 1×1 conv skips the gather (the input rows are the matrix).
+//! Forward is an implicit GEMM with no im2col matrix at all: the input is copied once into a
+//! zero-padded `[N, H+2p, W+2p, C]` buffer; output pixels are numbered on the padded width, so
+//! for each kernel row `ky` the `k·C` inputs of consecutive output pixels are overlapping,
+//! equally spaced runs of that buffer, which `gemm` (AVX2/FMA or AVX-512 picked at run time)
+//! reads directly as a strided matrix. Each block of a few image rows is `k` single-threaded GEMMs
+//! into a thread-local block, and the epilogue writes the real pixels with bias and ReLU while the
+//! block is in cache. Blocks are spread over rayon's pool. (A 1×1 conv needs no padding: the input
+//! rows are the matrix.)
 //!
-//! Backward, with `dz = dy ⊙ [y > 0]` (or `dy` without ReLU):
-//! - `db = Σ_rows dz`,
-//! - `dw = colsᵀ · dz`, accumulated block by block (the same cache-sized gather as the forward)
-//!   into one partial sum per rayon job, then added up,
+//! Backward, with `dz = dy ⊙ [y > 0]` (or `dy` without ReLU), built directly in padded form:
+//! - `db = Σ_rows dz` (summed while padding),
+//! - `dw = colsᵀ · dz`: per block and kernel row one GEMM on the same strided views (the junk
+//!   pixels of the padded numbering meet `dz`'s zero border, so they add nothing), summed into one
+//!   partial per rayon job,
 //! - `dx = conv(dz, w')` with the spatially flipped, transposed kernel
 //!   `w'[(ky, kx, o), c] = w[(k-1-ky, k-1-kx, c), o]`: the adjoint of a stride-1 same-padded
-//!   conv is that conv, so it reuses the forward kernel (no col2im scatter, no 9× buffer).
+//!   conv is that conv, so it reuses the forward kernel on padded `dz` (no col2im scatter).
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 /// `relu?(conv_k(x, w) + b)` for channels-last `x` (see the module docs). CPU, f32 only.
@@ -47,24 +51,50 @@ struct Geom {
 }
 
 impl Geom {
-    fn pixels(&self) -> usize {
-        self.n * self.h * self.w
+    /// Zero padding on each side.
+    fn pad(&self) -> usize {
+        self.k / 2
     }
 
-    /// Length of one im2col row, the GEMM's inner dimension.
-    fn kk(&self) -> usize {
-        self.k * self.k * self.c
+    /// Padded image height and width.
+    fn hp(&self) -> usize {
+        self.h + 2 * self.pad()
     }
 
-    /// Output pixels per GEMM block: the gathered block stays around 256 KiB, at least 64 rows,
-    /// and small problems still split into several blocks so both cores get work.
-    fn block_rows(&self) -> usize {
-        let by_cache = (64 * 1024 / self.kk().max(1)).clamp(64, 512);
-        let by_threads = self
-            .pixels()
+    fn wp(&self) -> usize {
+        self.w + 2 * self.pad()
+    }
+
+    /// Image rows per GEMM block: a few hundred output pixels (the block's output and the rows
+    /// it reads stay in cache), and enough blocks for every core on small problems.
+    fn rows_per_block(&self) -> usize {
+        let by_cache = (384 / self.wp()).max(1);
+        let by_threads = (self.n * self.h)
             .div_ceil(4 * rayon::current_num_threads())
-            .max(16);
-        by_cache.min(by_threads)
+            .max(1);
+        by_cache.min(by_threads).min(self.h.max(1))
+    }
+
+    /// The blocks `(image, first row, end row)` that cover the output.
+    fn blocks(&self) -> Vec<(usize, usize, usize)> {
+        let t = self.rows_per_block();
+        (0..self.n)
+            .flat_map(|b| {
+                (0..self.h)
+                    .step_by(t)
+                    .map(move |y0| (b, y0, (y0 + t).min(self.h)))
+            })
+            .collect()
+    }
+
+    /// Virtual output pixels of a block of image rows `y0..y1` (see [`forward_padded`]).
+    fn virtual_rows(&self, y0: usize, y1: usize) -> usize {
+        (y1 - y0 - 1) * self.wp() + self.w
+    }
+
+    /// Padded-pixel index of tap `(0, 0)` of output pixel `(b, y0, 0)`.
+    fn origin(&self, b: usize, y0: usize) -> usize {
+        (b * self.hp() + y0) * self.wp()
     }
 }
 
@@ -74,8 +104,8 @@ struct FusedConv {
 }
 
 thread_local! {
-    /// Per-worker gather buffer for one block of im2col rows.
-    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per-worker GEMM output block.
+    static BLOCK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Borrow a contiguous f32 slice out of a CPU storage.
@@ -99,54 +129,59 @@ fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Res
     f(f32_slice(cpu, layout, op)?)
 }
 
-/// Gathers im2col rows `p0 .. p0 + rows` of `x` (row = the `k×k×c` neighbourhood of one output
-/// pixel, zeros outside the image) into `buf[.. rows·k·k·c]`.
-fn gather(x: &[f32], g: &Geom, p0: usize, rows: usize, buf: &mut [f32]) {
-    let (h, w, c, k) = (g.h, g.w, g.c, g.k);
-    let pad = k / 2;
-    let kk = g.kk();
-    for (r, out) in buf[..rows * kk].chunks_exact_mut(kk).enumerate() {
-        let p = p0 + r;
-        let (xx, y, b) = (p % w, (p / w) % h, p / (w * h));
-        // Taps kx0..kx1 land inside the row: 0 <= xx + kx - pad < w.
-        let kx0 = pad.saturating_sub(xx);
-        let kx1 = k.min(w + pad - xx);
-        for (ky, seg) in out.chunks_exact_mut(k * c).enumerate() {
-            match (y + ky).checked_sub(pad).filter(|&iy| iy < h) {
-                None => seg.fill(0.0),
-                Some(iy) => {
-                    seg[..kx0 * c].fill(0.0);
-                    seg[kx1 * c..].fill(0.0);
-                    let ix0 = xx + kx0 - pad;
-                    let src = &x[((b * h + iy) * w + ix0) * c..][..(kx1 - kx0) * c];
-                    seg[kx0 * c..kx1 * c].copy_from_slice(src);
+/// Zero-padded copy `[n, h + 2p, w + 2p, c]` of `[n, h, w, c]` data (`p = k/2`), optionally
+/// masked by `[y > 0]` (ReLU backward); also returns the per-channel sums of the copied values.
+/// With `p == 0` and no mask the input is borrowed as it is.
+fn pad<'a>(x: &'a [f32], g: &Geom, mask: Option<&[f32]>, sums: bool) -> (Cow<'a, [f32]>, Vec<f32>) {
+    let (h, w, c, p) = (g.h, g.w, g.c, g.pad());
+    let (hp, wp) = (g.hp(), g.wp());
+    if p == 0 && mask.is_none() && !sums {
+        return (Cow::Borrowed(x), vec![]);
+    }
+    let mut out = vec![0f32; g.n * hp * wp * c];
+    let row_sums = |orow: &mut [f32], src: &[f32], m: Option<&[f32]>, acc: &mut [f32]| {
+        let dst = &mut orow[p * c..(p + w) * c];
+        match m {
+            Some(m) => {
+                for ((o, &s), &v) in dst.iter_mut().zip(src).zip(m) {
+                    *o = if v > 0.0 { s } else { 0.0 };
                 }
             }
+            None => dst.copy_from_slice(src),
         }
-    }
+        if sums {
+            for px in dst.chunks_exact(c) {
+                acc.iter_mut().zip(px).for_each(|(a, v)| *a += v);
+            }
+        }
+    };
+    let total = out
+        .par_chunks_mut(wp * c)
+        .enumerate()
+        .fold(
+            || vec![0f32; if sums { c } else { 0 }],
+            |mut acc, (r, orow)| {
+                let (b, yp) = (r / hp, r % hp);
+                if let Some(y) = (yp).checked_sub(p).filter(|&y| y < h) {
+                    let at = ((b * h + y) * w) * c;
+                    let src = &x[at..at + w * c];
+                    row_sums(orow, src, mask.map(|m| &m[at..at + w * c]), &mut acc);
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0f32; if sums { c } else { 0 }],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            },
+        );
+    (Cow::Owned(out), total)
 }
 
-/// Runs `f(lhs, lhs_row_stride)` with the im2col rows `p0 .. p0 + rows` of `x`: the input rows
-/// themselves for a 1×1 kernel, else a gathered copy in this worker's buffer.
-fn with_cols<R>(x: &[f32], g: &Geom, p0: usize, rows: usize, f: impl FnOnce(&[f32]) -> R) -> R {
-    if g.k == 1 {
-        return f(&x[p0 * g.c..(p0 + rows) * g.c]);
-    }
-    COLS.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        let need = rows * g.kk();
-        if buf.len() < need {
-            buf.resize(need, 0.0);
-        }
-        gather(x, g, p0, rows, &mut buf);
-        f(&buf[..need])
-    })
-}
-
-/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`, all row-major (given row strides), single-threaded.
-///
-/// # Safety contract (checked by the asserts)
-/// The slices must hold the addressed elements.
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`: `dst` and `rhs` row-major, `lhs` with the given
+/// `(row, column)` strides (they may overlap: an implicit im2col view), single-threaded.
 #[allow(clippy::too_many_arguments)]
 fn sgemm(
     m: usize,
@@ -190,54 +225,113 @@ fn sgemm(
     }
 }
 
-/// `relu?(conv(x, w) + bias)`: `[n·h·w, co]` row-major.
-fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
-    let (m, kk, co) = (g.pixels(), g.kk(), g.co);
-    let mut y = vec![0f32; m * co];
+/// `relu?(conv(x, w) + bias)` as `[n·h·w, co]` row-major, from the zero-padded input `xp`
+/// (`[n, h + 2p, w + 2p, c]`, see [`pad`]).
+///
+/// Implicit GEMM without a gather: number the output pixels of a block of image rows on the
+/// *padded* width (`q = y·wp + x`, "virtual" pixels; those with `x >= w` are junk and dropped).
+/// Then for kernel row `ky` the `k·c` inputs of virtual pixel `q` are `k·c` consecutive floats
+/// of `xp` starting at pixel `origin + ky·wp + q`: the im2col matrix of that kernel row is a
+/// strided view of `xp` with row stride `c`, and the conv is `k` GEMMs (one per kernel row)
+/// accumulating into the block, with `gemm` reading the view directly.
+fn forward_padded(xp: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    let (c, k, co, wd) = (g.c, g.k, g.co, g.w);
+    let (wp, kc) = (g.wp(), g.k * g.c);
+    let mut y = vec![0f32; g.n * g.h * wd * co];
     if y.is_empty() {
         return y;
     }
-    let rows = g.block_rows();
-    y.par_chunks_mut(rows * co)
+    let t = g.rows_per_block();
+    y.par_chunks_mut(g.h * wd * co)
         .enumerate()
-        .for_each(|(bi, yb)| {
-            let (p0, r) = (bi * rows, yb.len() / co);
-            if let Some(b) = bias {
-                yb.chunks_exact_mut(co)
-                    .for_each(|row| row.copy_from_slice(b));
-            }
-            with_cols(x, &g, p0, r, |cols| {
-                sgemm(r, co, kk, yb, bias.is_some(), cols, (kk, 1), w)
-            });
-            if relu {
-                yb.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
+        .for_each(|(b, img)| {
+            img.par_chunks_mut(t * wd * co)
+                .enumerate()
+                .for_each(|(bi, out)| {
+                    let y0 = bi * t;
+                    let y1 = y0 + out.len() / (wd * co);
+                    let rows = g.virtual_rows(y0, y1);
+                    let origin = g.origin(b, y0);
+                    BLOCK.with(|cell| {
+                        let mut blk = cell.borrow_mut();
+                        if blk.len() < rows * co {
+                            blk.resize(rows * co, 0.0);
+                        }
+                        let blk = &mut blk[..rows * co];
+                        for ky in 0..k {
+                            let lhs = &xp[(origin + ky * wp) * c..];
+                            let rhs = &w[ky * kc * co..(ky + 1) * kc * co];
+                            sgemm(rows, co, kc, blk, ky > 0, lhs, (c, 1), rhs);
+                        }
+                        // Epilogue: keep the real pixels, add the bias, ReLU.
+                        for (yy, orow) in out.chunks_exact_mut(wd * co).enumerate() {
+                            let src = &blk[yy * wp * co..][..wd * co];
+                            match (bias, relu) {
+                                (Some(bs), true) => {
+                                    for (o, s) in
+                                        orow.chunks_exact_mut(co).zip(src.chunks_exact(co))
+                                    {
+                                        for ((o, &s), &bv) in o.iter_mut().zip(s).zip(bs) {
+                                            *o = (s + bv).max(0.0);
+                                        }
+                                    }
+                                }
+                                (Some(bs), false) => {
+                                    for (o, s) in
+                                        orow.chunks_exact_mut(co).zip(src.chunks_exact(co))
+                                    {
+                                        for ((o, &s), &bv) in o.iter_mut().zip(s).zip(bs) {
+                                            *o = s + bv;
+                                        }
+                                    }
+                                }
+                                (None, true) => {
+                                    for (o, &s) in orow.iter_mut().zip(src) {
+                                        *o = s.max(0.0);
+                                    }
+                                }
+                                (None, false) => orow.copy_from_slice(src),
+                            }
+                        }
+                    });
+                });
         });
     y
 }
 
-/// `dw = colsᵀ · dz` (`[k·k·c, co]`), summed over all pixels.
-fn weight_grad(x: &[f32], g: Geom, dz: &[f32]) -> Vec<f32> {
-    let (m, kk, co) = (g.pixels(), g.kk(), g.co);
-    // Larger blocks here: the GEMM's inner dimension is the block's row count.
-    let rows = (g.block_rows() * 2).max(64);
-    let blocks = m.div_ceil(rows);
-    (0..blocks)
+/// `relu?(conv(x, w) + bias)` for unpadded `[n, h, w, c]` input.
+fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    let (xp, _) = pad(x, &g, None, false);
+    forward_padded(&xp, g, w, bias, relu)
+}
+
+/// `dw = colsᵀ · dz` (`[k·k·c, co]`) from the padded input `xp` and the padded output gradient
+/// `dzp` (`[n, h + 2p, w + 2p, co]`, zero borders): on the virtual pixels of [`forward_padded`]
+/// the junk pixels line up with `dzp`'s zero border columns, so they add nothing.
+fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
+    let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
+    let (wp, kc) = (g.wp(), g.k * g.c);
+    let len = k * kc * co;
+    g.blocks()
         .into_par_iter()
         .fold(
-            || vec![0f32; kk * co],
-            |mut acc, bi| {
-                let p0 = bi * rows;
-                let r = rows.min(m - p0);
-                with_cols(x, &g, p0, r, |cols| {
-                    // lhs = colsᵀ: element (i, j) = cols[j·kk + i].
-                    sgemm(kk, co, r, &mut acc, true, cols, (1, kk), &dz[p0 * co..]);
-                });
+            || vec![0f32; len],
+            |mut acc, (b, y0, y1)| {
+                let rows = g.virtual_rows(y0, y1);
+                let origin = g.origin(b, y0);
+                // Virtual pixel q of this block is padded pixel origin + (p, p) + q of dzp.
+                let dz = &dzp[(origin + p * wp + p) * co..][..rows * co];
+                for ky in 0..k {
+                    // lhs = (view of kernel row ky)ᵀ: element (i, q) = xp[(origin + ky·wp + q)·c + i].
+                    let lhs = &xp[(origin + ky * wp) * c..];
+                    let dst = &mut acc[ky * kc * co..(ky + 1) * kc * co];
+                    sgemm(kc, co, rows, dst, true, lhs, (1, c), dz);
+                }
                 acc
             },
         )
         .reduce(
-            || vec![0f32; kk * co],
+            || vec![0f32; len],
             |mut a, b| {
                 a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
                 a
@@ -261,42 +355,6 @@ fn flipped_transposed(w: &[f32], g: &Geom) -> Vec<f32> {
         }
     }
     out
-}
-
-/// `dz = dy ⊙ [y > 0]` and `db = Σ_rows dz`.
-fn relu_mask_and_bias_grad(dy: &[f32], y: Option<&[f32]>, co: usize) -> (Vec<f32>, Vec<f32>) {
-    let chunk = co * 1024;
-    let mut dz = vec![0f32; dy.len()];
-    let db = dz
-        .par_chunks_mut(chunk)
-        .enumerate()
-        .fold(
-            || vec![0f32; co],
-            |mut db, (i, out)| {
-                let src = &dy[i * chunk..][..out.len()];
-                match y {
-                    Some(y) => {
-                        let y = &y[i * chunk..][..out.len()];
-                        for ((o, &d), &v) in out.iter_mut().zip(src).zip(y) {
-                            *o = if v > 0.0 { d } else { 0.0 };
-                        }
-                    }
-                    None => out.copy_from_slice(src),
-                }
-                for row in out.chunks_exact(co) {
-                    db.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-                }
-                db
-            },
-        )
-        .reduce(
-            || vec![0f32; co],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
-    (dz, db)
 }
 
 impl FusedConv {
@@ -355,28 +413,36 @@ impl CustomOp3 for FusedConv {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.layout(), w.layout(), b.layout())?;
         let op = "fused conv backward";
-        let (dz, db) = with_f32(dy, op, |dy| {
+        // The output side: dz = dy ⊙ [y > 0] (ReLU) zero-padded like the input, and db = Σ dz.
+        let go = Geom {
+            c: g.co,
+            co: g.c,
+            ..g
+        };
+        let (dzp, db) = with_f32(dy, op, |dy| {
             if self.relu {
-                with_f32(y, op, |y| Ok(relu_mask_and_bias_grad(dy, Some(y), g.co)))
+                with_f32(y, op, |y| {
+                    let (p, s) = pad(dy, &go, Some(y), true);
+                    Ok((p.into_owned(), s))
+                })
             } else {
-                Ok(relu_mask_and_bias_grad(dy, None, g.co))
+                let (p, s) = pad(dy, &go, None, true);
+                Ok((p.into_owned(), s))
             }
         })?;
         let dev = x.device();
         let dw = if w.track_op() {
-            let dw = with_f32(x, op, |x| Ok(weight_grad(x, g, &dz)))?;
+            let dw = with_f32(x, op, |x| {
+                let (xp, _) = pad(x, &g, None, false);
+                Ok(weight_grad(&xp, g, &dzp))
+            })?;
             Some(Tensor::from_vec(dw, w.shape(), dev)?)
         } else {
             None
         };
         let dx = if x.track_op() {
             let wt = with_f32(w, op, |w| Ok(flipped_transposed(w, &g)))?;
-            let gt = Geom {
-                c: g.co,
-                co: g.c,
-                ..g
-            };
-            let dx = forward(&dz, gt, &wt, None, false);
+            let dx = forward_padded(&dzp, go, &wt, None, false);
             Some(Tensor::from_vec(dx, x.shape(), dev)?)
         } else {
             None
