@@ -11,7 +11,7 @@ if [ ! -d "$T91" ]; then
   echo "skip: $T91 not found (see README)"; exit 0
 fi
 STEPS=${STEPS:-300}
-cargo build --release >&2
+[ -n "${NO_BUILD:-}" ] || cargo build --release >&2
 BIN=target/release/aetool
 work=runs/t91-experiment
 rm -rf "$work" && mkdir -p "$work/tune" "$work/held"
