@@ -104,6 +104,7 @@ fn with_rgb(p: &Photo, rgb: Vec<f32>, w: usize, h: usize) -> Photo {
 /// Clean images of the folder (for upscale: HR files when `_SRF_` pairs exist).
 fn images(dir: &Path, task: Task, scale: usize) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .follow_links(true)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file() && crate::walk::is_photo_candidate(e.path()))
