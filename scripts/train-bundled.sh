@@ -30,5 +30,20 @@ RAYON_NUM_THREADS=1 train upscale-x2 --task upscale -x2 --steps 2000 &
 RAYON_NUM_THREADS=1 train upscale-x4 --task upscale -x4 --steps 2000 &
 RAYON_NUM_THREADS=1 train colorize --task colorize --steps 1000 --batch 8 &
 wait
-for m in denoise upscale-x2 upscale-x4 colorize; do cp "runs/$m.safetensors" "weights/$m.safetensors"; done
+
+# Second stage, from the first stage's weights (a new warm-up + cosine schedule):
+# denoise 1500 more steps; colorize 500 steps with the colourfulness-aware loss (see README).
+cont() { # name, base, then finetune flags
+  local name=$1 base=$2; shift 2
+  local resume=()
+  [ -f "runs/$name.ckpt.safetensors" ] && resume=(--resume)
+  "$BIN" finetune --dir "$DATA" --from "runs/$base.safetensors" --seed 0 --val-every 100 --checkpoint-every 50 \
+    -o "runs/$name.safetensors" "${resume[@]}" "$@" > "runs/$name.log" 2>&1
+}
+RAYON_NUM_THREADS=2 cont denoise-cont denoise --task denoise --steps 1500 --lr 5e-4 &
+RAYON_NUM_THREADS=1 cont colorize-chroma colorize --task colorize --steps 500 --batch 8 --lr 5e-4 &
+wait
+cp runs/denoise-cont.safetensors weights/denoise.safetensors
+cp runs/colorize-chroma.safetensors weights/colorize.safetensors
+for m in upscale-x2 upscale-x4; do cp "runs/$m.safetensors" "weights/$m.safetensors"; done
 echo "weights/ updated; rebuild to bundle them: cargo build --release"
