@@ -33,6 +33,8 @@ wait
 
 # Second stage, from the first stage's weights (a new warm-up + cosine schedule):
 # denoise 1500 more steps; colorize 500 steps with the colourfulness-aware loss (see README).
+# Note: the bundled colorize first stage ran before that loss existed (plain L1); this script now
+# uses the colourfulness-aware loss in both stages, so its colorize result is close, not identical.
 cont() { # name, base, then finetune flags
   local name=$1 base=$2; shift 2
   local resume=()
