@@ -45,41 +45,34 @@ fn to255(v: &[f32]) -> Vec<f32> {
     v.iter().map(|x| x * 255.0).collect()
 }
 
-fn rgb_scores(out: &[f32], base: &[f32], clean: &[f32], w: usize, h: usize) -> Scores {
-    let (o, b, c) = (to255(out), to255(base), to255(clean));
+/// Model and baseline scores of planes already on the `[0, 255]` scale (`c` channels).
+fn scores(out: &[f32], base: &[f32], clean: &[f32], w: usize, h: usize, c: usize) -> Scores {
     let s = |x: &[f32]| {
         if w.min(h) >= SSIM_WINDOW {
-            ssim(x, &c, w, h, 3, 255.0)
+            ssim(x, clean, w, h, c, 255.0)
         } else {
             f64::NAN
         }
     };
     Scores {
-        psnr: psnr(&o, &c, 255.0),
-        ssim: s(&o),
-        baseline_psnr: psnr(&b, &c, 255.0),
-        baseline_ssim: s(&b),
+        psnr: psnr(out, clean, 255.0),
+        ssim: s(out),
+        baseline_psnr: psnr(base, clean, 255.0),
+        baseline_ssim: s(base),
         colourfulness_ratio: None,
     }
 }
 
+/// Scores on RGB (inputs in `[0, 1]`).
+fn rgb_scores(out: &[f32], base: &[f32], clean: &[f32], w: usize, h: usize) -> Scores {
+    scores(&to255(out), &to255(base), &to255(clean), w, h, 3)
+}
+
+/// Scores on BT.601 Y with `border` pixels cropped (the super-resolution protocol).
 fn y_scores(out: &[f32], base: &[f32], clean: &[f32], w: usize, h: usize, border: usize) -> Scores {
     let y = |v: &[f32]| crop_border(&y_channel(v), w, h, 1, border);
     let ((o, cw, ch), (b, _, _), (c, _, _)) = (y(out), y(base), y(clean));
-    let s = |x: &[f32]| {
-        if cw.min(ch) >= SSIM_WINDOW {
-            ssim(x, &c, cw, ch, 1, 255.0)
-        } else {
-            f64::NAN
-        }
-    };
-    Scores {
-        psnr: psnr(&o, &c, 255.0),
-        ssim: s(&o),
-        baseline_psnr: psnr(&b, &c, 255.0),
-        baseline_ssim: s(&b),
-        colourfulness_ratio: None,
-    }
+    scores(&o, &b, &c, cw, ch, 1)
 }
 
 fn resize_rgb(rgb: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {

@@ -155,11 +155,29 @@ fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
     let dev = Device::Cpu;
     let vm = VarMap::new();
     let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
-    for var in vm.all_vars() {
-        var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.3, var.shape(), &dev)?)?)?;
+    // Seeded values and a fixed variable order: the check is deterministic (no run can land a
+    // finite-difference step across a ReLU kink by chance).
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut seeded = |shape: &candle_core::Shape, scale: f32| -> candle_core::Result<Tensor> {
+        let v: Vec<f32> = (0..shape.elem_count())
+            .map(|_| rng.random_range(-1.0f32..1.0) * scale)
+            .collect();
+        Tensor::from_vec(v, shape, &dev)
+    };
+    let mut vars: Vec<(String, Var)> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, var) in &vars {
+        var.set(&seeded(var.shape(), 0.5)?)?;
     }
-    let x = Tensor::rand(0f32, 1., (1, 4, 4, 1), &dev)?;
-    let target = Tensor::rand(0f32, 1., (1, 4, 4, 2), &dev)?;
+    let x = seeded(&(1, 4, 4, 1).into(), 1.0)?;
+    let target = seeded(&(1, 4, 4, 2).into(), 1.0)?;
     let loss_of = |net: &Net| -> candle_core::Result<f32> {
         (net.forward(&x)? - &target)?
             .sqr()?
@@ -167,8 +185,8 @@ fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
             .to_scalar::<f32>()
     };
     let grads = (net.forward(&x)? - &target)?.sqr()?.sum_all()?.backward()?;
-    let eps = 1e-2f32;
-    for var in vm.all_vars().iter().take(6) {
+    let eps = 1e-3f32;
+    for (_, var) in &vars {
         let g = grads.get(var).unwrap().flatten_all()?.to_vec1::<f32>()?;
         let base = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
         for i in [0, base.len() / 2] {

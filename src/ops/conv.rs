@@ -22,6 +22,7 @@
 //!   `w'[(ky, kx, o), c] = w[(k-1-ky, k-1-kx, c), o]`: the adjoint of a stride-1 same-padded
 //!   conv is that conv, so it reuses the forward kernel on padded `dz` (no col2im scatter).
 
+use super::f32_slice;
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
@@ -106,17 +107,6 @@ struct FusedConv {
 thread_local! {
     /// Per-worker GEMM output block.
     static BLOCK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Borrow a contiguous f32 slice out of a CPU storage.
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: only f32 tensors are supported")
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("{op}: input must be contiguous"),
-    }
 }
 
 /// Runs `f` on the contiguous f32 data of a CPU tensor.

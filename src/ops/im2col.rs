@@ -6,6 +6,7 @@
 //! exactly the gradient of `im2col`, so a convolution built as `im2col(x).matmul(w)` trains with
 //! candle's autograd.
 
+use super::f32_slice;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -26,16 +27,6 @@ struct Im2Col {
 struct Col2Im {
     k: usize,
     nhwc: (usize, usize, usize, usize),
-}
-
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: only f32 tensors are supported")
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("{op}: input must be contiguous"),
-    }
 }
 
 /// Source index along one axis for output position `o` and kernel tap `t`, or `None` in the padding.

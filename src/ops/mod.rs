@@ -39,3 +39,18 @@ pub fn set_conv_impl(imp: ConvImpl) {
 pub fn conv_impl() -> ConvImpl {
     CONV_IMPL.with(Cell::get)
 }
+
+/// Borrows the contiguous f32 data of a CPU storage (the custom ops' inputs).
+fn f32_slice<'a>(
+    storage: &'a candle_core::CpuStorage,
+    layout: &candle_core::Layout,
+    op: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let candle_core::CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
