@@ -699,7 +699,13 @@ fn assert_same_tensors(a: &Path, b: &Path, context: &str) {
                 .zip(f32s(y.data()))
                 .map(|(p, q)| (p - q).abs())
                 .fold(0f32, f32::max);
-            panic!("{context}: tensor {name} differs (largest difference {max_diff:e})");
+            // The fused conv's backward sums weight/bias gradients in per-thread partials, whose
+            // grouping follows rayon's scheduling: resumed and straight runs agree to float
+            // rounding of that sum (seen: 5e-10), not always bit for bit.
+            assert!(
+                max_diff <= 1e-6,
+                "{context}: tensor {name} differs (largest difference {max_diff:e})"
+            );
         }
     }
 }
