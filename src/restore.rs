@@ -243,6 +243,11 @@ mod tests {
             )
             .unwrap();
         }
+        restorer(net, spec)
+    }
+
+    /// A whole-image CPU restorer around `net` (σ 20, working size 64).
+    fn restorer(net: Net, spec: ModelSpec) -> Restorer {
         let loaded = Loaded {
             net,
             spec,
@@ -357,16 +362,7 @@ mod tests {
                 .set(&Tensor::new(&[0.1f32, -0.1], &Device::Cpu).unwrap())
                 .unwrap();
         }
-        let loaded = Loaded {
-            net,
-            spec,
-            provenance: serde_json::json!({}),
-            origin: "test".into(),
-        };
-        let col = Restorer {
-            loaded,
-            ..random_restorer(crate::models::tests::small_specs()[3].clone())
-        };
+        let col = restorer(net, spec);
         let mut grey = photo(70, 45);
         grey.rgb = grey
             .rgb
