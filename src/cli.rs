@@ -147,6 +147,10 @@ pub struct FinetuneArgs {
     /// Peak learning rate (default 3e-4 when fine-tuning, 2e-3 from scratch).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Colorize only: weight of the loss term that keeps predictions as colourful as the
+    /// originals (0 = plain L1, greyer but safer colours).
+    #[arg(long)]
+    pub chroma_weight: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Continue from the checkpoint beside the output.

@@ -122,6 +122,15 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if let Some(v) = args.lr {
         hyper.lr = v;
     }
+    if let Some(v) = args.chroma_weight {
+        if task != Task::Colorize {
+            bail!("--chroma-weight applies to --task colorize only");
+        }
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("--chroma-weight {v}: must be a number ≥ 0");
+        }
+        hyper.chroma_weight = v;
+    }
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     let align = 1 << crate::models::ModelSpec::default_for(task, scale).depth_align_log2();
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {

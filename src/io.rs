@@ -628,6 +628,7 @@ fn encode<W: Write + Seek>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::max_diff;
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
@@ -659,14 +660,6 @@ mod tests {
             .unwrap()
             .decode()
             .unwrap()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     fn mean_diff(a: &[f32], b: &[f32]) -> f32 {

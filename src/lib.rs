@@ -23,6 +23,8 @@ pub mod pipeline;
 pub mod progress;
 pub mod restore;
 pub mod tasks;
+#[cfg(test)]
+mod test_util;
 pub mod tiling;
 pub mod train;
 pub mod walk;

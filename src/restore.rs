@@ -225,6 +225,7 @@ mod tests {
     use super::*;
     use crate::io::PhotoMeta;
     use crate::models::ModelSpec;
+    use crate::test_util::max_diff;
     use candle_core::DType;
     use candle_nn::{VarBuilder, VarMap};
 
@@ -281,14 +282,6 @@ mod tests {
             alpha: None,
             meta,
         }
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     #[test]

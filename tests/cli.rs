@@ -564,6 +564,33 @@ fn bad_or_missing_weights_are_fatal() {
     assert!(!tmp.path().join("out.png").exists());
 }
 
+/// 7b. Training flags that make no sense are refused before any work, in one line.
+#[test]
+fn finetune_refuses_bad_flags() {
+    let tmp = photo_folder(2, 64, 7);
+    for (flags, says) in [
+        (
+            &["--task", "denoise", "--chroma-weight", "0.5"][..],
+            "colorize only",
+        ),
+        (&["--task", "colorize", "--chroma-weight=-1"][..], "≥ 0"),
+        (&["--task", "upscale", "-x3"][..], "-x2 and -x4"),
+    ] {
+        let out = tmp.path().join("w.safetensors");
+        let (code, _, err) = run(aetool()
+            .arg("finetune")
+            .args(flags)
+            .arg("--dir")
+            .arg(tmp.path())
+            .arg("-o")
+            .arg(&out));
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(says), "{flags:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one error line:\n{err}");
+        assert!(!out.exists());
+    }
+}
+
 /// 8. An output folder that cannot be written: per-file errors naming the output, exit 1.
 #[test]
 fn unwritable_output_fails_per_file() {

@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod data;
+mod loss;
 mod optim;
 mod pairs;
 
@@ -19,6 +20,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use image::imageops::{self, FilterType};
+use loss::{loss, DEFAULT_CHROMA_WEIGHT};
 use optim::{learning_rate, AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,14 @@ pub struct Hyper {
     pub seed: u64,
     /// Global gradient-norm clip.
     pub clip: f64,
+    /// Weight of the colourfulness term of the colorize loss (see [`loss`]); 0 for other tasks.
+    /// Checkpoints written before this field existed used 1.0.
+    #[serde(default = "legacy_chroma_weight")]
+    pub chroma_weight: f64,
+}
+
+fn legacy_chroma_weight() -> f64 {
+    1.0
 }
 
 impl Hyper {
@@ -71,6 +81,11 @@ impl Hyper {
             warmup: 100,
             seed: 0,
             clip: 1.0,
+            chroma_weight: if task == Task::Colorize {
+                DEFAULT_CHROMA_WEIGHT
+            } else {
+                0.0
+            },
         }
     }
 
@@ -325,32 +340,6 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
     }
 }
 
-/// Weight of the colourfulness term of the colorize loss.
-const CHROMA_WEIGHT: f64 = 1.0;
-
-/// Training loss on `[N, H, W, C]` predictions.
-///
-/// Restoration tasks: L1. Colorize: L1 on ab plus a one-sided colourfulness term — for each
-/// image, how far its mean chroma `mean √(a² + b²)` falls short of the target's. Plain L1
-/// regression drifts toward grey wherever the colour is ambiguous (measured: 39% of the
-/// originals' colourfulness on CBSD68 after 1000 steps); the term pushes back only when the
-/// prediction is less colourful than the truth.
-fn loss(task: Task, pred: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> {
-    let l1 = (pred - target)?.abs()?.mean_all()?;
-    if task != Task::Colorize {
-        return Ok(l1);
-    }
-    let chroma = |t: &Tensor| -> candle_core::Result<Tensor> {
-        let (n, h, w, _) = t.dims4()?;
-        (t.sqr()?.sum_keepdim(3)? + 1e-6)?
-            .sqrt()?
-            .reshape((n, h * w))?
-            .mean(1)
-    };
-    let shortfall = (chroma(target)? - chroma(pred)?)?.relu()?.mean_all()?;
-    l1 + (shortfall * CHROMA_WEIGHT)?
-}
-
 /// Runs (or resumes) training and writes the output weights.
 pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let h = &cfg.hyper;
@@ -452,7 +441,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = loss(h.task, &net.forward(&x)?, &y)?;
+            let loss = loss(h, &net.forward(&x)?, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
