@@ -28,24 +28,28 @@ train() { # name, then finetune flags
 RAYON_NUM_THREADS=2 train denoise --task denoise --steps 2000 &
 RAYON_NUM_THREADS=1 train upscale-x2 --task upscale -x2 --steps 2000 &
 RAYON_NUM_THREADS=1 train upscale-x4 --task upscale -x4 --steps 2000 &
-RAYON_NUM_THREADS=1 train colorize --task colorize --steps 1000 --batch 8 &
+RAYON_NUM_THREADS=1 train colorize --task colorize --steps 1000 --batch 8 --chroma-weight 0 &
 wait
 
-# Second stage, from the first stage's weights (a new warm-up + cosine schedule):
-# denoise 1500 more steps; colorize 500 steps with the colourfulness-aware loss (see README).
-# Note: the bundled colorize first stage ran before that loss existed (plain L1); this script now
-# uses the colourfulness-aware loss in both stages, so its colorize result is close, not identical.
+# Later stages start from the previous stage's weights (each with a new warm-up + cosine schedule).
 cont() { # name, base, then finetune flags
   local name=$1 base=$2; shift 2
   local resume=()
   [ -f "runs/$name.ckpt.safetensors" ] && resume=(--resume)
-  "$BIN" finetune --dir "$DATA" --from "runs/$base.safetensors" --seed 0 --val-every 100 --checkpoint-every 50 \
+  "$BIN" finetune --dir "$DATA" --from "runs/$base.safetensors" --val-every 100 --checkpoint-every 50 \
     -o "runs/$name.safetensors" "${resume[@]}" "$@" > "runs/$name.log" 2>&1
 }
-RAYON_NUM_THREADS=2 cont denoise-cont denoise --task denoise --steps 1500 --lr 5e-4 &
-RAYON_NUM_THREADS=1 cont colorize-chroma colorize --task colorize --steps 500 --batch 8 --lr 5e-4 &
+# Stage 2: denoise 1,500 more steps; colorize 500 steps adding the colourfulness term (weight 0.25).
+RAYON_NUM_THREADS=2 cont denoise-cont denoise --task denoise --steps 1500 --lr 5e-4 --seed 0 &
+RAYON_NUM_THREADS=1 cont colorize-w0.25 colorize --task colorize --steps 500 --batch 8 --lr 5e-4 \
+  --chroma-weight 0.25 --seed 0 &
 wait
-cp runs/denoise-cont.safetensors weights/denoise.safetensors
-cp runs/colorize-chroma.safetensors weights/colorize.safetensors
+# Stage 3 (seed 1: fresh crops): denoise 3,000 steps at lr 3e-4; colorize 1,000 steps at lr 3e-4.
+RAYON_NUM_THREADS=2 cont denoise-c3 denoise-cont --task denoise --steps 3000 --lr 3e-4 --seed 1 &
+RAYON_NUM_THREADS=1 cont colorize-c2-w0.25 colorize-w0.25 --task colorize --steps 1000 --batch 8 \
+  --lr 3e-4 --chroma-weight 0.25 --seed 1 &
+wait
+cp runs/denoise-c3.safetensors weights/denoise.safetensors
+cp runs/colorize-c2-w0.25.safetensors weights/colorize.safetensors
 for m in upscale-x2 upscale-x4; do cp "runs/$m.safetensors" "weights/$m.safetensors"; done
 echo "weights/ updated; rebuild to bundle them: cargo build --release"
