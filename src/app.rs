@@ -61,7 +61,7 @@ fn restore(cfg: RunConfig) -> Result<Status> {
     let plan = crate::walk::plan(&cfg.inputs, &cfg.walk);
     let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, cfg.quiet);
     if cfg.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     }
     if !cfg.quiet {
         eprintln!(
@@ -87,7 +87,7 @@ fn finetune(args: &crate::cli::FinetuneArgs) -> Result<Status> {
     let cfg = config::finetune(args)?;
     let report = crate::train::run(&cfg)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
     }
     if report.interrupted {
         return Ok(Status::Interrupted);

@@ -151,6 +151,7 @@ pub struct FinetuneArgs {
     /// originals (0 = plain L1, greyer but safer colours).
     #[arg(long)]
     pub chroma_weight: Option<f64>,
+    /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Continue from the checkpoint beside the output.
@@ -165,8 +166,10 @@ pub struct FinetuneArgs {
     /// auto, cpu, cuda[:N] or metal.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Compute threads (default: all cores).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// No progress bar or per-step lines; errors and the final report are still printed.
     #[arg(long, short)]
     pub quiet: bool,
     /// Print the final report as JSON on stdout.
@@ -176,8 +179,10 @@ pub struct FinetuneArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// denoise, upscale or colorize.
     #[arg(long, value_enum)]
     pub task: TaskArg,
+    /// Scale for upscale: -x2 or -x4.
     #[arg(short = 'x', long = "scale", default_value_t = 2)]
     pub scale: usize,
     /// Noise level(s) for denoise, comma-separated (0–255 scale).
@@ -190,8 +195,10 @@ pub struct EvalArgs {
     /// Print per-image rows too.
     #[arg(long)]
     pub per_image: bool,
+    /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }

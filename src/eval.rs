@@ -248,14 +248,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 }
             };
             if args.per_image && !args.json {
-                println!(
+                crate::outln!(
                     "{}\t{setting}\tPSNR {:.2} (baseline {:.2})\tSSIM {:.4} (baseline {:.4})",
                     file.display(),
                     scores.psnr,
                     scores.baseline_psnr,
                     scores.ssim,
                     scores.baseline_ssim
-                );
+                )?;
             }
             rows.push(Row {
                 file: file.clone(),
@@ -286,7 +286,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 .colourfulness_ratio
                 .map(|r| format!(", colourfulness {:.0}% of the originals'", r * 100.0))
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "{} {task} {setting}: {} images, PSNR {:.2} dB (baseline {:.2}), SSIM {:.4} (baseline {:.4}){colour}  [{model}]",
                 args.dir.display(),
                 set.len(),
@@ -294,13 +294,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 m.baseline_psnr,
                 m.ssim,
                 m.baseline_ssim
-            );
+            )?;
         }
         means.push((setting, m));
     }
     if args.json {
         let doc = serde_json::json!({ "model": model, "dir": args.dir, "task": task, "means": means.iter().map(|(s, m)| serde_json::json!({"setting": s, "scores": m})).collect::<Vec<_>>(), "images": if args.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null } });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod progress;
 pub mod restore;
+pub mod stdout;
 pub mod tasks;
 #[cfg(test)]
 mod test_util;

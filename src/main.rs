@@ -6,6 +6,7 @@ fn main() {
     aetool::interrupt::install();
     let status = match app::run(cli) {
         Ok(status) => status,
+        Err(err) if aetool::stdout::is_broken_pipe(&err) => Status::Ok,
         Err(err) => {
             eprintln!("aetool: error: {err:#}");
             Status::Fatal

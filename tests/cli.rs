@@ -564,6 +564,23 @@ fn bad_or_missing_weights_are_fatal() {
     assert!(!tmp.path().join("out.png").exists());
 }
 
+/// 7a. A reader that stops early (`aetool info | head -1`) ends the command quietly, not in a panic.
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aetool"))
+        .arg("info")
+        .arg(weights("denoise"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aetool");
+    drop(child.stdout.take()); // the only read end: every write now fails with EPIPE
+    let out = child.wait_with_output().expect("wait for aetool");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
 /// 7b. Training flags that make no sense are refused before any work, in one line.
 #[test]
 fn finetune_refuses_bad_flags() {

@@ -1,6 +1,10 @@
 //! Training data: every image under a folder, decoded once into memory, a validation split
 //! fixed by the seed, and random augmented crops (random downscale, flips, 90° rotations).
 //!
+//! Memory is bounded whatever the folder holds ([`MemoryBudget`]): photos over 2 MP are held
+//! downscaled to 2 MP, and when the whole folder would take more than ~2 GiB, a random subset
+//! of its files (fixed by the seed) that fits is used, and the report says how many were left out.
+//!
 //! The random downscale (zoom < 1) of each crop removes JPEG artefacts and sensor noise from
 //! the clean targets, as the Real-ESRGAN / DnCNN training recipes do.
 
@@ -17,6 +21,28 @@ pub struct Dataset {
     pub val: Vec<RgbImage>,
     /// Files that could not be used, with the reason (reported, never fatal).
     pub skipped: Vec<(PathBuf, String)>,
+    /// Images left out to stay within the memory budget (not decoded).
+    pub left_out: usize,
+}
+
+/// How much of a photo folder training holds in memory (3 bytes a pixel).
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryBudget {
+    /// Largest size an image is held at; bigger ones are downscaled (area-averaged) on load,
+    /// which also cleans their noise, as the random crop downscale does.
+    pub max_pixels_per_image: u64,
+    /// Most pixels held in all; beyond it a random subset of the files, fixed by the seed, is used.
+    pub max_pixels_total: u64,
+}
+
+impl Default for MemoryBudget {
+    /// 2 MP per image, 700 MP (about 2 GiB) in all: at least 350 photos of any size.
+    fn default() -> Self {
+        MemoryBudget {
+            max_pixels_per_image: 2_000_000,
+            max_pixels_total: 700_000_000,
+        }
+    }
 }
 
 /// Share of images held out for validation (at least one, at most a few dozen).
@@ -25,9 +51,9 @@ const MAX_VAL: usize = 32;
 
 impl Dataset {
     /// Loads every image under `dir` (recursively; hidden and non-image files ignored, broken
-    /// ones skipped with a reason) whose short side is at least `min_side`, and splits off a
-    /// validation set chosen by `seed`.
-    pub fn load(dir: &Path, min_side: u32, seed: u64) -> Result<Self> {
+    /// ones skipped with a reason) whose short side is at least `min_side`, within `budget`, and
+    /// splits off a validation set chosen by `seed`.
+    pub fn load(dir: &Path, min_side: u32, seed: u64, budget: MemoryBudget) -> Result<Self> {
         let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
             .follow_links(true)
             .into_iter()
@@ -37,10 +63,16 @@ impl Dataset {
             .map(|e| e.into_path())
             .collect();
         files.sort();
+        let held: Vec<u64> = files
+            .iter()
+            .map(|f| header_pixels(f).min(budget.max_pixels_per_image))
+            .collect();
+        let keep = pick_within(&held, budget.max_pixels_total, seed);
+        let left_out = keep.iter().filter(|k| !**k).count();
         let mut images = Vec::new();
         let mut skipped = Vec::new();
-        for f in files {
-            match decode_rgb8(&f) {
+        for (f, _) in files.into_iter().zip(keep).filter(|(_, k)| *k) {
+            match decode_rgb8(&f, budget.max_pixels_per_image) {
                 Ok(img) => {
                     if img.width().min(img.height()) < min_side {
                         skipped.push((f, format!("smaller than {min_side} px on its short side")));
@@ -73,19 +105,63 @@ impl Dataset {
             train,
             val,
             skipped,
+            left_out,
         })
     }
 }
 
-/// Decodes with the same loader as inference (EXIF orientation, limits) into 8-bit RGB.
-fn decode_rgb8(p: &Path) -> Result<RgbImage> {
+/// Width × height from the file's header (0 when unreadable: decoding will report why).
+fn header_pixels(p: &Path) -> u64 {
+    image::ImageReader::open(p)
+        .and_then(|r| r.with_guessed_format())
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .map_or(0, |(w, h)| w as u64 * h as u64)
+}
+
+/// Which files to load: all of them when their `sizes` (pixels held) sum to at most `total`;
+/// otherwise those that fit, taken in an order shuffled by `seed`.
+fn pick_within(sizes: &[u64], total: u64, seed: u64) -> Vec<bool> {
+    if sizes.iter().sum::<u64>() <= total {
+        return vec![true; sizes.len()];
+    }
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let mut keep = vec![false; sizes.len()];
+    let mut used = 0;
+    for i in order {
+        if used + sizes[i] <= total {
+            used += sizes[i];
+            keep[i] = true;
+        }
+    }
+    keep
+}
+
+/// Decodes with the same loader as inference (EXIF orientation, limits) into 8-bit RGB,
+/// area-downscaled to at most `max_pixels`.
+fn decode_rgb8(p: &Path, max_pixels: u64) -> Result<RgbImage> {
     let photo = crate::io::load(p, &crate::io::Limits::default())?;
     let bytes = photo
         .rgb
         .iter()
         .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
         .collect();
-    Ok(RgbImage::from_raw(photo.width as u32, photo.height as u32, bytes).expect("sized buffer"))
+    let img =
+        RgbImage::from_raw(photo.width as u32, photo.height as u32, bytes).expect("sized buffer");
+    Ok(fit_pixels(img, max_pixels))
+}
+
+/// `img` area-downscaled (aspect kept) to at most `max_pixels`, or unchanged when it fits.
+fn fit_pixels(img: RgbImage, max_pixels: u64) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let n = w as u64 * h as u64;
+    if n <= max_pixels {
+        return img;
+    }
+    let f = (max_pixels as f64 / n as f64).sqrt();
+    let (nw, nh) = ((w as f64 * f) as u32, (h as f64 * f) as u32);
+    imageops::thumbnail(&img, nw.max(1), nh.max(1))
 }
 
 /// Converts to f32 RGB in `[0, 1]`.
@@ -162,6 +238,32 @@ mod tests {
             assert!(c.as_raw().iter().all(|v| (-0.01..=1.01).contains(v)));
         }
         assert_eq!(center_crop(&img, 32, 0.75).dimensions(), (32, 32));
+    }
+
+    #[test]
+    fn big_images_are_held_downscaled_with_their_aspect() {
+        let img = fit_pixels(gradient(300, 200), 6_000);
+        let (w, h) = img.dimensions();
+        assert!(w as u64 * h as u64 <= 6_000, "{w}x{h}");
+        assert_eq!((w, h), (94, 63));
+        assert_eq!(fit_pixels(gradient(30, 20), 6_000).dimensions(), (30, 20));
+    }
+
+    #[test]
+    fn the_memory_budget_keeps_a_seeded_subset_that_fits() {
+        let sizes = [40, 10, 25, 30, 5, 60, 15, 20];
+        assert!(
+            pick_within(&sizes, 205, 0).iter().all(|k| *k),
+            "everything fits"
+        );
+        let held =
+            |keep: &[bool]| -> u64 { sizes.iter().zip(keep).filter(|p| *p.1).map(|p| p.0).sum() };
+        let a = pick_within(&sizes, 100, 3);
+        assert!(held(&a) <= 100 && held(&a) >= 60, "{a:?}");
+        assert_eq!(a, pick_within(&sizes, 100, 3), "fixed by the seed");
+        let picks: std::collections::HashSet<Vec<bool>> =
+            (0..8).map(|s| pick_within(&sizes, 100, s)).collect();
+        assert!(picks.len() > 1, "the seed chooses the subset");
     }
 
     #[test]

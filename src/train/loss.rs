@@ -5,7 +5,7 @@ use crate::models::Task;
 use candle_core::Tensor;
 
 /// Default weight of the colourfulness term of the colorize loss (`--chroma-weight`).
-pub const DEFAULT_CHROMA_WEIGHT: f64 = 0.25;
+pub const DEFAULT_CHROMA_WEIGHT: f64 = 0.2;
 
 /// Training loss on `[N, H, W, C]` predictions.
 ///

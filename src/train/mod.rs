@@ -11,6 +11,7 @@ mod optim;
 mod pairs;
 
 pub use data::Dataset;
+use data::MemoryBudget;
 pub use pairs::{Degradation, Pair};
 
 use crate::models::{ModelSpec, Net, Task};
@@ -401,14 +402,23 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
         start = checkpoint::load(&ckpt_path, h, &spec, &named_vars(), &mut opt, device)?;
     }
 
+    let budget = MemoryBudget::default();
     let data = Dataset::load(
         &cfg.dir,
         h.degradation(None).clean_side(h.patch * 2),
         h.seed,
+        budget,
     )?;
     let progress = Progress::new(Kind::Steps, h.steps, cfg.quiet);
     for (f, why) in &data.skipped {
         progress.note(format!("aetool: skipping {}: {why}", f.display()));
+    }
+    if data.left_out > 0 {
+        progress.note(format!(
+            "aetool: {} images left out to keep the photos held within {} MiB (a random subset chosen by --seed is used)",
+            data.left_out,
+            (budget.max_pixels_total * 3) >> 20
+        ));
     }
     progress.note(format!(
         "aetool: training {} ({} params, {:.0} MAC/px) on {} images ({} held out) from {}, base {base_name}",
