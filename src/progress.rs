@@ -35,7 +35,7 @@ impl Progress {
             Kind::Files => "{elapsed_precise} {bar:30.cyan/blue} {pos}/{len} files {wide_msg}",
             Kind::Tiles => "  {bar:30.green/white} {pos}/{len} tiles {wide_msg}",
             Kind::Steps => {
-                "{elapsed_precise} {bar:30.cyan/blue} step {pos}/{len} (ETA {eta}) {wide_msg}"
+                "{elapsed_precise} {bar:30.cyan/blue} step {pos}/{len} ({per_sec}, ETA {eta}) {wide_msg}"
             }
         };
         bar.set_style(
