@@ -55,7 +55,9 @@ RAYON_NUM_THREADS=2 cont denoise-c3 denoise-cont --task denoise --steps 3000 --l
     --chroma-weight 0.2 --seed 2
 ) &
 wait
-cp runs/denoise-c3.safetensors weights/denoise.safetensors
+# Stage 4: denoise 3,000 more steps at lr 2e-4 (seed 2).
+RAYON_NUM_THREADS=2 cont denoise-c4 denoise-c3 --task denoise --steps 3000 --lr 2e-4 --seed 2
+cp runs/denoise-c4.safetensors weights/denoise.safetensors
 cp runs/colorize-c4-w0.2.safetensors weights/colorize.safetensors
 for m in upscale-x2 upscale-x4; do cp "runs/$m.safetensors" "weights/$m.safetensors"; done
 echo "weights/ updated; rebuild to bundle them: cargo build --release"
