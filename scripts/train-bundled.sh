@@ -44,6 +44,10 @@ RAYON_NUM_THREADS=2 cont denoise-cont denoise --task denoise --steps 1500 --lr 5
 RAYON_NUM_THREADS=1 cont colorize-chroma colorize --task colorize --steps 500 --batch 8 --lr 5e-4 \
   --chroma-weight 1 --seed 0 &
 wait
+# Upscalers: 3,000 more steps each at lr 5e-4 (seed 1).
+RAYON_NUM_THREADS=1 cont upscale-x2-cont upscale-x2 --task upscale -x2 --steps 3000 --lr 5e-4 --seed 1 &
+RAYON_NUM_THREADS=1 cont upscale-x4-cont upscale-x4 --task upscale -x4 --steps 3000 --lr 5e-4 --seed 1 &
+wait
 # Stage 3 (new seeds: fresh crops and validation split): denoise 3,000 steps at lr 3e-4; colorize
 # 1,000 steps at weight 0.25, then 1,000 at 0.2 (the measured trade-off, see README's model card).
 RAYON_NUM_THREADS=2 cont denoise-c3 denoise-cont --task denoise --steps 3000 --lr 3e-4 --seed 1 &
@@ -59,5 +63,5 @@ wait
 RAYON_NUM_THREADS=2 cont denoise-c4 denoise-c3 --task denoise --steps 3000 --lr 2e-4 --seed 2
 cp runs/denoise-c4.safetensors weights/denoise.safetensors
 cp runs/colorize-c4-w0.2.safetensors weights/colorize.safetensors
-for m in upscale-x2 upscale-x4; do cp "runs/$m.safetensors" "weights/$m.safetensors"; done
+for m in upscale-x2 upscale-x4; do cp "runs/$m-cont.safetensors" "weights/$m.safetensors"; done
 echo "weights/ updated; rebuild to bundle them: cargo build --release"
