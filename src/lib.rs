@@ -1,32 +1,61 @@
 //! aetool: photo restoration (denoise, upscale, colorize) with small convolutional
 //! autoencoders on candle, CPU first.
 //!
-//! Data path: [`walk`] (inputs → jobs) → [`io`] (decode) → [`tiling`] → [`models`] →
-//! [`tiling`] (stitch) → [`io`] (encode) → [`atomic`] write. [`train`] makes self-supervised
-//! pairs from clean photos and trains the same models.
+//! # Data path (`aetool denoise|upscale|colorize`)
+//!
+//! ```text
+//! flags ─ app/args.rs ─▶ app/config.rs ──▶ RestoreConfig (validated once)
+//!                                              │
+//! inputs ─▶ pipeline/walk.rs ─▶ jobs {input, output, format}
+//!             photo/decode.rs ─▶ Photo (RGB f32 in [0, 1], alpha, meta)
+//!             pipeline/restore.rs ─▶ models/planes.rs (pixels → model planes)
+//!                                    pipeline/tiling.rs (tiles with a context border)
+//!                                    models/ (U-Net, SR net) ─▶ ops/ (fused CPU convolution)
+//!                                    pipeline/tiling.rs (stitch) ─▶ planes → pixels
+//!             photo/encode.rs ─▶ atomic.rs (temp file + rename)
+//! ```
+//!
+//! `pipeline/mod.rs` runs decode, restore and encode on three threads, one file after another.
+//! Weights come from `weights/` (bundled bytes, a file, the Hub through `weights/hub.rs`); which
+//! model is [`ModelKind`] (`models/kind.rs`). Training (`train/`) makes (degraded, clean) pairs
+//! from photos (`train/pairs.rs`) and trains the same networks; `app/eval.rs` measures them.
+//! Nothing lower in this list imports anything higher: `app` → `pipeline`, `train` → `weights`,
+//! `photo` → `models` → `ops`, `maths`.
+//!
+//! # Library use
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use aetool::{load_photo, load_weights, save_photo, ModelKind, RestoreSettings, Restorer, Source};
+//! let device = candle_core::Device::Cpu;
+//! let weights = load_weights(&Source::Bundled, ModelKind::Denoise, &device)?;
+//! let restorer = Restorer::new(weights, device, RestoreSettings::default());
+//! let photo = load_photo("noisy.png".as_ref(), &Default::default())?;
+//! let (clean, _) = restorer.restore(&photo, &mut |_, _| {})?;
+//! save_photo("clean.png".as_ref(), &clean, aetool::photo::OutputFormat::Png)?;
+//! # Ok(())
+//! # }
+//! ```
 
-pub mod app;
-pub mod atomic;
-pub mod cli;
-pub mod color;
-pub mod config;
-pub mod eval;
-pub mod hub;
-pub mod info;
-pub mod interrupt;
-pub mod io;
-pub mod metrics;
+mod app;
+mod atomic;
+mod interrupt;
+mod maths;
 pub mod models;
-pub mod noise;
+#[cfg(feature = "bench")]
 pub mod ops;
-pub mod pipeline;
-pub mod progress;
-pub mod restore;
-pub mod stdout;
-pub mod tasks;
-#[cfg(test)]
-mod test_util;
-pub mod tiling;
+#[cfg(not(feature = "bench"))]
+mod ops;
+pub mod photo;
+mod pipeline;
+mod progress;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod train;
-pub mod walk;
 pub mod weights;
+
+pub use app::run_cli;
+pub use models::{ModelKind, ModelSpec};
+pub use photo::{load as load_photo, save as save_photo, Photo};
+pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, TileSize};
+pub use weights::{load as load_weights, Loaded, Source};

@@ -11,8 +11,6 @@ use std::time::Duration;
 pub enum Kind {
     /// Files of a run: `[00:12] ████░░ 12/40 files  cat.jpg`.
     Files,
-    /// Tiles of one big image.
-    Tiles,
     /// Training steps: message carries loss / validation PSNR / speed.
     Steps,
 }
@@ -33,7 +31,6 @@ impl Progress {
         }
         let template = match kind {
             Kind::Files => "{elapsed_precise} {bar:30.cyan/blue} {pos}/{len} files {wide_msg}",
-            Kind::Tiles => "  {bar:30.green/white} {pos}/{len} tiles {wide_msg}",
             Kind::Steps => {
                 "{elapsed_precise} {bar:30.cyan/blue} step {pos}/{len} ({per_sec}, ETA {eta}) {wide_msg}"
             }

@@ -6,17 +6,15 @@
 
 mod common;
 
-use aetool::models::Task;
-use aetool::weights::{inspect, load, Loaded, Source, Want};
+use aetool::models::ModelKind;
+use aetool::testing::{tiny_spec, weights_bytes};
+use aetool::weights::{inspect, load, Loaded, Source};
 use candle_core::{Device, Module as _, Tensor};
-use common::{tiny_spec, weights_bytes, HubServer, Request};
+use common::{HubServer, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-const DENOISE: Want = Want {
-    task: Task::Denoise,
-    scale: 1,
-};
+const DENOISE: ModelKind = ModelKind::Denoise;
 
 /// Variables that steer `hf-hub` / `ureq`; cleared before every case so the developer's own
 /// settings (a token, a proxy: ureq 2 ignores `NO_PROXY`) cannot leak in.
@@ -87,7 +85,7 @@ fn provenance(tag: &str) -> serde_json::Value {
     serde_json::json!({ "steps": 0, "note": tag })
 }
 
-fn hub_load(model: &str, want: Want) -> anyhow::Result<Loaded> {
+fn hub_load(model: &str, want: ModelKind) -> anyhow::Result<Loaded> {
     load(&Source::parse(model)?, want, &Device::Cpu)
 }
 
@@ -108,7 +106,7 @@ fn snapshot(cache: &Path, repo: &str, revision: &str, file: &str) -> PathBuf {
 #[test]
 fn downloads_into_the_hf_cache_then_reuses_it_online_and_offline() {
     let server = HubServer::start();
-    let spec = tiny_spec(Task::Denoise, 1);
+    let spec = tiny_spec(ModelKind::Denoise);
     let bytes = weights_bytes(&spec, &provenance("main"));
     server.add("me/aetool", "main", "denoise.safetensors", bytes.clone());
     let env = HubEnv::new(&server);
@@ -168,7 +166,7 @@ fn downloads_into_the_hf_cache_then_reuses_it_online_and_offline() {
 #[test]
 fn offline_with_an_empty_cache_fails_without_touching_the_network() {
     let server = HubServer::start();
-    let bytes = weights_bytes(&tiny_spec(Task::Denoise, 1), &provenance("main"));
+    let bytes = weights_bytes(&tiny_spec(ModelKind::Denoise), &provenance("main"));
     server.add("me/aetool", "main", "denoise.safetensors", bytes);
     let env = HubEnv::new(&server);
 
@@ -197,7 +195,7 @@ fn offline_with_an_empty_cache_fails_without_touching_the_network() {
 #[test]
 fn explicit_revision_and_file() {
     let server = HubServer::start();
-    let main_spec = tiny_spec(Task::Denoise, 1);
+    let main_spec = tiny_spec(ModelKind::Denoise);
     let mut custom_spec = main_spec.clone();
     if let aetool::models::Arch::Unet(c) = &mut custom_spec.arch {
         c.blocks = 2;
@@ -218,7 +216,7 @@ fn explicit_revision_and_file() {
         "sub/custom.safetensors",
         custom_bytes.clone(),
     );
-    let x4 = tiny_spec(Task::Upscale, 4);
+    let x4 = tiny_spec(ModelKind::UpscaleX4);
     server.add(
         "me/aetool",
         "v1",
@@ -258,14 +256,7 @@ fn explicit_revision_and_file() {
     assert!(format!("{err:#}").contains("needs the file"), "{err:#}");
 
     // Without /FILE the name comes from the task: upscale -x4 → upscale-x4.safetensors.
-    let up = hub_load(
-        "hf:me/aetool@v1",
-        Want {
-            task: Task::Upscale,
-            scale: 4,
-        },
-    )
-    .unwrap();
+    let up = hub_load("hf:me/aetool@v1", ModelKind::UpscaleX4).unwrap();
     assert_eq!(up.spec, x4);
     assert_eq!(
         server.requests().last().unwrap().path,
@@ -277,7 +268,7 @@ fn explicit_revision_and_file() {
 #[test]
 fn missing_file_or_repo_is_an_error_naming_it() {
     let server = HubServer::start();
-    let bytes = weights_bytes(&tiny_spec(Task::Denoise, 1), &provenance("main"));
+    let bytes = weights_bytes(&tiny_spec(ModelKind::Denoise), &provenance("main"));
     server.add("me/aetool", "main", "denoise.safetensors", bytes);
     let env = HubEnv::new(&server);
 
@@ -309,7 +300,7 @@ fn missing_file_or_repo_is_an_error_naming_it() {
 #[test]
 fn wrong_task_names_the_file_and_what_was_expected() {
     let server = HubServer::start();
-    let x2 = weights_bytes(&tiny_spec(Task::Upscale, 2), &provenance("x2"));
+    let x2 = weights_bytes(&tiny_spec(ModelKind::UpscaleX2), &provenance("x2"));
     server.add("me/aetool", "main", "denoise.safetensors", x2.clone());
     server.add("me/aetool", "main", "upscale-x4.safetensors", x2);
     let _env = HubEnv::new(&server);
@@ -323,10 +314,7 @@ fn wrong_task_names_the_file_and_what_was_expected() {
     assert!(msg.contains("`upscale-x2` weights"), "{msg}");
     assert!(msg.contains("`denoise` weights are needed"), "{msg}");
 
-    let want = Want {
-        task: Task::Upscale,
-        scale: 4,
-    };
+    let want = ModelKind::UpscaleX4;
     let err = hub_load("hf:me/aetool", want).err().expect("wrong scale");
     let msg = format!("{err:#}");
     assert!(
@@ -341,15 +329,12 @@ fn wrong_task_names_the_file_and_what_was_expected() {
 #[test]
 fn lfs_redirect_is_followed() {
     let server = HubServer::start();
-    let spec = tiny_spec(Task::Colorize, 1);
+    let spec = tiny_spec(ModelKind::Colorize);
     let bytes = weights_bytes(&spec, &provenance("lfs"));
     server.add_lfs("me/big", "main", "colorize.safetensors", bytes.clone());
     let env = HubEnv::new(&server);
 
-    let want = Want {
-        task: Task::Colorize,
-        scale: 1,
-    };
+    let want = ModelKind::Colorize;
     let loaded = hub_load("hf:me/big", want).unwrap();
     assert_eq!(loaded.spec, spec);
     let etag = HubServer::etag(&bytes);
@@ -370,7 +355,7 @@ fn lfs_redirect_is_followed() {
 #[test]
 fn token_from_env_or_token_file() {
     let server = HubServer::start();
-    let bytes = weights_bytes(&tiny_spec(Task::Denoise, 1), &provenance("main"));
+    let bytes = weights_bytes(&tiny_spec(ModelKind::Denoise), &provenance("main"));
     server.add("me/private", "main", "denoise.safetensors", bytes);
     let env = HubEnv::new(&server);
     let auth_of_last_load = |cache: &str| {
@@ -411,7 +396,7 @@ fn token_from_env_or_token_file() {
 #[test]
 fn endpoint_with_trailing_slash_and_default_cache_location() {
     let server = HubServer::start();
-    let bytes = weights_bytes(&tiny_spec(Task::Denoise, 1), &provenance("main"));
+    let bytes = weights_bytes(&tiny_spec(ModelKind::Denoise), &provenance("main"));
     server.add("me/aetool", "main", "denoise.safetensors", bytes.clone());
     let env = HubEnv::new(&server);
 
@@ -437,7 +422,7 @@ fn endpoint_with_trailing_slash_and_default_cache_location() {
 #[test]
 fn cli_denoise_with_a_hub_model_online_then_offline() {
     let server = HubServer::start();
-    let spec = tiny_spec(Task::Denoise, 1);
+    let spec = tiny_spec(ModelKind::Denoise);
     server.add(
         "me/aetool",
         "main",

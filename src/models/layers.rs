@@ -1,7 +1,7 @@
 //! Building blocks shared by the architectures. All activations are channels-last
 //! (`[N, H, W, C]`, f32); images enter the models with values in `[0, 1]`.
 
-use crate::ops::{self, ConvImpl};
+use crate::ops;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -69,32 +69,58 @@ impl Conv {
         self.run(x, true)
     }
 
+    /// Fused op on the CPU, candle's conv2d on a GPU (tests and the benchmark may switch the
+    /// CPU path with [`ops::set_conv_impl`]).
     fn run(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        if !x.device().is_cpu() {
+            return self.candle(x, relu);
+        }
+        #[cfg(any(test, feature = "bench"))]
+        match ops::conv_impl() {
+            ops::ConvImpl::Fused => {}
+            ops::ConvImpl::Im2col => return self.im2col(x, relu),
+            ops::ConvImpl::Candle => return self.candle(x, relu),
+        }
+        ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu)
+    }
+
+    /// candle's own NCHW convolution on permuted tensors (GPU backends; stock baseline on the CPU).
+    fn candle(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         let (n, h, w, c) = x.dims4()?;
         let c_out = self.weight.dim(1)?;
-        let imp = if x.device().is_cpu() {
-            ops::conv_impl()
+        let w_nchw = self
+            .weight
+            .reshape((self.k, self.k, c, c_out))?
+            .permute((3, 2, 0, 1))?
+            .contiguous()?;
+        let y = x
+            .permute((0, 3, 1, 2))?
+            .conv2d(&w_nchw, self.k / 2, 1, 1, 1)?;
+        self.bias_relu(
+            y.permute((0, 2, 3, 1))?.reshape((n * h * w, c_out))?,
+            x,
+            relu,
+        )
+    }
+
+    /// The unfused reference: im2col gather + candle matmul.
+    #[cfg(any(test, feature = "bench"))]
+    fn im2col(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let (n, h, w, c) = x.dims4()?;
+        let y = if self.k == 1 {
+            x.reshape((n * h * w, c))?.matmul(&self.weight)?
         } else {
-            ConvImpl::Candle
+            ops::im2col(x, self.k)?.matmul(&self.weight)?
         };
-        let y = match imp {
-            ConvImpl::Fused => return ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu),
-            ConvImpl::Im2col if self.k == 1 => x.reshape((n * h * w, c))?.matmul(&self.weight)?,
-            ConvImpl::Im2col => ops::im2col(x, self.k)?.matmul(&self.weight)?,
-            ConvImpl::Candle => {
-                // candle's own NCHW convolution (GPU backends; stock baseline on the CPU).
-                let w_nchw = self
-                    .weight
-                    .reshape((self.k, self.k, c, c_out))?
-                    .permute((3, 2, 0, 1))?
-                    .contiguous()?;
-                let y = x
-                    .permute((0, 3, 1, 2))?
-                    .conv2d(&w_nchw, self.k / 2, 1, 1, 1)?;
-                y.permute((0, 2, 3, 1))?.reshape((n * h * w, c_out))?
-            }
-        };
-        let y = y.broadcast_add(&self.bias)?.reshape((n, h, w, c_out))?;
+        self.bias_relu(y, x, relu)
+    }
+
+    /// Adds the bias to `[N·H·W, C_out]` products, reshapes them like `x` and applies the ReLU.
+    fn bias_relu(&self, y: Tensor, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let (n, h, w, _) = x.dims4()?;
+        let y = y
+            .broadcast_add(&self.bias)?
+            .reshape((n, h, w, self.weight.dim(1)?))?;
         if relu {
             y.relu()
         } else {

@@ -8,7 +8,7 @@
 //! ```
 
 use super::layers::{pixel_shuffle, Conv, ResBlock};
-use crate::color::cubic_weight;
+use crate::maths::color::cubic_weight;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};

@@ -1,67 +1,18 @@
 //! Model tests with small random weights: shapes, identity at init, gradients reach every weight.
 
 use super::*;
+use crate::testing::{random_net, small_specs};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::VarMap;
 
-/// One tiny spec per architecture and task (denoise, upscale x2, upscale x4, colorize), shared
-/// with the tiling tests.
-pub(crate) fn small_specs() -> Vec<ModelSpec> {
-    vec![
-        ModelSpec {
-            task: Task::Denoise,
-            arch: Arch::Unet(UNetConfig {
-                in_channels: 4,
-                out_channels: 3,
-                widths: vec![4, 6, 8],
-                blocks: 1,
-                residual: true,
-            }),
-        },
-        ModelSpec {
-            task: Task::Upscale,
-            arch: Arch::Srnet(SrConfig {
-                scale: 2,
-                width: 4,
-                blocks: 1,
-            }),
-        },
-        ModelSpec {
-            task: Task::Upscale,
-            arch: Arch::Srnet(SrConfig {
-                scale: 4,
-                width: 4,
-                blocks: 2,
-            }),
-        },
-        ModelSpec {
-            task: Task::Colorize,
-            arch: Arch::Unet(UNetConfig {
-                in_channels: 1,
-                out_channels: 2,
-                widths: vec![4, 8],
-                blocks: 2,
-                residual: false,
-            }),
-        },
-    ]
-}
-
 fn input_channels(spec: &ModelSpec) -> usize {
-    match &spec.arch {
-        Arch::Unet(c) => c.in_channels,
-        Arch::Srnet(_) => 3,
-    }
+    spec.kind().expect("a known kind").channels().0
 }
 
 #[test]
 fn output_shapes() -> candle_core::Result<()> {
     for spec in small_specs() {
-        let vm = VarMap::new();
-        let net = Net::new(
-            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &spec,
-        )?;
+        let (net, _) = random_net(&spec, 0.0);
         let a = net.align();
         let x = Tensor::rand(
             0f32,
@@ -110,15 +61,8 @@ fn untrained_residual_nets_start_at_their_skip_path() -> candle_core::Result<()>
 #[test]
 fn gradients_reach_every_weight() -> candle_core::Result<()> {
     for spec in small_specs() {
-        let vm = VarMap::new();
-        let net = Net::new(
-            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &spec,
-        )?;
         // Move the zero-initialised last layer off zero so every gradient path is live.
-        for var in vm.all_vars() {
-            var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.1, var.shape(), &Device::Cpu)?)?)?;
-        }
+        let (net, vm) = random_net(&spec, 0.1);
         let a = net.align();
         let x = Var::rand(
             0f32,

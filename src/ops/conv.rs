@@ -616,47 +616,15 @@ mod tests {
 
     #[test]
     fn whole_models_match_the_im2col_path() -> Result<()> {
-        use crate::models::{Arch, ModelSpec, Net, SrConfig, Task, UNetConfig};
         use crate::ops::{set_conv_impl, ConvImpl};
-        use candle_core::{DType, Module};
-        use candle_nn::{VarBuilder, VarMap};
+        use crate::testing::{random_net, small_specs};
+        use candle_core::Module;
         let dev = Device::Cpu;
-        let unet = |task, in_channels, out_channels, widths: Vec<usize>, residual| ModelSpec {
-            task,
-            arch: Arch::Unet(UNetConfig {
-                in_channels,
-                out_channels,
-                widths,
-                blocks: 1,
-                residual,
-            }),
-        };
-        let sr = |scale| ModelSpec {
-            task: Task::Upscale,
-            arch: Arch::Srnet(SrConfig {
-                scale,
-                width: 5,
-                blocks: 2,
-            }),
-        };
-        let specs = [
-            unet(Task::Denoise, 4, 3, vec![4, 6, 8], true),
-            unet(Task::Colorize, 1, 2, vec![3, 5], false),
-            sr(2),
-            sr(4),
-        ];
-        for spec in specs {
-            let vm = VarMap::new();
-            let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
+        for spec in small_specs() {
             // Move zero-initialised layers off zero so every gradient path is live.
-            for var in vm.all_vars() {
-                var.set(&(var.as_tensor() + Tensor::randn(0f32, 0.2, var.shape(), &dev)?)?)?;
-            }
+            let (net, vm) = random_net(&spec, 0.2);
             let a = net.align();
-            let c_in = match &spec.arch {
-                Arch::Unet(c) => c.in_channels,
-                Arch::Srnet(_) => 3,
-            };
+            let c_in = spec.kind().expect("a known kind").channels().0;
             let x = Var::rand(0f32, 1., (2, 3 * a, 5 * a, c_in), &dev)?;
             let run = |imp| -> Result<(Tensor, candle_core::backprop::GradStore)> {
                 set_conv_impl(imp);

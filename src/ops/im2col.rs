@@ -15,8 +15,9 @@ pub fn im2col(x: &Tensor, k: usize) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Im2Col { k })
 }
 
-/// Adjoint of [`im2col`]: `[N·H·W, k·k·C]` → `[N, H, W, C]` for the given `(N, H, W, C)`.
-pub fn col2im(cols: &Tensor, k: usize, nhwc: (usize, usize, usize, usize)) -> Result<Tensor> {
+/// Adjoint of [`im2col`] (its gradient): `[N·H·W, k·k·C]` → `[N, H, W, C]` for the given
+/// `(N, H, W, C)`.
+fn col2im(cols: &Tensor, k: usize, nhwc: (usize, usize, usize, usize)) -> Result<Tensor> {
     cols.contiguous()?.apply_op1_no_bwd(&Col2Im { k, nhwc })
 }
 

@@ -2,42 +2,52 @@
 //!
 //! The models keep activations channels-last (`[N, H, W, C]`). On the CPU a k×k convolution is
 //! [`conv2d_nhwc`]: one fused op (blocked implicit GEMM + bias + optional ReLU, with its own
-//! backward). [`im2col`] / [`col2im`] are the older, unfused path (a materialised gather followed
-//! by one matrix product on candle's matmul), kept as a reference for tests and benchmarks; which
-//! one [`crate::models::Conv`] uses is chosen by [`set_conv_impl`].
+//! backward); on a GPU [`crate::models::Conv`] uses candle's own conv2d.
+//!
+//! For tests and the benchmark (`examples/aetool-bench.rs`) only — the `bench` feature, which
+//! the crate's dev-dependency on itself turns on — [`im2col`] is the older, unfused path (a
+//! materialised gather followed by one matrix product on candle's matmul), kept as a reference,
+//! and [`set_conv_impl`] switches the CPU path of every [`crate::models::Conv`].
 
 mod conv;
+#[cfg(any(test, feature = "bench"))]
 mod im2col;
 
 pub use conv::conv2d_nhwc;
-pub use im2col::{col2im, im2col};
+#[cfg(any(test, feature = "bench"))]
+pub use im2col::im2col;
+#[cfg(any(test, feature = "bench"))]
+pub use switch::{conv_impl, set_conv_impl, ConvImpl};
 
-use std::cell::Cell;
+#[cfg(any(test, feature = "bench"))]
+mod switch {
+    use std::cell::Cell;
 
-/// How [`crate::models::Conv`] runs on the CPU. GPU devices always use candle's own conv2d.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvImpl {
-    /// [`conv2d_nhwc`]: fused implicit GEMM, bias and ReLU (the default).
-    Fused,
-    /// [`im2col`] + candle matmul + broadcast bias add + separate ReLU.
-    Im2col,
-    /// candle's NCHW `conv2d` on permuted tensors (stock candle; for comparison only).
-    Candle,
-}
+    /// How [`crate::models::Conv`] runs on the CPU. GPU devices always use candle's own conv2d.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum ConvImpl {
+        /// [`super::conv2d_nhwc`]: fused implicit GEMM, bias and ReLU (the default).
+        Fused,
+        /// [`super::im2col`] + candle matmul + broadcast bias add + separate ReLU.
+        Im2col,
+        /// candle's NCHW `conv2d` on permuted tensors (stock candle; for comparison only).
+        Candle,
+    }
 
-thread_local! {
-    static CONV_IMPL: Cell<ConvImpl> = const { Cell::new(ConvImpl::Fused) };
-}
+    thread_local! {
+        static CONV_IMPL: Cell<ConvImpl> = const { Cell::new(ConvImpl::Fused) };
+    }
 
-/// Selects the CPU convolution path of every [`crate::models::Conv`] run from the calling
-/// thread (a benchmarking and testing knob; every thread starts at [`ConvImpl::Fused`]).
-pub fn set_conv_impl(imp: ConvImpl) {
-    CONV_IMPL.with(|c| c.set(imp));
-}
+    /// Selects the CPU convolution path of every [`crate::models::Conv`] run from the calling
+    /// thread (a benchmarking and testing knob; every thread starts at [`ConvImpl::Fused`]).
+    pub fn set_conv_impl(imp: ConvImpl) {
+        CONV_IMPL.with(|c| c.set(imp));
+    }
 
-/// The CPU convolution path in use on the calling thread.
-pub fn conv_impl() -> ConvImpl {
-    CONV_IMPL.with(Cell::get)
+    /// The CPU convolution path in use on the calling thread.
+    pub fn conv_impl() -> ConvImpl {
+        CONV_IMPL.with(Cell::get)
+    }
 }
 
 /// Borrows the contiguous f32 data of a CPU storage (the custom ops' inputs).

@@ -59,7 +59,9 @@ impl Dataset {
             .into_iter()
             .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file() && crate::walk::is_photo_candidate(e.path()))
+            .filter(|e| {
+                e.file_type().is_file() && crate::pipeline::walk::is_photo_candidate(e.path())
+            })
             .map(|e| e.into_path())
             .collect();
         files.sort();
@@ -141,7 +143,7 @@ fn pick_within(sizes: &[u64], total: u64, seed: u64) -> Vec<bool> {
 /// Decodes with the same loader as inference (EXIF orientation, limits) into 8-bit RGB,
 /// area-downscaled to at most `max_pixels`.
 fn decode_rgb8(p: &Path, max_pixels: u64) -> Result<RgbImage> {
-    let photo = crate::io::load(p, &crate::io::Limits::default())?;
+    let photo = crate::photo::load(p, &crate::photo::Limits::default())?;
     let bytes = photo
         .rgb
         .iter()

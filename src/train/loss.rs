@@ -4,9 +4,6 @@ use super::Hyper;
 use crate::models::Task;
 use candle_core::Tensor;
 
-/// Default weight of the colourfulness term of the colorize loss (`--chroma-weight`).
-pub const DEFAULT_CHROMA_WEIGHT: f64 = 0.2;
-
 /// Training loss on `[N, H, W, C]` predictions.
 ///
 /// Restoration tasks: L1. Colorize: L1 on ab plus a one-sided colourfulness term — for each
@@ -33,12 +30,13 @@ pub(super) fn loss(h: &Hyper, pred: &Tensor, target: &Tensor) -> candle_core::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::ModelKind;
     use candle_core::Device;
 
     fn hyper(chroma_weight: f64) -> Hyper {
         Hyper {
             chroma_weight,
-            ..Hyper::defaults(Task::Colorize, 1, true)
+            ..Hyper::defaults(ModelKind::Colorize, true)
         }
     }
 
@@ -79,7 +77,7 @@ mod tests {
     fn restoration_tasks_ignore_the_colour_weight() {
         let h = Hyper {
             chroma_weight: 1.0,
-            ..Hyper::defaults(Task::Denoise, 1, true)
+            ..Hyper::defaults(ModelKind::Denoise, true)
         };
         let target = ab([0.5; 8]);
         let pred = ab([0.25; 8]);

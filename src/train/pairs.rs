@@ -6,8 +6,8 @@
 //!   8 bits as a real low-resolution file would be;
 //! - colorize: CIE Lab, L in, ab out.
 
-use crate::models::Task;
-use crate::tasks::{denoise_input, lab_planes, MAX_SIGMA};
+use crate::models::planes::{denoise_input, lab_planes, MAX_SIGMA};
+use crate::models::{ModelKind, Task};
 use image::imageops::{self, FilterType};
 use image::Rgb32FImage;
 use rand::Rng;
@@ -19,11 +19,10 @@ pub struct Pair {
     pub target: Vec<f32>,
 }
 
-/// How to degrade: the task, its scale (upscale) and an optional fixed σ (denoise validation).
+/// How to degrade: the model kind and an optional fixed σ (denoise validation).
 #[derive(Clone, Copy, Debug)]
 pub struct Degradation {
-    pub task: Task,
-    pub scale: usize,
+    pub kind: ModelKind,
     /// Fixed noise level on `[0, 255]`; `None` draws one per example from `[0, MAX_SIGMA]`.
     pub sigma: Option<f32>,
 }
@@ -31,21 +30,12 @@ pub struct Degradation {
 impl Degradation {
     /// Side of the clean crop needed for a model input of `input_side` pixels.
     pub fn clean_side(&self, input_side: u32) -> u32 {
-        input_side * self.scale as u32
-    }
-
-    /// Input / target channel counts.
-    pub fn channels(&self) -> (usize, usize) {
-        match self.task {
-            Task::Denoise => (4, 3),
-            Task::Upscale => (3, 3),
-            Task::Colorize => (1, 2),
-        }
+        input_side * self.kind.scale() as u32
     }
 
     /// Makes the pair from a clean crop (RGB in `[0, 1]`).
     pub fn apply(&self, clean: &Rgb32FImage, rng: &mut impl Rng) -> Pair {
-        match self.task {
+        match self.kind.task() {
             Task::Denoise => {
                 let sigma = self
                     .sigma
@@ -65,7 +55,7 @@ impl Degradation {
             }
             Task::Upscale => {
                 let (w, h) = clean.dimensions();
-                let s = self.scale as u32;
+                let s = self.kind.scale() as u32;
                 let lr = imageops::resize(clean, w / s, h / s, FilterType::CatmullRom);
                 let input = lr
                     .as_raw()
@@ -102,8 +92,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let clean = flat(64, 0.5);
         let d = Degradation {
-            task: Task::Denoise,
-            scale: 1,
+            kind: ModelKind::Denoise,
             sigma: Some(25.0),
         };
         let pair = d.apply(&clean, &mut rng);
@@ -126,8 +115,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let clean = Rgb32FImage::from_fn(32, 32, |x, _| image::Rgb([x as f32 / 31.0, 0.2, 0.7]));
         let pair = Degradation {
-            task: Task::Upscale,
-            scale: 4,
+            kind: ModelKind::UpscaleX4,
             sigma: None,
         }
         .apply(&clean, &mut rng);
@@ -147,8 +135,7 @@ mod tests {
     fn colorize_pairs_split_lab() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let pair = Degradation {
-            task: Task::Colorize,
-            scale: 1,
+            kind: ModelKind::Colorize,
             sigma: None,
         }
         .apply(&flat(8, 0.5), &mut rng);

@@ -1,77 +1,18 @@
-//! Helpers shared by the integration tests: tiny valid aetool weights files and a local stand-in
-//! for the Hugging Face Hub.
+//! A local stand-in for the Hugging Face Hub, for the integration tests (tiny specs and test
+//! weights come from `aetool::testing`).
 //!
 //! Each test file includes this with `mod common;`; not every file uses every helper.
 #![allow(dead_code)]
 
-use aetool::models::{Arch, ModelSpec, Net, SrConfig, Task, UNetConfig};
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-// ---------------------------------------------------------------------------------------------
-// Weights
-// ---------------------------------------------------------------------------------------------
-
-/// The smallest spec of each task: a two-level U-Net (widths [4, 8]) for denoise / colorize, a
-/// one-block 4-channel SR net for upscale.
-pub fn tiny_spec(task: Task, scale: usize) -> ModelSpec {
-    let arch = match task {
-        Task::Denoise => Arch::Unet(UNetConfig {
-            in_channels: 4,
-            out_channels: 3,
-            widths: vec![4, 8],
-            blocks: 1,
-            residual: true,
-        }),
-        Task::Colorize => Arch::Unet(UNetConfig {
-            in_channels: 1,
-            out_channels: 2,
-            widths: vec![4, 8],
-            blocks: 1,
-            residual: false,
-        }),
-        Task::Upscale => Arch::Srnet(SrConfig {
-            scale,
-            width: 4,
-            blocks: 1,
-        }),
-    };
-    ModelSpec { task, arch }
-}
-
-/// Writes a valid aetool weights file for `spec` (randomly initialised tensors) to `path`.
-pub fn write_weights(path: &Path, spec: &ModelSpec, provenance: &serde_json::Value) {
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    Net::new(vb, spec).expect("build network for test weights");
-    let mut tensors: Vec<(String, candle_core::Tensor)> = varmap
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    aetool::weights::save(path, &tensors, spec, provenance).expect("save test weights");
-}
-
-/// The bytes of a valid aetool weights file for `spec` (see [`write_weights`]).
-pub fn weights_bytes(spec: &ModelSpec, provenance: &serde_json::Value) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("w.safetensors");
-    write_weights(&path, spec, provenance);
-    std::fs::read(&path).expect("read test weights back")
-}
 
 // ---------------------------------------------------------------------------------------------
 // A local Hugging Face Hub

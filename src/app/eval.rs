@@ -9,12 +9,12 @@
 //! - colorize: the grey copy (L kept, ab = 0) as baseline; PSNR/SSIM on RGB, and the
 //!   Hasler–Süsstrunk colourfulness relative to the originals'.
 
-use crate::cli::EvalArgs;
-use crate::io::{self, Photo};
-use crate::metrics::{colourfulness, crop_border, psnr, ssim, y_channel, SSIM_WINDOW};
-use crate::models::Task;
-use crate::restore::{Restorer, Sigma, TileSize};
-use crate::tasks::lab_planes;
+use crate::app::config::EvalConfig;
+use crate::maths::metrics::{colourfulness, crop_border, psnr, ssim, y_channel, SSIM_WINDOW};
+use crate::models::planes::lab_planes;
+use crate::models::{ModelKind, Task};
+use crate::photo::{self as io, Photo};
+use crate::pipeline::restore::{RestoreSettings, Restorer, Sigma};
 use anyhow::{bail, Context, Result};
 use image::imageops::{self, FilterType};
 use image::Rgb32FImage;
@@ -95,19 +95,20 @@ fn with_rgb(p: &Photo, rgb: Vec<f32>, w: usize, h: usize) -> Photo {
 }
 
 /// Clean images of the folder (for upscale: HR files when `_SRF_` pairs exist).
-fn images(dir: &Path, task: Task, scale: usize) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+fn images(dir: &Path, kind: ModelKind) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    let scale = kind.scale();
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file() && crate::walk::is_photo_candidate(e.path()))
+        .filter(|e| e.file_type().is_file() && crate::pipeline::walk::is_photo_candidate(e.path()))
         .map(|e| e.into_path())
         .collect();
     files.sort();
     let hr_tag = format!("_SRF_{scale}_HR");
     let paired: Vec<_> = files
         .iter()
-        .filter(|f| task == Task::Upscale && f.to_string_lossy().contains(&hr_tag))
+        .filter(|f| kind.task() == Task::Upscale && f.to_string_lossy().contains(&hr_tag))
         .map(|f| {
             (
                 f.clone(),
@@ -147,41 +148,16 @@ fn mean(rows: &[&Scores]) -> Scores {
     }
 }
 
-pub fn run(args: &EvalArgs) -> Result<()> {
-    let task = Task::from(args.task);
-    let scale = if task == Task::Upscale { args.scale } else { 1 };
-    crate::config::threads(args.model.jobs)?;
-    let device = crate::config::device(&args.model.device)?;
-    let loaded = crate::weights::load(
-        &crate::config::source(&args.model)?,
-        crate::weights::Want { task, scale },
-        &device,
-    )?;
+pub fn run(cfg: &EvalConfig) -> Result<()> {
+    let (task, scale) = (cfg.kind.task(), cfg.kind.scale());
+    let loaded = crate::weights::load(&cfg.source, cfg.kind, &cfg.device)?;
     let model = loaded.origin.clone();
-    let mut restorer = Restorer {
-        loaded,
-        device,
-        sigma: Sigma::Auto,
-        tile: TileSize::Whole,
-        tile_pad: None,
-        work_size: 256,
-    };
-    let sigmas: Vec<f32> = if task == Task::Denoise {
-        args.sigma
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse::<f32>()
-                    .with_context(|| format!("--sigma {s}: expected numbers like 15,25,50"))
-            })
-            .collect::<Result<_>>()?
-    } else {
-        vec![0.0]
-    };
-    let files = images(&args.dir, task, scale)?;
+    let mut restorer = Restorer::new(loaded, cfg.device.clone(), RestoreSettings::default());
+    let sigmas = &cfg.sigmas;
+    let files = images(&cfg.dir, cfg.kind)?;
     let mut rows = Vec::new();
     let limits = io::Limits::default();
-    for &sigma in &sigmas {
+    for &sigma in sigmas {
         for (i, (file, lr_file)) in files.iter().enumerate() {
             let clean = io::load(file, &limits).with_context(|| file.display().to_string())?;
             let (w, h) = (clean.width, clean.height);
@@ -196,7 +172,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                             (v + n * sigma / 255.0).clamp(0.0, 1.0)
                         })
                         .collect();
-                    restorer.sigma = Sigma::Fixed(sigma);
+                    restorer.set_sigma(Sigma::Fixed(sigma));
                     let (out, _) =
                         restorer.restore(&with_rgb(&clean, noisy.clone(), w, h), &mut |_, _| {})?;
                     (
@@ -238,7 +214,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 }
                 Task::Colorize => {
                     let (l, _) = lab_planes(&clean.rgb);
-                    let grey = crate::tasks::lab_to_rgb_planes(&l, &vec![0.0; l.len() * 2]);
+                    let grey =
+                        crate::models::planes::lab_to_rgb_planes(&l, &vec![0.0; l.len() * 2]);
                     let (out, _) =
                         restorer.restore(&with_rgb(&clean, grey.clone(), w, h), &mut |_, _| {})?;
                     let mut s = rgb_scores(&out.rgb, &grey, &clean.rgb, w, h);
@@ -247,7 +224,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     ("colorize".into(), s)
                 }
             };
-            if args.per_image && !args.json {
+            if cfg.per_image && !cfg.json {
                 crate::outln!(
                     "{}\t{setting}\tPSNR {:.2} (baseline {:.2})\tSSIM {:.4} (baseline {:.4})",
                     file.display(),
@@ -281,14 +258,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .map(|r| &r.scores)
             .collect();
         let m = mean(&set);
-        if !args.json {
+        if !cfg.json {
             let colour = m
                 .colourfulness_ratio
                 .map(|r| format!(", colourfulness {:.0}% of the originals'", r * 100.0))
                 .unwrap_or_default();
             crate::outln!(
                 "{} {task} {setting}: {} images, PSNR {:.2} dB (baseline {:.2}), SSIM {:.4} (baseline {:.4}){colour}  [{model}]",
-                args.dir.display(),
+                cfg.dir.display(),
                 set.len(),
                 m.psnr,
                 m.baseline_psnr,
@@ -298,8 +275,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         means.push((setting, m));
     }
-    if args.json {
-        let doc = serde_json::json!({ "model": model, "dir": args.dir, "task": task, "means": means.iter().map(|(s, m)| serde_json::json!({"setting": s, "scores": m})).collect::<Vec<_>>(), "images": if args.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null } });
+    if cfg.json {
+        let doc = serde_json::json!({ "model": model, "dir": cfg.dir, "task": task, "means": means.iter().map(|(s, m)| serde_json::json!({"setting": s, "scores": m})).collect::<Vec<_>>(), "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null } });
         crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())

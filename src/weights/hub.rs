@@ -7,27 +7,13 @@
 //! the network; use the cache or fail saying so). Empty values count as unset. A file already in
 //! the cache is not downloaded again.
 
-use crate::weights::Source;
 use anyhow::{anyhow, Result};
 use hf_hub::{api::sync::ApiBuilder, Cache, Repo, RepoType};
 use std::path::PathBuf;
 
-/// The file of the repo to use: the one named in the source, else `<default_name>.safetensors`.
-fn file_name(source: &Source, default_name: &str) -> String {
-    match source {
-        Source::Hub { file: Some(f), .. } => f.clone(),
-        _ => format!("{default_name}.safetensors"),
-    }
-}
-
 /// `hf:owner/repo@rev/file` for messages.
-pub fn describe(source: &Source, default_name: &str) -> String {
-    match source {
-        Source::Hub { repo, revision, .. } => {
-            format!("hf:{repo}@{revision}/{}", file_name(source, default_name))
-        }
-        other => format!("{other:?}"),
-    }
+pub fn describe(repo: &str, revision: &str, file: &str) -> String {
+    format!("hf:{repo}@{revision}/{file}")
 }
 
 fn truthy(var: &str) -> bool {
@@ -82,17 +68,13 @@ fn token() -> Option<String> {
     Some(token.trim().to_string()).filter(|t| !t.is_empty())
 }
 
-/// Returns the local path of the weights file named by a `Source::Hub`, downloading it into the
-/// Hugging Face cache if needed (and allowed).
-pub fn fetch(source: &Source, default_name: &str) -> Result<PathBuf> {
-    let Source::Hub { repo, revision, .. } = source else {
-        return Err(anyhow!("not a Hub source: {source:?}"));
-    };
-    let file = file_name(source, default_name);
-    let what = describe(source, default_name);
-    let hub_repo = Repo::with_revision(repo.clone(), RepoType::Model, revision.clone());
+/// Returns the local path of `file` of the model repo `repo` at `revision`, downloading it into
+/// the Hugging Face cache if needed (and allowed).
+pub fn fetch(repo: &str, revision: &str, file: &str) -> Result<PathBuf> {
+    let what = describe(repo, revision, file);
+    let hub_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
     let cache = cache();
-    if let Some(path) = cache.repo(hub_repo.clone()).get(&file) {
+    if let Some(path) = cache.repo(hub_repo.clone()).get(file) {
         return Ok(path);
     }
     if truthy("HF_HUB_OFFLINE") {
@@ -111,8 +93,8 @@ pub fn fetch(source: &Source, default_name: &str) -> Result<PathBuf> {
         .build()
         .map_err(|e| anyhow!("{what}: cannot set up the Hub client: {e}"))?;
     let repo_api = api.repo(hub_repo);
-    eprintln!("aetool: downloading {}", repo_api.url(&file));
+    eprintln!("aetool: downloading {}", repo_api.url(file));
     repo_api
-        .download(&file)
+        .download(file)
         .map_err(|e| anyhow!("{what}: download failed: {e}"))
 }

@@ -1,11 +1,17 @@
 //! Runs a parsed command line. Returns the process exit status: 0 all good, 1 some files
 //! failed, 2 usage or fatal error (the latter as `Err`), 130 interrupted.
 
-use crate::cli::{Cli, Command};
-use crate::config::{self, RunConfig};
-use crate::models::Task;
-use crate::restore::Restorer;
+pub mod args;
+pub mod config;
+pub mod eval;
+pub mod info;
+pub mod stdout;
+
+use crate::models::ModelKind;
+use crate::pipeline::restore::Restorer;
 use anyhow::Result;
+use args::{Cli, Command};
+use config::RestoreConfig;
 
 /// Exit statuses (ripgrep / fd style).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,49 +22,66 @@ pub enum Status {
     Interrupted = 130,
 }
 
+/// The whole command line: parses the flags (clap exits with status 2 on bad ones), installs
+/// the Ctrl-C handler, runs the command and prints its error chain once. Returns the exit status.
+pub fn run_cli() -> i32 {
+    use clap::Parser;
+    let cli = Cli::parse();
+    crate::interrupt::install();
+    let status = match run(cli) {
+        Ok(status) => status,
+        Err(err) if stdout::is_broken_pipe(&err) => Status::Ok,
+        Err(err) => {
+            eprintln!("aetool: error: {err:#}");
+            Status::Fatal
+        }
+    };
+    status as i32
+}
+
+/// Runs one command: the thread count is applied first, then the flags become a validated
+/// config, then the work starts.
 pub fn run(cli: Cli) -> Result<Status> {
+    config::threads(cli.command.jobs())?;
+    let default_work_size = crate::pipeline::restore::DEFAULT_WORK_SIZE;
     match cli.command {
-        Command::Denoise { sigma, run } => {
-            restore(config::run(Task::Denoise, 1, Some(&sigma), 256, &run)?)
-        }
-        Command::Upscale { scale, run } => {
-            if !matches!(scale, 2 | 4) {
-                anyhow::bail!("-x{scale}: upscale supports -x2 and -x4");
-            }
-            restore(config::run(Task::Upscale, scale as usize, None, 256, &run)?)
-        }
+        Command::Denoise { sigma, run } => restore(config::restore(
+            ModelKind::Denoise,
+            Some(&sigma),
+            default_work_size,
+            &run,
+        )?),
+        Command::Upscale { scale, run } => restore(config::restore(
+            config::kind(args::TaskArg::Upscale, scale),
+            None,
+            default_work_size,
+            &run,
+        )?),
         Command::Colorize { work_size, run } => {
-            restore(config::run(Task::Colorize, 1, None, work_size, &run)?)
+            restore(config::restore(ModelKind::Colorize, None, work_size, &run)?)
         }
         Command::Finetune(args) => finetune(&args),
-        Command::Eval(args) => crate::eval::run(&args).map(|()| Status::Ok),
-        Command::Info { model } => crate::info::run(model.as_deref()).map(|()| Status::Ok),
+        Command::Eval(args) => eval::run(&config::eval(&args)?).map(|()| Status::Ok),
+        Command::Info { model } => info::run(model.as_deref()).map(|()| Status::Ok),
     }
 }
 
-fn restore(cfg: RunConfig) -> Result<Status> {
-    let loaded = crate::weights::load(&cfg.source, cfg.want, &cfg.device)?;
+fn restore(cfg: RestoreConfig) -> Result<Status> {
+    let loaded = crate::weights::load(&cfg.source, cfg.kind, &cfg.device)?;
     if loaded.trained_steps() == 0 {
         eprintln!(
             "aetool: warning: {} are UNTRAINED weights; results will not be restored photos",
             loaded.origin
         );
     }
-    let restorer = Restorer {
-        loaded,
-        device: cfg.device.clone(),
-        sigma: cfg.sigma,
-        tile: cfg.tile,
-        tile_pad: cfg.tile_pad,
-        work_size: cfg.work_size,
-    };
-    if let Some(pad) = cfg.tile_pad {
-        let radius = restorer.loaded.net.radius();
+    if let Some(pad) = cfg.settings.tile_pad {
+        let radius = loaded.net.radius();
         if pad < radius && !cfg.quiet {
             eprintln!("aetool: warning: --tile-pad {pad} is below the model's receptive radius ({radius} px); tile seams may show");
         }
     }
-    let plan = crate::walk::plan(&cfg.inputs, &cfg.walk);
+    let restorer = Restorer::new(loaded, cfg.device, cfg.settings);
+    let plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
     let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, cfg.quiet);
     if cfg.json {
         crate::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
@@ -83,7 +106,7 @@ fn restore(cfg: RunConfig) -> Result<Status> {
     })
 }
 
-fn finetune(args: &crate::cli::FinetuneArgs) -> Result<Status> {
+fn finetune(args: &args::FinetuneArgs) -> Result<Status> {
     let cfg = config::finetune(args)?;
     let report = crate::train::run(&cfg)?;
     if args.json {

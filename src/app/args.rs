@@ -1,5 +1,5 @@
 //! Command-line flags (clap derive). These structs only describe flags; `config.rs` turns them
-//! into validated settings.
+//! into validated settings. Flag groups shared by several commands are `#[command(flatten)]`ed.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -28,15 +28,15 @@ pub enum Command {
     /// Enlarge 2× or 4× (super-resolution autoencoder).
     Upscale {
         /// Scale factor: -x2 or -x4.
-        #[arg(short = 'x', long = "scale", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=4))]
-        scale: u8,
+        #[arg(short = 'x', long = "scale", value_enum, default_value_t = ScaleArg::X2)]
+        scale: ScaleArg,
         #[command(flatten)]
         run: RunArgs,
     },
     /// Add colour to grayscale photos (L → ab autoencoder; the original lightness is kept).
     Colorize {
         /// Short side (pixels) of the working copy colours are predicted at.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = crate::pipeline::restore::DEFAULT_WORK_SIZE)]
         work_size: u32,
         #[command(flatten)]
         run: RunArgs,
@@ -50,6 +50,29 @@ pub enum Command {
         /// A weights file or hf:OWNER/REPO[@REV]/FILE (default: everything bundled).
         model: Option<String>,
     },
+}
+
+impl Command {
+    /// `-j/--jobs` of the commands that compute.
+    pub fn jobs(&self) -> Option<usize> {
+        match self {
+            Command::Denoise { run, .. }
+            | Command::Upscale { run, .. }
+            | Command::Colorize { run, .. } => run.model.jobs,
+            Command::Finetune(args) => args.jobs,
+            Command::Eval(args) => args.model.jobs,
+            Command::Info { .. } => None,
+        }
+    }
+}
+
+/// `-x`: the upscaling factors aetool has models for (anything else is refused by clap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScaleArg {
+    #[value(name = "2")]
+    X2,
+    #[value(name = "4")]
+    X4,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -124,8 +147,8 @@ pub struct FinetuneArgs {
     #[arg(long, value_enum)]
     pub task: TaskArg,
     /// Scale for upscale: -x2 or -x4.
-    #[arg(short = 'x', long = "scale", default_value_t = 2)]
-    pub scale: usize,
+    #[arg(short = 'x', long = "scale", value_enum, default_value_t = ScaleArg::X2)]
+    pub scale: ScaleArg,
     /// Folder of clean photos (searched recursively).
     #[arg(long)]
     pub dir: PathBuf,
@@ -183,8 +206,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum)]
     pub task: TaskArg,
     /// Scale for upscale: -x2 or -x4.
-    #[arg(short = 'x', long = "scale", default_value_t = 2)]
-    pub scale: usize,
+    #[arg(short = 'x', long = "scale", value_enum, default_value_t = ScaleArg::X2)]
+    pub scale: ScaleArg,
     /// Noise level(s) for denoise, comma-separated (0–255 scale).
     #[arg(long, default_value = "25")]
     pub sigma: String,
@@ -198,9 +221,6 @@ pub struct EvalArgs {
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

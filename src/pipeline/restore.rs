@@ -1,9 +1,9 @@
 //! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
 
-use crate::io::Photo;
+use crate::models::planes::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
 use crate::models::{Net, Task};
-use crate::tasks::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
-use crate::tiling::{self, Tile};
+use crate::photo::Photo;
+use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
@@ -33,16 +33,38 @@ pub enum TileSize {
 /// Working-memory budget for one tile with `--tile auto`.
 pub const TILE_BUDGET_BYTES: usize = 1 << 30;
 
-/// A model ready to restore photos.
-pub struct Restorer {
-    pub loaded: Loaded,
-    pub device: Device,
+/// Default short side of colorize's working copy (`--work-size`).
+pub const DEFAULT_WORK_SIZE: u32 = 256;
+
+/// How to restore, validated from the flags by `app/config.rs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RestoreSettings {
+    /// Denoise strength.
     pub sigma: Sigma,
     pub tile: TileSize,
     /// Context border per tile; `None` = the model's receptive radius.
     pub tile_pad: Option<usize>,
-    /// Colorize: short side of the working copy.
+    /// Colorize: short side of the working copy (≥ 32).
     pub work_size: u32,
+}
+
+impl Default for RestoreSettings {
+    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`].
+    fn default() -> Self {
+        Self {
+            sigma: Sigma::Auto,
+            tile: TileSize::Whole,
+            tile_pad: None,
+            work_size: DEFAULT_WORK_SIZE,
+        }
+    }
+}
+
+/// A model ready to restore photos.
+pub struct Restorer {
+    loaded: Loaded,
+    device: Device,
+    settings: RestoreSettings,
 }
 
 /// Facts about one restoration, for notes and the summary.
@@ -54,17 +76,38 @@ pub struct Details {
 }
 
 impl Restorer {
+    /// A restorer running `loaded` on `device` with `settings`.
+    pub fn new(loaded: Loaded, device: Device, settings: RestoreSettings) -> Self {
+        Self {
+            loaded,
+            device,
+            settings,
+        }
+    }
+
+    /// Changes the denoise strength (eval measures several).
+    pub fn set_sigma(&mut self, sigma: Sigma) {
+        self.settings.sigma = sigma;
+    }
+
+    /// Where the weights came from (`bundled:denoise`, a path, `hf:…`).
+    pub fn origin(&self) -> &str {
+        &self.loaded.origin
+    }
+
     fn net(&self) -> &Net {
         &self.loaded.net
     }
 
     /// Context border actually used.
     pub fn border(&self) -> usize {
-        self.tile_pad.unwrap_or_else(|| self.net().radius())
+        self.settings
+            .tile_pad
+            .unwrap_or_else(|| self.net().radius())
     }
 
     fn core_size(&self) -> Option<usize> {
-        match self.tile {
+        match self.settings.tile {
             TileSize::Whole => None,
             TileSize::Fixed(n) => Some(n),
             TileSize::Auto => Some(tiling::auto_tile(
@@ -93,10 +136,10 @@ impl Restorer {
         let mut details = Details::default();
         let out = match task {
             Task::Denoise => {
-                let sigma = match self.sigma {
+                let sigma = match self.settings.sigma {
                     Sigma::Fixed(s) => s,
                     Sigma::Auto => {
-                        crate::noise::estimate_sigma(&photo.rgb, w, h).clamp(0.0, MAX_SIGMA)
+                        crate::maths::noise::estimate_sigma(&photo.rgb, w, h).clamp(0.0, MAX_SIGMA)
                     }
                 };
                 details.sigma = Some(sigma);
@@ -185,7 +228,7 @@ impl Restorer {
     fn colorize(&self, rgb: &[f32], w: usize, h: usize) -> Result<Vec<f32>> {
         let (l, _) = lab_planes(rgb);
         let align = self.net().align();
-        let f = (self.work_size as f64 / w.min(h) as f64).min(1.0);
+        let f = (self.settings.work_size as f64 / w.min(h) as f64).min(1.0);
         let round =
             |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
         let (ww, wh) = (round(w), round(h));
@@ -223,28 +266,13 @@ fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::PhotoMeta;
     use crate::models::ModelSpec;
-    use crate::test_util::max_diff;
-    use candle_core::DType;
-    use candle_nn::{VarBuilder, VarMap};
+    use crate::photo::PhotoMeta;
+    use crate::testing::{max_diff, random_net, small_specs};
 
     /// A restorer around small random weights (every layer non-zero).
     fn random_restorer(spec: ModelSpec) -> Restorer {
-        let vm = VarMap::new();
-        let net = Net::new(
-            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &spec,
-        )
-        .unwrap();
-        for var in vm.all_vars() {
-            var.set(
-                &(var.as_tensor() + Tensor::randn(0f32, 0.05, var.shape(), &Device::Cpu).unwrap())
-                    .unwrap(),
-            )
-            .unwrap();
-        }
-        restorer(net, spec)
+        restorer(random_net(&spec, 0.05).0, spec)
     }
 
     /// A whole-image CPU restorer around `net` (σ 20, working size 64).
@@ -255,14 +283,13 @@ mod tests {
             provenance: serde_json::json!({}),
             origin: "test".into(),
         };
-        Restorer {
-            loaded,
-            device: Device::Cpu,
+        let settings = RestoreSettings {
             sigma: Sigma::Fixed(20.0),
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: 64,
-        }
+        };
+        Restorer::new(loaded, Device::Cpu, settings)
     }
 
     fn photo(w: usize, h: usize) -> Photo {
@@ -286,18 +313,18 @@ mod tests {
 
     #[test]
     fn tiled_equals_whole_image_for_every_architecture() {
-        let specs = crate::models::tests::small_specs()
+        let specs = small_specs()
             .into_iter()
             .filter(|s| s.task != Task::Colorize);
         for spec in specs {
             let mut r = random_restorer(spec.clone());
             for (w, h) in [(37, 29), (50, 17)] {
                 let p = photo(w, h);
-                r.tile = TileSize::Whole;
+                r.settings.tile = TileSize::Whole;
                 let (whole, d) = r.restore(&p, &mut |_, _| {}).unwrap();
                 assert_eq!(d.tiles, 1);
                 for tile in [16, 24, 40] {
-                    r.tile = TileSize::Fixed(tile);
+                    r.settings.tile = TileSize::Fixed(tile);
                     let (tiled, d) = r.restore(&p, &mut |_, _| {}).unwrap();
                     assert!(d.tiles > 1 || tile >= w.max(h));
                     let diff = max_diff(&whole.rgb, &tiled.rgb);
@@ -315,19 +342,19 @@ mod tests {
     fn too_small_a_border_shows_seams() {
         // The test above could pass trivially if tiling did nothing; with no context border the
         // tiles must disagree with the whole-image pass.
-        let mut r = random_restorer(crate::models::tests::small_specs()[0].clone());
+        let mut r = random_restorer(small_specs()[0].clone());
         let p = photo(40, 40);
         let (whole, _) = r.restore(&p, &mut |_, _| {}).unwrap();
-        r.tile = TileSize::Fixed(16);
-        r.tile_pad = Some(0);
+        r.settings.tile = TileSize::Fixed(16);
+        r.settings.tile_pad = Some(0);
         let (tiled, _) = r.restore(&p, &mut |_, _| {}).unwrap();
         assert!(max_diff(&whole.rgb, &tiled.rgb) > 1e-3);
     }
 
     #[test]
     fn outputs_have_the_task_geometry() {
-        let mut up = random_restorer(crate::models::tests::small_specs()[2].clone());
-        up.tile = TileSize::Auto;
+        let mut up = random_restorer(small_specs()[2].clone());
+        up.settings.tile = TileSize::Auto;
         let mut p = photo(9, 7);
         p.alpha = Some(vec![0.5; 63]);
         let (out, _) = up.restore(&p, &mut |_, _| {}).unwrap();
@@ -340,13 +367,8 @@ mod tests {
 
         // Colorize with a known prediction (tail zeroed, bias = a fixed in-gamut ab): the output
         // keeps the input's lightness and carries exactly that colour.
-        let spec = crate::models::tests::small_specs()[3].clone();
-        let vm = VarMap::new();
-        let net = Net::new(
-            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &spec,
-        )
-        .unwrap();
+        let spec = small_specs()[3].clone();
+        let (net, vm) = random_net(&spec, 0.0);
         {
             let vars = vm.data().lock().unwrap();
             let w = &vars["tail.weight"];

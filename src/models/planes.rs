@@ -3,7 +3,7 @@
 //!
 //! All buffers are interleaved HWC f32. RGB values are in `[0, 1]`.
 
-use crate::color::{lab_to_rgb, rgb_to_lab, AB_SCALE};
+use crate::maths::color::{lab_to_rgb, rgb_to_lab, AB_SCALE};
 
 /// Largest noise level the denoiser is trained for, on the `[0, 255]` scale.
 pub const MAX_SIGMA: f32 = 50.0;

@@ -4,8 +4,9 @@
 //!
 //! # Rules
 //!
-//! **What is an image.** Files with the extensions `png`, `jpg`, `jpeg`, `webp`, `tif`, `tiff`
-//! or `bmp` (any letter case). In a folder walk, other files are skipped ("not an image"). A
+//! **What is an image.** Files with an extension of a supported format
+//! ([`OutputFormat::extensions`]: `png`, `jpg`, `jpeg`, `jpe`, `webp`, `tif`, `tiff`, `bmp`; any
+//! letter case). In a folder walk, other files are skipped ("not an image"). A
 //! file named explicitly on the command line is always processed, whatever its name; decoding
 //! reports it if it is not an image.
 //!
@@ -13,8 +14,9 @@
 //! - hidden files and folders (name starts with `.`; a hidden folder is not entered) and the
 //!   system files `Thumbs.db`, `desktop.ini`, `.DS_Store`;
 //! - aetool's own in-progress files (name starts with `.aetool-tmp-`);
-//! - earlier aetool outputs: files whose name, before the extension, ends with `.denoised`,
-//!   `.x2`, `.x4` or `.colorized` (e.g. `cat.denoised.png`, `cat.x2.jpg`);
+//! - earlier aetool outputs: files whose name, before the extension, ends with the suffix of a
+//!   model kind ([`ModelKind::suffix`]: `.denoised`, `.x2`, `.x4`, `.colorized`; e.g.
+//!   `cat.denoised.png`, `cat.x2.jpg`);
 //! - the output folder, when it lies inside an input folder: it is never entered.
 //!
 //! Folders are walked recursively; `--no-recursive` processes only a folder's direct files.
@@ -32,7 +34,9 @@
 //! folder: a file input is written to `<out>/<file name>`, and a folder input's tree is mirrored
 //! directly into `<out>/` (its contents, not the folder itself).
 //!
-//! **`--format`** replaces the extension of every output, an explicit `-o` file included.
+//! **`--format`** replaces the extension of every output, an explicit `-o` file included. Each
+//! job carries its output format: `--format`, else the one its output extension names, else
+//! (`None`) the input's own format, known once it is decoded.
 //!
 //! **Safety.** An output that would replace an input (compared after resolving links and `..`)
 //! is an error for that input. When two inputs would write the same output, the first in
@@ -58,12 +62,8 @@ use std::path::{Component, Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::atomic::TEMP_PREFIX;
-
-/// Extensions (lower case) recognised as images in folder walks and for `-o` file detection.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"];
-
-/// All suffixes aetool writes, used to recognise earlier outputs.
-pub const SUFFIXES: &[&str] = &["denoised", "x2", "x4", "colorized"];
+use crate::models::ModelKind;
+use crate::photo::OutputFormat;
 
 /// System files skipped like hidden files (compared case-insensitively).
 const SYSTEM_FILES: &[&str] = &["thumbs.db", "desktop.ini", ".ds_store"];
@@ -75,10 +75,10 @@ pub struct WalkOptions {
     pub recursive: bool,
     /// `-o/--output`: an output file or folder (see the module rules).
     pub output: Option<PathBuf>,
-    /// Task marker used in default output names, e.g. `"denoised"`, `"x2"`.
-    pub suffix: String,
-    /// `--format`: output extension (`"png"`, `"jpg"`, …); `None` keeps the input's extension.
-    pub format_ext: Option<String>,
+    /// The model run: its suffix marks default output names (`cat.denoised.jpg`).
+    pub kind: ModelKind,
+    /// `--format`; `None` keeps the input's extension.
+    pub format: Option<OutputFormat>,
     /// Replace existing output files instead of skipping them.
     pub overwrite: bool,
     /// `(index, count)`, index 0-based and `< count`; see [`parse_shard`].
@@ -86,13 +86,13 @@ pub struct WalkOptions {
 }
 
 impl WalkOptions {
-    /// Defaults for a task: recursive, no `-o`, keep extensions, no overwrite, no sharding.
-    pub fn new(suffix: impl Into<String>) -> Self {
+    /// Defaults for a model kind: recursive, no `-o`, keep extensions, no overwrite, no sharding.
+    pub fn new(kind: ModelKind) -> Self {
         WalkOptions {
             recursive: true,
             output: None,
-            suffix: suffix.into(),
-            format_ext: None,
+            kind,
+            format: None,
             overwrite: false,
             shard: None,
         }
@@ -104,6 +104,8 @@ impl WalkOptions {
 pub struct Job {
     pub input: PathBuf,
     pub output: PathBuf,
+    /// How to encode the output; `None`: like the input (its format is known once decoded).
+    pub format: Option<OutputFormat>,
 }
 
 /// Why a path found while walking is not a job.
@@ -165,14 +167,30 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// Plans the jobs for `inputs` (see the module rules).
+/// Plans the jobs for `inputs` (see the module rules), in seven steps.
 pub fn plan(inputs: &[PathBuf], opts: &WalkOptions) -> Plan {
     let mut plan = Plan::default();
-    let mut cands: Vec<Candidate> = Vec::new();
+    let roots = stat_roots(inputs, &mut plan);
+    let dest = Destination::new(inputs, &roots, opts);
+    let (folder_outs, out_roots) = folder_outputs(&roots, &dest, opts, &mut plan);
+    let mut cands = candidates(&roots, folder_outs, &dest, opts, &out_roots, &mut plan);
+    dedupe(&mut cands);
+    let checked = safety_checks(&cands);
+    take_shard(&cands, checked, opts, &mut plan);
+    plan
+}
 
-    // Stat the inputs once; drop repeats of the same canonical path.
-    let mut roots: Vec<(PathBuf, PathBuf, bool)> = Vec::new(); // (as given, canonical, is_dir)
-    let mut seen_roots = HashSet::new();
+/// An input as given, its canonical path, and whether it is a folder.
+struct Root {
+    input: PathBuf,
+    canon: PathBuf,
+    is_dir: bool,
+}
+
+/// Step 1: stats the inputs once; reports missing and odd ones; drops repeats of one path.
+fn stat_roots(inputs: &[PathBuf], plan: &mut Plan) -> Vec<Root> {
+    let mut roots = Vec::new();
+    let mut seen = HashSet::new();
     for input in inputs {
         let meta = match std::fs::metadata(input) {
             Ok(m) => m,
@@ -200,104 +218,155 @@ pub fn plan(inputs: &[PathBuf], opts: &WalkOptions) -> Plan {
                 continue;
             }
         };
-        if seen_roots.insert(canon.clone()) {
-            roots.push((input.clone(), canon, meta.is_dir()));
+        if seen.insert(canon.clone()) {
+            roots.push(Root {
+                input: input.clone(),
+                canon,
+                is_dir: meta.is_dir(),
+            });
         }
     }
+    roots
+}
 
-    // Where outputs go.
-    let out_file = opts.output.as_ref().filter(|o| {
-        inputs.len() == 1 && roots.len() == 1 && !roots[0].2 && has_image_ext(o) && !o.is_dir()
-    });
-    let out_dir = opts.output.as_ref().filter(|_| out_file.is_none());
+/// Step 2: what `-o` means here: an output file, an output folder, or nothing.
+struct Destination<'a> {
+    file: Option<&'a PathBuf>,
+    dir: Option<&'a PathBuf>,
+}
 
-    // Output folder roots (normalised), never entered by a walk.
-    let mut out_roots: HashSet<PathBuf> = HashSet::new();
-    if let Some(d) = out_dir {
-        out_roots.insert(normalize(d));
+impl<'a> Destination<'a> {
+    fn new(inputs: &[PathBuf], roots: &[Root], opts: &'a WalkOptions) -> Self {
+        let file = opts.output.as_ref().filter(|o| {
+            inputs.len() == 1
+                && roots.len() == 1
+                && !roots[0].is_dir
+                && has_image_ext(o)
+                && !o.is_dir()
+        });
+        let dir = opts.output.as_ref().filter(|_| file.is_none());
+        Self { file, dir }
     }
+}
 
-    // Output root for each folder input.
-    let mut folder_outs: Vec<Option<PathBuf>> = Vec::with_capacity(roots.len());
-    for (input, canon, is_dir) in &roots {
-        if !*is_dir {
-            folder_outs.push(None);
+/// Step 3: the output folder of each folder input (`None` for files), and every output folder
+/// (normalised), which a walk never enters.
+fn folder_outputs(
+    roots: &[Root],
+    dest: &Destination,
+    opts: &WalkOptions,
+    plan: &mut Plan,
+) -> (Vec<Option<PathBuf>>, HashSet<PathBuf>) {
+    let mut out_roots: HashSet<PathBuf> = dest.dir.map(|d| normalize(d)).into_iter().collect();
+    let mut outs = Vec::with_capacity(roots.len());
+    for root in roots {
+        if !root.is_dir {
+            outs.push(None);
             continue;
         }
-        let dest = match out_dir {
+        let out = match dest.dir {
             Some(d) => Some(d.clone()),
-            None => default_folder_output(input, canon, &opts.suffix),
+            None => default_folder_output(&root.input, &root.canon, opts.kind.suffix()),
         };
-        match &dest {
+        match &out {
             Some(d) => {
                 out_roots.insert(normalize(d));
             }
             None => plan.errors.push((
-                input.clone(),
+                root.input.clone(),
                 "cannot derive an output folder name from this path; use -o".into(),
             )),
         }
-        folder_outs.push(dest);
+        outs.push(out);
     }
+    (outs, out_roots)
+}
 
-    for ((input, canon, is_dir), dest) in roots.iter().zip(folder_outs) {
-        if !*is_dir {
-            let output = if let Some(f) = out_file {
-                f.clone()
-            } else if let Some(d) = out_dir {
-                d.join(
-                    input
-                        .file_name()
-                        .unwrap_or(canon.file_name().unwrap_or_default()),
-                )
-            } else {
-                default_file_output(input, &opts.suffix)
-            };
-            cands.push(Candidate {
-                input: input.clone(),
-                output: with_format(output, opts),
-                canon: canon.clone(),
-            });
+/// Step 4: file inputs and the files found in folder inputs, with their outputs.
+fn candidates(
+    roots: &[Root],
+    folder_outs: Vec<Option<PathBuf>>,
+    dest: &Destination,
+    opts: &WalkOptions,
+    out_roots: &HashSet<PathBuf>,
+    plan: &mut Plan,
+) -> Vec<Candidate> {
+    let mut cands = Vec::new();
+    for (root, folder_out) in roots.iter().zip(folder_outs) {
+        if root.is_dir {
+            if let Some(out) = folder_out {
+                walk_folder(&root.input, &out, opts, out_roots, &mut cands, plan);
+            }
             continue;
         }
-        let Some(dest) = dest else { continue };
-        walk_folder(input, &dest, opts, &out_roots, &mut cands, &mut plan);
+        let output = if let Some(f) = dest.file {
+            f.clone()
+        } else if let Some(d) = dest.dir {
+            d.join(
+                root.input
+                    .file_name()
+                    .unwrap_or(root.canon.file_name().unwrap_or_default()),
+            )
+        } else {
+            default_file_output(&root.input, opts.kind.suffix())
+        };
+        cands.push(Candidate {
+            input: root.input.clone(),
+            output: with_format(output, opts),
+            canon: root.canon.clone(),
+        });
     }
+    cands
+}
 
-    // Sort, then drop files reached twice.
+/// Step 5: sorts by input, then keeps the first of files reached twice.
+fn dedupe(cands: &mut Vec<Candidate>) {
     cands.sort_by(|a, b| (&a.input, &a.output).cmp(&(&b.input, &b.output)));
     let mut seen = HashSet::new();
     cands.retain(|c| seen.insert(c.canon.clone()));
+}
 
-    // Safety checks on the whole list, so every shard agrees.
+/// Step 6: the safety checks on the whole list (so every shard agrees): per candidate, its
+/// normalised output and whether it may be written.
+fn safety_checks(cands: &[Candidate]) -> Vec<(PathBuf, Result<(), String>)> {
     let all_inputs: HashSet<&Path> = cands.iter().map(|c| c.canon.as_path()).collect();
     let mut writers: HashMap<PathBuf, &Path> = HashMap::new();
-    let mut checked: Vec<(usize, &Candidate, PathBuf, Result<(), String>)> = Vec::new();
-    for (i, c) in cands.iter().enumerate() {
-        let key = normalize(&c.output);
-        let res = if all_inputs.contains(key.as_path()) {
-            Err(format!(
-                "output {} would overwrite an input; use -o or --format",
-                c.output.display()
-            ))
-        } else if let Some(first) = writers.get(&key) {
-            Err(format!(
-                "output {} is already written by {}; use --format or separate -o folders",
-                c.output.display(),
-                first.display()
-            ))
-        } else {
-            writers.insert(key.clone(), &c.input);
-            Ok(())
-        };
-        checked.push((i, c, key, res));
-    }
+    cands
+        .iter()
+        .map(|c| {
+            let key = normalize(&c.output);
+            let res = if all_inputs.contains(key.as_path()) {
+                Err(format!(
+                    "output {} would overwrite an input; use -o or --format",
+                    c.output.display()
+                ))
+            } else if let Some(first) = writers.get(&key) {
+                Err(format!(
+                    "output {} is already written by {}; use --format or separate -o folders",
+                    c.output.display(),
+                    first.display()
+                ))
+            } else {
+                writers.insert(key.clone(), &c.input);
+                Ok(())
+            };
+            (key, res)
+        })
+        .collect()
+}
 
+/// Step 7: this machine's share of the list becomes jobs, errors, or existing-output skips.
+fn take_shard(
+    cands: &[Candidate],
+    checked: Vec<(PathBuf, Result<(), String>)>,
+    opts: &WalkOptions,
+    plan: &mut Plan,
+) {
     let (index, count) = match opts.shard {
         Some((i, n)) if n > 0 => (i, n),
         _ => (0, 1),
     };
-    for (i, c, key, res) in checked {
+    for (i, (c, (key, res))) in cands.iter().zip(checked).enumerate() {
         if i % count != index {
             continue;
         }
@@ -309,10 +378,15 @@ pub fn plan(inputs: &[PathBuf], opts: &WalkOptions) -> Plan {
             Ok(()) => plan.jobs.push(Job {
                 input: c.input.clone(),
                 output: c.output.clone(),
+                format: opts.format.or_else(|| {
+                    c.output
+                        .extension()
+                        .and_then(OsStr::to_str)
+                        .and_then(OutputFormat::from_extension)
+                }),
             }),
         }
     }
-    plan
 }
 
 /// A job before the safety checks, with its canonical input for de-duplication.
@@ -426,7 +500,8 @@ pub fn is_photo_candidate(path: &Path) -> bool {
 fn has_image_ext(path: &Path) -> bool {
     path.extension()
         .and_then(OsStr::to_str)
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        .and_then(OutputFormat::from_extension)
+        .is_some()
 }
 
 /// `cat.denoised.png`, `cat.x2.jpg`, …
@@ -435,8 +510,8 @@ fn is_earlier_output(path: &Path) -> bool {
         return false;
     };
     let stem = stem.to_string_lossy();
-    SUFFIXES.iter().any(|s| {
-        stem.strip_suffix(s)
+    ModelKind::ALL.iter().any(|kind| {
+        stem.strip_suffix(kind.suffix())
             .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
     })
 }
@@ -469,8 +544,8 @@ fn default_folder_output(input: &Path, canon: &Path, suffix: &str) -> Option<Pat
 }
 
 fn with_format(output: PathBuf, opts: &WalkOptions) -> PathBuf {
-    match &opts.format_ext {
-        Some(ext) => output.with_extension(ext.trim_start_matches('.')),
+    match opts.format {
+        Some(format) => output.with_extension(format.extension()),
         None => output,
     }
 }
@@ -528,7 +603,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cat = t.path().join("cat.jpg");
         touch(&cat);
-        let p = one(&cat, &WalkOptions::new("denoised"));
+        let p = one(&cat, &WalkOptions::new(ModelKind::Denoise));
         assert_eq!(io(&p), vec![(cat, t.path().join("cat.denoised.jpg"))]);
         assert!(p.errors.is_empty() && p.skipped.is_empty());
     }
@@ -540,7 +615,7 @@ mod tests {
         touch(&photos.join("top.png"));
         touch(&photos.join("a/b.png"));
         touch(&photos.join("a/c/d.JPG"));
-        let p = one(&photos, &WalkOptions::new("x2"));
+        let p = one(&photos, &WalkOptions::new(ModelKind::UpscaleX2));
         let out = t.path().join("photos-x2");
         assert_eq!(
             io(&p),
@@ -559,7 +634,7 @@ mod tests {
         let photos = t.path().join("photos");
         touch(&photos.join("a.png"));
         let dot = photos.join(".");
-        let p = plan(&[dot], &WalkOptions::new("denoised"));
+        let p = plan(&[dot], &WalkOptions::new(ModelKind::Denoise));
         assert_eq!(p.jobs.len(), 1);
         let canon_parent = fs::canonicalize(t.path()).unwrap();
         assert_eq!(
@@ -568,7 +643,7 @@ mod tests {
         );
         let dotdot = photos.join("a/..");
         fs::create_dir_all(photos.join("a")).unwrap();
-        let p = plan(&[dotdot], &WalkOptions::new("x4"));
+        let p = plan(&[dotdot], &WalkOptions::new(ModelKind::UpscaleX4));
         assert_eq!(
             p.jobs[0].output,
             canon_parent.join("photos-x4").join("a.png")
@@ -581,7 +656,7 @@ mod tests {
         let photos = t.path().join("photos");
         touch(&photos.join("a.png"));
         touch(&photos.join("sub/b.png"));
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         o.recursive = false;
         let p = one(&photos, &o);
         assert_eq!(io(&p).len(), 1);
@@ -597,7 +672,7 @@ mod tests {
         touch(&dog);
 
         // One file input + image extension: -o is the file.
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         o.output = Some(t.path().join("result.png"));
         let p = one(&cat, &o);
         assert_eq!(io(&p), vec![(cat.clone(), t.path().join("result.png"))]);
@@ -636,7 +711,7 @@ mod tests {
 
         // --format applies to every output, -o file included.
         o.output = Some(t.path().join("result.png"));
-        o.format_ext = Some("jpg".into());
+        o.format = Some(OutputFormat::Jpeg);
         let p = one(&cat, &o);
         assert_eq!(io(&p), vec![(cat, t.path().join("result.jpg"))]);
     }
@@ -646,8 +721,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cat = t.path().join("cat.jpg");
         touch(&cat);
-        let mut o = WalkOptions::new("colorized");
-        o.format_ext = Some("png".into());
+        let mut o = WalkOptions::new(ModelKind::Colorize);
+        o.format = Some(OutputFormat::Png);
         let p = one(&cat, &o);
         assert_eq!(io(&p), vec![(cat, t.path().join("cat.colorized.png"))]);
     }
@@ -674,7 +749,7 @@ mod tests {
         for f in files {
             touch(&d.join(f));
         }
-        let p = one(&d, &WalkOptions::new("denoised"));
+        let p = one(&d, &WalkOptions::new(ModelKind::Denoise));
         let inputs: Vec<_> = p.jobs.iter().map(|j| j.input.clone()).collect();
         assert_eq!(inputs, vec![d.join("ok.png"), d.join("x2.png")]);
         assert_eq!(skip_of(&p, &d.join(".hidden.png")), Some(Skip::Hidden));
@@ -701,7 +776,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("notes.txt");
         touch(&f);
-        let p = one(&f, &WalkOptions::new("denoised"));
+        let p = one(&f, &WalkOptions::new(ModelKind::Denoise));
         assert_eq!(io(&p), vec![(f, t.path().join("notes.denoised.txt"))]);
     }
 
@@ -711,7 +786,7 @@ mod tests {
         let d = t.path().join("photos");
         touch(&d.join("a.png"));
         touch(&d.join("restored/a.png")); // an earlier run's output
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         o.output = Some(d.join("restored"));
         o.overwrite = true;
         let p = one(&d, &o);
@@ -733,8 +808,8 @@ mod tests {
         let d = t.path().join("photos");
         touch(&d.join("a.png"));
         touch(&d.join("a.jpg"));
-        let mut o = WalkOptions::new("denoised");
-        o.format_ext = Some("png".into());
+        let mut o = WalkOptions::new(ModelKind::Denoise);
+        o.format = Some(OutputFormat::Png);
         let p = one(&d, &o);
         let out = t.path().join("photos-denoised/a.png");
         assert_eq!(io(&p), vec![(d.join("a.jpg"), out)]);
@@ -749,7 +824,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("photos");
         touch(&d.join("a.png"));
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         o.output = Some(d.clone());
         o.overwrite = true;
         let p = one(&d, &o);
@@ -771,7 +846,7 @@ mod tests {
         let cat = t.path().join("cat.png");
         touch(&cat);
         touch(&t.path().join("cat.denoised.png"));
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         let p = one(&cat, &o);
         assert!(p.jobs.is_empty());
         assert_eq!(p.skipped, vec![(cat.clone(), Skip::Exists)]);
@@ -790,7 +865,7 @@ mod tests {
         let missing = t.path().join("nope.png");
         let p = plan(
             &[d.clone(), d.join("a.png"), d.clone(), missing.clone()],
-            &WalkOptions::new("denoised"),
+            &WalkOptions::new(ModelKind::Denoise),
         );
         let inputs: Vec<_> = p.jobs.iter().map(|j| j.input.clone()).collect();
         assert_eq!(inputs, vec![d.join("a.png"), d.join("b.png")]);
@@ -809,7 +884,7 @@ mod tests {
         }
         // An existing output must not shift the split.
         touch(&t.path().join("photos-denoised/sub0/img00.png"));
-        let mut o = WalkOptions::new("denoised");
+        let mut o = WalkOptions::new(ModelKind::Denoise);
         o.overwrite = true;
         let all = one(&d, &o).jobs;
         assert_eq!(all.len(), 23);
@@ -861,7 +936,7 @@ mod tests {
         touch(&d.join("a/img.png"));
         std::os::unix::fs::symlink(&d, d.join("a/loop")).unwrap();
         std::os::unix::fs::symlink(d.join("a/img.png"), d.join("alias.png")).unwrap();
-        let p = one(&d, &WalkOptions::new("denoised"));
+        let p = one(&d, &WalkOptions::new(ModelKind::Denoise));
         // The link to img.png and img.png itself are one file: one job.
         assert_eq!(p.jobs.len(), 1);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);

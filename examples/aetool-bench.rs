@@ -2,7 +2,7 @@
 //! implicit-GEMM op, side by side in one run (interleaved, medians of `--reps` runs).
 //!
 //! ```text
-//! cargo run --release --bin aetool-bench -- [--reps N] [--only ops|models]
+//! cargo run --release --example aetool-bench -- [--reps N] [--only ops|models]
 //!     [--models denoise,upscale-x2,upscale-x4,colorize] [--impls candle,im2col,fused]
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! memory of that forward pass or training step.
 //! The machine's load average is printed too: other jobs sharing the cores slow every path.
 
-use aetool::models::{ModelSpec, Net, Task};
+use aetool::models::{ModelKind, ModelSpec, Net};
 use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -239,30 +239,18 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
     Ok(())
 }
 
-fn input_channels(spec: &ModelSpec) -> usize {
-    match spec.task {
-        Task::Denoise => 4,
-        Task::Colorize => 1,
-        Task::Upscale => 3,
-    }
-}
-
 fn spec_by_name(name: &str) -> Result<ModelSpec> {
-    Ok(match name {
-        "denoise" => ModelSpec::default_for(Task::Denoise, 1),
-        "upscale-x2" => ModelSpec::default_for(Task::Upscale, 2),
-        "upscale-x4" => ModelSpec::default_for(Task::Upscale, 4),
-        "colorize" => ModelSpec::default_for(Task::Colorize, 1),
-        other => bail!("unknown model {other}"),
-    })
+    match ModelKind::ALL.into_iter().find(|k| k.name() == name) {
+        Some(kind) => Ok(kind.default_spec()),
+        None => bail!("unknown model {name}"),
+    }
 }
 
 fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let dev = Device::Cpu;
     let spec = spec_by_name(name)?;
     let s = spec.scale();
-    let c_in = input_channels(&spec);
-    let c_out = if spec.task == Task::Colorize { 2 } else { 3 };
+    let (c_in, c_out) = spec.kind().expect("a shipped kind").channels();
 
     // Trainable copy (VarMap) and an inference copy built from plain tensors (no autograd graph).
     let vm = VarMap::new();

@@ -6,59 +6,21 @@
 //! [`ModelSpec`] as JSON) and `provenance` (JSON: training steps, data, base weights, validation
 //! PSNR, …). Loading refuses files of another task, scale or shape, naming the file.
 
-use crate::models::{ModelSpec, Net, Task};
+mod hub;
+mod source;
+
+pub use source::Source;
+
+use crate::models::{ModelKind, ModelSpec, Net};
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Weights embedded at build time by `build.rs`: `(name, safetensors bytes)`.
 pub fn bundled() -> &'static [(&'static str, &'static [u8])] {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"))
-}
-
-/// Where to take weights from, as given by `--weights FILE` / `--model hf:OWNER/REPO[@REV][/FILE]`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    /// The weights compiled into the binary.
-    Bundled,
-    /// A local safetensors file (memory-mapped).
-    File(PathBuf),
-    /// A file of a Hub model repo, downloaded into the Hugging Face cache.
-    Hub {
-        repo: String,
-        revision: String,
-        file: Option<String>,
-    },
-}
-
-impl Source {
-    /// Parses `hf:OWNER/REPO[@REV][/FILE]`, `bundled`, or a path.
-    pub fn parse(s: &str) -> Result<Self> {
-        if s == "bundled" {
-            return Ok(Source::Bundled);
-        }
-        let Some(rest) = s.strip_prefix("hf:") else {
-            return Ok(Source::File(PathBuf::from(s)));
-        };
-        let mut parts = rest.splitn(3, '/');
-        let (owner, name) = match (parts.next(), parts.next()) {
-            (Some(o), Some(n)) if !o.is_empty() && !n.is_empty() => (o, n),
-            _ => bail!("--model {s:?}: expected hf:OWNER/REPO[@REVISION][/FILE]"),
-        };
-        let file = parts.next().filter(|f| !f.is_empty()).map(str::to_string);
-        let (name, revision) = match name.split_once('@') {
-            Some((n, r)) if !n.is_empty() && !r.is_empty() => (n, r.to_string()),
-            Some(_) => bail!("--model {s:?}: empty repository name or revision around '@'"),
-            None => (name, "main".to_string()),
-        };
-        Ok(Source::Hub {
-            repo: format!("{owner}/{name}"),
-            revision,
-            file,
-        })
-    }
 }
 
 /// Raw safetensors bytes, borrowed from the binary or memory-mapped from a file.
@@ -125,83 +87,73 @@ fn spec_of(meta: &HashMap<String, String>, origin: &str) -> Result<ModelSpec> {
     Ok(spec)
 }
 
-/// What a caller wants: a task and, for upscale, a scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Want {
-    pub task: Task,
-    pub scale: usize,
-}
-
-impl Want {
-    pub fn name(&self) -> String {
-        crate::models::model_name(self.task, self.scale)
-    }
-}
-
 /// The raw bytes of `source` and a human-readable origin.
-fn read(source: &Source, want: Want) -> Result<(Bytes, String)> {
+fn read(source: &Source, kind: ModelKind) -> Result<(Bytes, String)> {
     Ok(match source {
         Source::Bundled => {
-            let name = want.name();
+            let name = kind.name();
             let bytes = bundled().iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
                 anyhow!("this aetool build bundles no `{name}` weights; pass --weights FILE or --model hf:OWNER/REPO (see `aetool info`)")
             })?;
             (Bytes::Static(bytes), format!("bundled:{name}"))
         }
         Source::File(path) => (map_file(path)?, path.display().to_string()),
-        Source::Hub { .. } => {
-            let path = crate::hub::fetch(source, &want.name())?;
-            (map_file(&path)?, crate::hub::describe(source, &want.name()))
+        Source::Hub {
+            repo,
+            revision,
+            file,
+        } => {
+            let file = file.clone().unwrap_or_else(|| kind.file_name());
+            (
+                map_file(&hub::fetch(repo, revision, &file)?)?,
+                hub::describe(repo, revision, &file),
+            )
         }
     })
 }
 
-/// Checks that `spec` serves `want`.
-fn check_want(spec: &ModelSpec, want: Want, origin: &str) -> Result<()> {
-    if spec.task != want.task || (want.task == Task::Upscale && spec.scale() != want.scale) {
+/// Checks that `spec` serves `kind`.
+fn check_kind(spec: &ModelSpec, kind: ModelKind, origin: &str) -> Result<()> {
+    if spec.kind() != Some(kind) {
         bail!(
-            "{origin}: these are `{}` weights, but `{}` weights are needed",
-            spec.name(),
-            want.name()
+            "{origin}: these are `{}` weights, but `{kind}` weights are needed",
+            spec.name()
         );
     }
     Ok(())
 }
 
-/// Loads weights from `source` for `want`, on `device`.
-pub fn load(source: &Source, want: Want, device: &Device) -> Result<Loaded> {
-    let (bytes, origin) = read(source, want)?;
-    from_bytes(&bytes, &origin, Some(want), device)
+/// Loads weights from `source` for `kind`, on `device`.
+pub fn load(source: &Source, kind: ModelKind, device: &Device) -> Result<Loaded> {
+    let (bytes, origin) = read(source, kind)?;
+    from_bytes(&bytes, &origin, Some(kind), device)
 }
 
 /// Weights as named tensors plus their spec and origin, for training to start from.
 pub fn load_tensors(
     source: &Source,
-    want: Want,
+    kind: ModelKind,
     device: &Device,
 ) -> Result<(ModelSpec, String, HashMap<String, Tensor>)> {
-    let (bytes, origin) = read(source, want)?;
+    let (bytes, origin) = read(source, kind)?;
     let spec = spec_of(&metadata(&bytes, &origin)?, &origin)?;
-    check_want(&spec, want, &origin)?;
+    check_kind(&spec, kind, &origin)?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| anyhow!("{origin}: {e}"))?;
     Ok((spec, origin, tensors))
 }
 
-/// Builds a network from safetensors bytes; checks task/scale when `want` is given.
-fn from_bytes(bytes: &[u8], origin: &str, want: Option<Want>, device: &Device) -> Result<Loaded> {
+/// Builds a network from safetensors bytes; checks the kind when one is given.
+fn from_bytes(
+    bytes: &[u8],
+    origin: &str,
+    kind: Option<ModelKind>,
+    device: &Device,
+) -> Result<Loaded> {
     let meta = metadata(bytes, origin)?;
     let spec = spec_of(&meta, origin)?;
-    if let Some(want) = want {
-        if spec.task != want.task
-            || (want.task == crate::models::Task::Upscale && spec.scale() != want.scale)
-        {
-            bail!(
-                "{origin}: these are `{}` weights, but `{}` weights are needed",
-                spec.name(),
-                want.name()
-            );
-        }
+    if let Some(kind) = kind {
+        check_kind(&spec, kind, origin)?;
     }
     let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)
         .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
@@ -236,14 +188,17 @@ pub fn inspect(source: &Source) -> Result<Vec<Loaded>> {
             None,
             &Device::Cpu,
         )?]),
-        Source::Hub { file, .. } => {
-            let name = file.clone().ok_or_else(|| {
+        Source::Hub {
+            repo,
+            revision,
+            file,
+        } => {
+            let file = file.as_deref().ok_or_else(|| {
                 anyhow!("`aetool info hf:…` needs the file: hf:OWNER/REPO[@REV]/FILE")
             })?;
-            let path = crate::hub::fetch(source, &name)?;
             Ok(vec![from_bytes(
-                &map_file(&path)?,
-                &crate::hub::describe(source, &name),
+                &map_file(&hub::fetch(repo, revision, file)?)?,
+                &hub::describe(repo, revision, file),
                 None,
                 &Device::Cpu,
             )?])
@@ -271,37 +226,4 @@ pub fn save(
     let data = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
         .with_context(|| format!("{}: cannot serialise weights", path.display()))?;
     crate::atomic::write(path, &data)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_model_sources() {
-        assert_eq!(Source::parse("bundled").unwrap(), Source::Bundled);
-        assert_eq!(
-            Source::parse("w.safetensors").unwrap(),
-            Source::File("w.safetensors".into())
-        );
-        assert_eq!(
-            Source::parse("hf:me/aetool").unwrap(),
-            Source::Hub {
-                repo: "me/aetool".into(),
-                revision: "main".into(),
-                file: None
-            }
-        );
-        assert_eq!(
-            Source::parse("hf:me/aetool@v2/sub/x.safetensors").unwrap(),
-            Source::Hub {
-                repo: "me/aetool".into(),
-                revision: "v2".into(),
-                file: Some("sub/x.safetensors".into())
-            }
-        );
-        for bad in ["hf:", "hf:me", "hf:/x", "hf:me/@v1", "hf:me/x@"] {
-            assert!(Source::parse(bad).is_err(), "{bad}");
-        }
-    }
 }

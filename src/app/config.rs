@@ -1,20 +1,36 @@
 //! Turns parsed flags into validated settings. Every combination check lives here, before any
 //! work starts, and every message says what to type instead.
 
-use crate::cli::{FinetuneArgs, ModelArgs, TaskArg};
-use crate::models::Task;
+use crate::app::args::{EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg};
+use crate::models::planes::MAX_SIGMA;
+use crate::models::{ModelKind, Task};
+use crate::photo::{Limits, OutputFormat};
+use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
+use crate::pipeline::walk::{parse_shard, WalkOptions};
 use crate::train::{Base, Hyper, TrainConfig};
 use crate::weights::Source;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use std::path::PathBuf;
 
-impl From<TaskArg> for Task {
-    fn from(t: TaskArg) -> Self {
-        match t {
-            TaskArg::Denoise => Task::Denoise,
-            TaskArg::Upscale => Task::Upscale,
-            TaskArg::Colorize => Task::Colorize,
+/// The model kind named by `--task` and `-x` (the scale matters for upscale only).
+pub fn kind(task: TaskArg, scale: ScaleArg) -> ModelKind {
+    match (task, scale) {
+        (TaskArg::Denoise, _) => ModelKind::Denoise,
+        (TaskArg::Colorize, _) => ModelKind::Colorize,
+        (TaskArg::Upscale, ScaleArg::X2) => ModelKind::UpscaleX2,
+        (TaskArg::Upscale, ScaleArg::X4) => ModelKind::UpscaleX4,
+    }
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Png => OutputFormat::Png,
+            FormatArg::Jpg => OutputFormat::Jpeg,
+            FormatArg::Webp => OutputFormat::Webp,
+            FormatArg::Tiff => OutputFormat::Tiff,
+            FormatArg::Bmp => OutputFormat::Bmp,
         }
     }
 }
@@ -64,6 +80,7 @@ pub fn device(spec: &str) -> Result<Device> {
 }
 
 /// Sets the number of compute threads (candle's matmul and our ops both use rayon's pool).
+/// Called once, at start-up, before any command runs.
 pub fn threads(jobs: Option<usize>) -> Result<()> {
     if let Some(n) = jobs {
         if n == 0 {
@@ -96,11 +113,7 @@ pub fn source(args: &ModelArgs) -> Result<Source> {
 
 /// Validated settings for `aetool finetune`.
 pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
-    let task = Task::from(args.task);
-    let scale = if task == Task::Upscale { args.scale } else { 1 };
-    if !matches!(scale, 1 | 2 | 4) {
-        bail!("-x{scale}: upscale supports -x2 and -x4");
-    }
+    let kind = kind(args.task, args.scale);
     if !args.dir.is_dir() {
         bail!("--dir {}: not a folder of photos", args.dir.display());
     }
@@ -108,7 +121,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         "scratch" => Base::Scratch,
         other => Base::Weights(Source::parse(other)?),
     };
-    let mut hyper = Hyper::defaults(task, scale, matches!(base, Base::Scratch));
+    let mut hyper = Hyper::defaults(kind, matches!(base, Base::Scratch));
     hyper.seed = args.seed;
     if let Some(v) = args.steps {
         hyper.steps = v;
@@ -123,7 +136,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         hyper.lr = v;
     }
     if let Some(v) = args.chroma_weight {
-        if task != Task::Colorize {
+        if kind.task() != Task::Colorize {
             bail!("--chroma-weight applies to --task colorize only");
         }
         if !(v.is_finite() && v >= 0.0) {
@@ -132,23 +145,19 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         hyper.chroma_weight = v;
     }
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
-    let align = 1 << crate::models::ModelSpec::default_for(task, scale).depth_align_log2();
+    let align = 1 << kind.default_spec().depth_align_log2();
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
         bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
     }
     if args.val_every == 0 || args.checkpoint_every == 0 {
         bail!("--val-every and --checkpoint-every must be ≥ 1");
     }
-    threads(args.jobs)?;
     let output = args.output.clone().unwrap_or_else(|| {
         let dir_name = std::fs::canonicalize(&args.dir)
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "photos".into());
-        PathBuf::from(format!(
-            "{dir_name}-{}.safetensors",
-            crate::models::model_name(task, scale)
-        ))
+        PathBuf::from(format!("{dir_name}-{}", kind.file_name()))
     });
     Ok(TrainConfig {
         hyper,
@@ -164,42 +173,53 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
 }
 
 /// Validated settings for denoise / upscale / colorize.
-pub struct RunConfig {
-    pub want: crate::weights::Want,
+pub struct RestoreConfig {
+    pub kind: ModelKind,
     pub source: Source,
     pub device: Device,
-    pub sigma: crate::restore::Sigma,
-    pub tile: crate::restore::TileSize,
-    pub tile_pad: Option<usize>,
-    pub work_size: u32,
+    pub settings: RestoreSettings,
     pub inputs: Vec<PathBuf>,
-    pub walk: crate::walk::WalkOptions,
-    pub limits: crate::io::Limits,
+    pub walk: WalkOptions,
+    pub limits: Limits,
     pub quiet: bool,
     pub json: bool,
 }
 
+/// Validated settings for `aetool eval`.
+pub struct EvalConfig {
+    pub kind: ModelKind,
+    pub source: Source,
+    pub device: Device,
+    /// Noise levels to measure denoise at (0–[`MAX_SIGMA`] on the 0–255 scale).
+    pub sigmas: Vec<f32>,
+    pub dir: PathBuf,
+    pub per_image: bool,
+    pub json: bool,
+}
+
+/// Parses one noise level `N` (0–[`MAX_SIGMA`] on the 0–255 scale); `hint` shows the form
+/// expected in the error message.
+fn sigma_level(s: &str, hint: &str) -> Result<f32> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .with_context(|| format!("--sigma {s}: expected {hint}"))?;
+    if !(0.0..=MAX_SIGMA).contains(&v) {
+        bail!("--sigma {s}: the denoiser covers 0 to {MAX_SIGMA} (on the 0–255 scale)");
+    }
+    Ok(v)
+}
+
 /// Parses `--sigma auto|N` (0–50 on the 0–255 scale).
-pub fn sigma(s: &str) -> Result<crate::restore::Sigma> {
-    use crate::restore::Sigma;
+pub fn sigma(s: &str) -> Result<Sigma> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(Sigma::Auto);
     }
-    let v: f32 = s
-        .parse()
-        .with_context(|| format!("--sigma {s}: expected `auto` or a number such as 15"))?;
-    if !(0.0..=crate::tasks::MAX_SIGMA).contains(&v) {
-        bail!(
-            "--sigma {s}: the denoiser covers 0 to {} (on the 0–255 scale)",
-            crate::tasks::MAX_SIGMA
-        );
-    }
-    Ok(Sigma::Fixed(v))
+    sigma_level(s, "`auto` or a number such as 15").map(Sigma::Fixed)
 }
 
 /// Parses `--tile auto|N`.
-pub fn tile(s: &str) -> Result<crate::restore::TileSize> {
-    use crate::restore::TileSize;
+pub fn tile(s: &str) -> Result<TileSize> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(TileSize::Auto);
     }
@@ -209,64 +229,76 @@ pub fn tile(s: &str) -> Result<crate::restore::TileSize> {
     }
 }
 
+/// Checks `--work-size` (colorize).
+fn work_size(work_size: u32) -> Result<u32> {
+    if work_size < 32 {
+        bail!("--work-size {work_size}: use at least 32 pixels");
+    }
+    Ok(work_size)
+}
+
 /// Validated settings for an inference command.
-pub fn run(
-    task: Task,
-    scale: usize,
+pub fn restore(
+    kind: ModelKind,
     sigma_arg: Option<&str>,
-    work_size: u32,
-    args: &crate::cli::RunArgs,
-) -> Result<RunConfig> {
-    use crate::walk::{parse_shard, WalkOptions};
-    threads(args.model.jobs)?;
-    let suffix = match task {
-        Task::Denoise => "denoised".to_string(),
-        Task::Upscale => format!("x{scale}"),
-        Task::Colorize => "colorized".to_string(),
-    };
+    work_size_arg: u32,
+    args: &RunArgs,
+) -> Result<RestoreConfig> {
     let shard = args
         .shard
         .as_deref()
         .map(parse_shard)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
-    let format_ext = args.format.map(|f| {
-        match f {
-            crate::cli::FormatArg::Png => "png",
-            crate::cli::FormatArg::Jpg => "jpg",
-            crate::cli::FormatArg::Webp => "webp",
-            crate::cli::FormatArg::Tiff => "tif",
-            crate::cli::FormatArg::Bmp => "bmp",
-        }
-        .to_string()
-    });
     if args.max_megapixels == 0 {
         bail!("--max-megapixels must be at least 1");
     }
-    if work_size < 32 {
-        bail!("--work-size {work_size}: use at least 32 pixels");
-    }
-    Ok(RunConfig {
-        want: crate::weights::Want { task, scale },
-        source: source(&args.model)?,
-        device: device(&args.model.device)?,
+    let settings = RestoreSettings {
         sigma: sigma(sigma_arg.unwrap_or("auto"))?,
         tile: tile(&args.tile)?,
         tile_pad: args.tile_pad,
-        work_size,
+        work_size: work_size(work_size_arg)?,
+    };
+    Ok(RestoreConfig {
+        kind,
+        source: source(&args.model)?,
+        device: device(&args.model.device)?,
+        settings,
         inputs: args.inputs.clone(),
         walk: WalkOptions {
             recursive: !args.no_recursive,
             output: args.output.clone(),
-            suffix,
-            format_ext,
+            format: args.format.map(OutputFormat::from),
             overwrite: args.overwrite,
             shard,
+            ..WalkOptions::new(kind)
         },
-        limits: crate::io::Limits {
+        limits: Limits {
             max_pixels: args.max_megapixels * 1_000_000,
         },
         quiet: args.quiet,
+        json: args.json,
+    })
+}
+
+/// Validated settings for `aetool eval`.
+pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
+    let kind = kind(args.task, args.scale);
+    let sigmas = if kind == ModelKind::Denoise {
+        args.sigma
+            .split(',')
+            .map(|s| sigma_level(s, "numbers like 15,25,50"))
+            .collect::<Result<_>>()?
+    } else {
+        vec![0.0]
+    };
+    Ok(EvalConfig {
+        kind,
+        source: source(&args.model)?,
+        device: device(&args.model.device)?,
+        sigmas,
+        dir: args.dir.clone(),
+        per_image: args.per_image,
         json: args.json,
     })
 }

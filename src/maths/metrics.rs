@@ -6,7 +6,7 @@
 //! each border, peak 255) is built from [`y_channel`], [`crop_border`], [`psnr`] and [`ssim`].
 //! Sums are accumulated in `f64`.
 
-use crate::color::rgb_to_y;
+use crate::maths::color::rgb_to_y;
 
 /// Side of the square Gaussian window used by [`ssim`] (σ = 1.5, radius 5): images must be at
 /// least this wide and tall.

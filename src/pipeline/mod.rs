@@ -2,10 +2,14 @@
 //! three threads (decoding the next file and encoding the previous one while the model runs),
 //! with per-file errors reported and counted, never fatal.
 
-use crate::io::{self, Limits, OutputFormat};
+pub mod restore;
+pub mod tiling;
+pub mod walk;
+
+use crate::photo::{self as io, Limits, OutputFormat};
+use crate::pipeline::restore::Restorer;
+use crate::pipeline::walk::{Job, Plan};
 use crate::progress::{Kind, Progress};
-use crate::restore::Restorer;
-use crate::walk::{Job, Plan};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -35,22 +39,12 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-/// Output encoding for a job: from the output's extension (set by the planner from the input's
-/// or `--format`), else the input's format.
-fn format_for(output: &Path, input_format: image::ImageFormat) -> OutputFormat {
-    output
-        .extension()
-        .and_then(|e| e.to_str())
-        .and_then(OutputFormat::from_extension)
-        .unwrap_or_else(|| OutputFormat::for_input(input_format))
-}
-
 /// Processes every job of `plan` with `restorer`.
 pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Summary {
     let started = Instant::now();
     let progress = Progress::new(Kind::Files, plan.jobs.len() as u64, quiet);
     let summary = Mutex::new(Summary {
-        model: restorer.loaded.origin.clone(),
+        model: restorer.origin().to_string(),
         ..Default::default()
     });
     let fail = |file: &Path, error: String| {
@@ -86,7 +80,9 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
         });
         scope.spawn(|| {
             for (job, photo, mp) in restored_rx {
-                let format = format_for(&job.output, photo.meta.format);
+                let format = job
+                    .format
+                    .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
                 match io::save(&job.output, &photo, format) {
                     Ok(()) => {
                         let mut s = summary.lock().expect("summary lock");

@@ -1,0 +1,6 @@
+//! Pure numerics shared by inference, training and evaluation: colour spaces, noise
+//! estimation, quality metrics. No I/O, no models.
+
+pub mod color;
+pub mod metrics;
+pub mod noise;

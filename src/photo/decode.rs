@@ -1,0 +1,213 @@
+//! Image file → [`Photo`]: format from the content, size limits from the header, EXIF
+//! orientation applied, samples unpacked to f32 in `[0, 1]`.
+
+use super::{clamp01, format::format_name, one_line, Limits, OutputFormat, Photo, PhotoMeta};
+use anyhow::{anyhow, bail, Result};
+use image::codecs::tiff::TiffDecoder;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use rayon::prelude::*;
+use std::io::BufReader;
+use std::path::Path;
+
+/// Reads and decodes an image file. See the module docs.
+pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
+    let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
+    let info = file.metadata().map_err(|e| anyhow!("cannot open: {e}"))?;
+    if info.is_dir() {
+        bail!("is a folder, not an image");
+    }
+    if info.len() == 0 {
+        bail!("empty file");
+    }
+    let mut reader = ImageReader::new(BufReader::new(file))
+        .with_guessed_format()
+        .map_err(|e| anyhow!("read error: {e}"))?;
+    let format = reader
+        .format()
+        .ok_or_else(|| anyhow!("not an image (unrecognised content)"))?;
+    if OutputFormat::for_input(format).image_format() != format {
+        bail!(
+            "{} images are not supported (only PNG, JPEG, WebP, TIFF and BMP)",
+            format_name(format)
+        );
+    }
+    let mut decoder: Box<dyn ImageDecoder> = if format == ImageFormat::Tiff {
+        // image 0.25 caps TIFF tag values by the size of the decoded image once limits are set,
+        // which loses the ICC profile of small images: limits are applied after reading it.
+        Box::new(
+            TiffDecoder::new(reader.into_inner()).map_err(|e| decode_error(e, format, limits))?,
+        )
+    } else {
+        reader.limits(limits.image_limits());
+        Box::new(
+            reader
+                .into_decoder()
+                .map_err(|e| decode_error(e, format, limits))?,
+        )
+    };
+
+    let (w, h) = decoder.dimensions();
+    check_size(w, h, limits)?;
+    let need = decoder.total_bytes();
+    if need > limits.max_alloc() {
+        bail!(
+            "image needs {} MB to decode, over the {} MB limit",
+            need.div_ceil(1 << 20),
+            limits.max_alloc() >> 20
+        );
+    }
+
+    // Metadata problems are not worth refusing a photo for: no profile, no rotation.
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| !p.is_empty());
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    decoder
+        .set_limits(limits.image_limits())
+        .map_err(|e| decode_error(e, format, limits))?;
+    let mut img =
+        DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, format, limits))?;
+    img.apply_orientation(orientation);
+    Ok(photo_from_image(img, icc, format))
+}
+
+/// Megapixels for messages: "1600", "0.001".
+fn megapixels(pixels: u64) -> String {
+    let s = format!("{:.3}", pixels as f64 / 1e6);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn check_size(w: u32, h: u32, limits: &Limits) -> Result<()> {
+    if w == 0 || h == 0 {
+        bail!("image has no pixels ({w}×{h})");
+    }
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        bail!(
+            "image is {w}×{h} ({} MP), over the {} MP limit (a decompression bomb?)",
+            megapixels(pixels),
+            megapixels(limits.max_pixels)
+        );
+    }
+    Ok(())
+}
+
+/// Turns a decoder error into a short message naming the format and the cause.
+fn decode_error(e: ImageError, format: ImageFormat, limits: &Limits) -> anyhow::Error {
+    use std::error::Error as _;
+    let name = format_name(format);
+    match e {
+        ImageError::Limits(_) => anyhow!(
+            "{name} needs more than the {} MB memory limit to decode (a decompression bomb?)",
+            limits.max_alloc() >> 20
+        ),
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            anyhow!("truncated or corrupt {name}: file ends early")
+        }
+        ImageError::IoError(io) => anyhow!(
+            "truncated or corrupt {name}: {}",
+            tidy_cause(&one_line(&io.to_string()))
+        ),
+        ImageError::Decoding(d) => {
+            let cause = d
+                .source()
+                .map(|s| one_line(&s.to_string()))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "invalid data".to_string());
+            anyhow!("truncated or corrupt {name}: {}", tidy_cause(&cause))
+        }
+        ImageError::Unsupported(u) => {
+            anyhow!("unsupported {name} variant: {}", one_line(&u.to_string()))
+        }
+        other => anyhow!("cannot decode {name}: {}", one_line(&other.to_string())),
+    }
+}
+
+/// Decoder messages say "file ends early" in many ways; use one.
+fn tidy_cause(cause: &str) -> String {
+    let lower = cause.to_ascii_lowercase();
+    let eof = [
+        "not enough bytes",
+        "no more bytes",
+        "unexpected eof",
+        "unexpected end",
+    ];
+    if eof.iter().any(|p| lower.contains(p)) {
+        "file ends early".to_string()
+    } else {
+        cause.trim_start_matches("I/O errors ").to_string()
+    }
+}
+
+fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat) -> Photo {
+    use image::ColorType as C;
+    let color = img.color();
+    let gray = matches!(color, C::L8 | C::La8 | C::L16 | C::La16);
+    let sixteen_bit = !matches!(color, C::L8 | C::La8 | C::Rgb8 | C::Rgba8);
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let n = width * height;
+    let mut rgb = vec![0f32; n * 3];
+    let mut alpha = color.has_alpha().then(|| vec![0f32; n]);
+    let a = alpha.as_deref_mut();
+    // Division, not multiplication by a reciprocal: k / 255 is then the f32 nearest to the
+    // exact value whatever the source layout, and `save` rounds it back to k.
+    let u8f = |v: u8| f32::from(v) / 255.0;
+    let u16f = |v: u16| f32::from(v) / 65535.0;
+    match &img {
+        DynamicImage::ImageLuma8(b) => unpack(b.as_raw(), 1, &mut rgb, a, u8f),
+        DynamicImage::ImageLumaA8(b) => unpack(b.as_raw(), 2, &mut rgb, a, u8f),
+        DynamicImage::ImageRgb8(b) => unpack(b.as_raw(), 3, &mut rgb, a, u8f),
+        DynamicImage::ImageRgba8(b) => unpack(b.as_raw(), 4, &mut rgb, a, u8f),
+        DynamicImage::ImageLuma16(b) => unpack(b.as_raw(), 1, &mut rgb, a, u16f),
+        DynamicImage::ImageLumaA16(b) => unpack(b.as_raw(), 2, &mut rgb, a, u16f),
+        DynamicImage::ImageRgb16(b) => unpack(b.as_raw(), 3, &mut rgb, a, u16f),
+        DynamicImage::ImageRgba16(b) => unpack(b.as_raw(), 4, &mut rgb, a, u16f),
+        // Float TIFFs may hold values outside [0, 1], or NaN.
+        DynamicImage::ImageRgb32F(b) => unpack(b.as_raw(), 3, &mut rgb, a, clamp01),
+        DynamicImage::ImageRgba32F(b) => unpack(b.as_raw(), 4, &mut rgb, a, clamp01),
+        other => unpack(other.to_rgba32f().as_raw(), 4, &mut rgb, a, clamp01),
+    }
+    Photo {
+        width,
+        height,
+        rgb,
+        alpha,
+        meta: PhotoMeta {
+            gray,
+            sixteen_bit,
+            icc,
+            format,
+        },
+    }
+}
+
+/// Spreads interleaved samples with `channels` per pixel (1 = L, 2 = LA, 3 = RGB, 4 = RGBA) into
+/// the RGB buffer (gray replicated) and, when given, the alpha plane (last channel).
+fn unpack<T: Copy + Send + Sync>(
+    raw: &[T],
+    channels: usize,
+    rgb: &mut [f32],
+    alpha: Option<&mut [f32]>,
+    f: impl Fn(T) -> f32 + Send + Sync,
+) {
+    rgb.par_chunks_mut(3)
+        .zip(raw.par_chunks(channels))
+        .for_each(|(out, px)| {
+            if channels <= 2 {
+                out.fill(f(px[0]));
+            } else {
+                for (o, &v) in out.iter_mut().zip(px) {
+                    *o = f(v);
+                }
+            }
+        });
+    if let Some(alpha) = alpha {
+        alpha
+            .par_iter_mut()
+            .zip(raw.par_chunks(channels))
+            .for_each(|(out, px)| *out = f(px[channels - 1]));
+    }
+}

@@ -1,0 +1,176 @@
+//! Image files ↔ f32 pixels. The only place images are decoded (`decode.rs`) and encoded
+//! (`encode.rs`); `format.rs` lists the supported formats and their file extensions.
+//!
+//! [`load`] reads PNG, JPEG, WebP, TIFF and BMP (format detected from the content, never the file
+//! name), refuses images over [`Limits`] from the header before decoding anything, applies the
+//! EXIF orientation and returns a [`Photo`]: interleaved RGB f32 in `[0, 1]` (gray replicated to
+//! three channels), an optional alpha plane, and what is needed to write the result back like the
+//! input ([`PhotoMeta`]: gray, 16-bit, ICC profile, source format).
+//!
+//! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
+//! [`OutputFormat`]:
+//! - 16-bit photos stay 16-bit in PNG and TIFF; JPEG, WebP and BMP are written as 8-bit.
+//! - Gray photos (`meta.gray`) are written as gray, the luma being the mean of the three channels
+//!   (they were replicated on load, so this returns the original values; for a photo whose
+//!   channels differ it is a plain average, not a perceptual luma). TIFF has no gray+alpha layout
+//!   here, so a gray photo with alpha is written to TIFF as RGBA.
+//! - Alpha is written everywhere except JPEG, which has no alpha: it is dropped (the colour
+//!   values are kept as they are, not composited over a background).
+//! - JPEG quality is 95; WebP is lossless (the only WebP encoder in `image`).
+//! - The ICC profile is embedded in PNG, JPEG, TIFF and WebP when its colour space matches what
+//!   is written (an RGB profile on RGB output, a gray profile on gray output); otherwise, and for
+//!   BMP, the file is written without one.
+//! - No EXIF is written: the orientation was applied to the pixels on load, so the output is
+//!   upright as stored and viewers do not rotate it a second time.
+//!
+//! Error messages are one line and never contain the path: the caller adds it.
+
+mod decode;
+mod encode;
+mod format;
+#[cfg(test)]
+mod tests;
+
+pub use decode::load;
+pub use encode::{save, JPEG_QUALITY};
+pub use format::OutputFormat;
+
+use anyhow::{anyhow, bail, Result};
+use image::ImageFormat;
+use std::fmt;
+
+/// Decoding limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted width × height, checked against the header before decoding.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    /// 150 megapixels.
+    fn default() -> Self {
+        Limits {
+            max_pixels: 150_000_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Cap on the decoder's allocations, in bytes: the decoded buffer of the largest accepted
+    /// photo in the widest layout we decode to at 16 bits (RGBA16, 8 bytes a pixel), plus 64 MiB
+    /// for the decoder's own buffers. Float TIFFs (up to 16 bytes a pixel) are therefore only
+    /// accepted up to half of `max_pixels`.
+    pub fn max_alloc(&self) -> u64 {
+        self.max_pixels.saturating_mul(8).saturating_add(64 << 20)
+    }
+
+    /// The `image` crate limits enforcing [`Limits::max_alloc`].
+    pub fn image_limits(&self) -> image::Limits {
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(self.max_alloc());
+        limits
+    }
+}
+
+/// What is needed to write a processed photo back like its source.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhotoMeta {
+    /// The source was grayscale (with or without alpha); its RGB channels are equal.
+    pub gray: bool,
+    /// The source had more than 8 bits per sample (16-bit, or float TIFF).
+    pub sixteen_bit: bool,
+    /// Embedded ICC profile, as stored in the source.
+    pub icc: Option<Vec<u8>>,
+    /// Source format, detected from the content.
+    pub format: ImageFormat,
+}
+
+impl fmt::Debug for PhotoMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhotoMeta")
+            .field("gray", &self.gray)
+            .field("sixteen_bit", &self.sixteen_bit)
+            .field("icc_bytes", &self.icc.as_ref().map(Vec::len))
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// A decoded photo.
+#[derive(Clone, PartialEq)]
+pub struct Photo {
+    pub width: usize,
+    pub height: usize,
+    /// Interleaved HWC, 3 channels, in `[0, 1]` (gray sources replicated).
+    pub rgb: Vec<f32>,
+    /// HW plane in `[0, 1]`, if the source had alpha.
+    pub alpha: Option<Vec<f32>>,
+    pub meta: PhotoMeta,
+}
+
+impl fmt::Debug for Photo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Photo")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("alpha", &self.alpha.is_some())
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Photo {
+    /// Number of pixels.
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+
+    /// Checks that the buffers match the dimensions.
+    fn check(&self) -> Result<()> {
+        let n = self
+            .width
+            .checked_mul(self.height)
+            .ok_or_else(|| anyhow!("photo size {}×{} overflows", self.width, self.height))?;
+        if self.width == 0 || self.height == 0 {
+            bail!("photo is empty ({}×{})", self.width, self.height);
+        }
+        if self.rgb.len() != n * 3 {
+            bail!(
+                "photo is {}×{} but has {} RGB values instead of {}",
+                self.width,
+                self.height,
+                self.rgb.len(),
+                n * 3
+            );
+        }
+        if let Some(a) = &self.alpha {
+            if a.len() != n {
+                bail!(
+                    "photo is {}×{} but has {} alpha values instead of {n}",
+                    self.width,
+                    self.height,
+                    a.len()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `v` clamped to `[0, 1]`, NaN → 0.
+pub(crate) fn clamp01(v: f32) -> f32 {
+    if v >= 0.0 {
+        v.min(1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Joins a multi-line library message into one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,449 @@
+//! Decode / encode round trips on the fixtures: every format, bit depth, gray, alpha, EXIF,
+//! ICC, and the one-line errors for broken files.
+
+use super::encode::icc_colour_space;
+use super::*;
+use crate::testing::max_diff;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader};
+use std::path::Path;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+fn load_fixture(name: &str) -> Photo {
+    load(&fixture(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e:#}"))
+}
+
+fn load_err(path: &Path, limits: &Limits) -> String {
+    let e = load(path, limits).expect_err("load should fail");
+    let msg = format!("{e:#}");
+    assert!(!msg.contains('\n'), "multi-line message: {msg:?}");
+    assert!(
+        !msg.contains(&*path.to_string_lossy()),
+        "message repeats the path: {msg:?}"
+    );
+    msg
+}
+
+/// Raw decode with the `image` crate, to inspect what `save` wrote.
+fn raw(path: &Path) -> DynamicImage {
+    ImageReader::open(path)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap()
+        .decode()
+        .unwrap()
+}
+
+fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+}
+
+fn roundtrip(photo: &Photo, format: OutputFormat) -> (tempfile::TempDir, PathBuf, Photo) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("out.{}", format.extension()));
+    save(&path, photo, format).unwrap();
+    let back = load(&path, &Limits::default()).unwrap();
+    (dir, path, back)
+}
+
+#[test]
+fn output_format_names() {
+    for f in OutputFormat::ALL {
+        assert_eq!(OutputFormat::from_extension(f.extension()), Some(f));
+        assert_eq!(OutputFormat::for_input(f.image_format()), f);
+    }
+    assert_eq!(
+        OutputFormat::from_extension("JPEG"),
+        Some(OutputFormat::Jpeg)
+    );
+    assert_eq!(
+        OutputFormat::from_extension("tiff"),
+        Some(OutputFormat::Tiff)
+    );
+    assert_eq!(OutputFormat::from_extension("gif"), None);
+    assert_eq!(OutputFormat::for_input(ImageFormat::Gif), OutputFormat::Png);
+    assert_eq!(OutputFormat::Webp.to_string(), "WebP");
+}
+
+#[test]
+fn limits_cap_decoder_allocation() {
+    let l = Limits::default();
+    assert_eq!(l.max_pixels, 150_000_000);
+    let il = l.image_limits();
+    assert_eq!(il.max_alloc, Some(l.max_alloc()));
+    assert!(l.max_alloc() >= 150_000_000 * 8 && l.max_alloc() < 150_000_000 * 9);
+}
+
+#[test]
+fn reads_every_format() {
+    let reference = load_fixture("rgb8.png");
+    assert_eq!((reference.width, reference.height), (37, 29));
+    assert!(!reference.meta.gray && !reference.meta.sixteen_bit);
+    assert!(reference.alpha.is_none() && reference.meta.icc.is_none());
+    assert!(reference.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
+    for (name, format, sixteen, tolerance) in [
+        ("rgb.webp", ImageFormat::WebP, false, 0.0),
+        ("rgb.bmp", ImageFormat::Bmp, false, 0.0),
+        ("rgb16.png", ImageFormat::Png, true, 0.5 / 255.0 + 1e-6),
+        ("rgb16.tif", ImageFormat::Tiff, true, 0.5 / 255.0 + 1e-6),
+        ("rgb.jpg", ImageFormat::Jpeg, false, 0.25),
+    ] {
+        let p = load_fixture(name);
+        assert_eq!((p.width, p.height), (37, 29), "{name}");
+        assert_eq!(p.meta.format, format, "{name}");
+        assert_eq!(p.meta.sixteen_bit, sixteen, "{name}");
+        assert!(!p.meta.gray && p.alpha.is_none(), "{name}");
+        assert!(max_diff(&p.rgb, &reference.rgb) <= tolerance, "{name}");
+    }
+    let jpg = load_fixture("rgb.jpg");
+    assert!(mean_diff(&jpg.rgb, &reference.rgb) < 0.03);
+}
+
+#[test]
+fn format_comes_from_content_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake_png = dir.path().join("photo.png");
+    std::fs::copy(fixture("rgb.jpg"), &fake_png).unwrap();
+    assert_eq!(
+        load(&fake_png, &Limits::default()).unwrap().meta.format,
+        ImageFormat::Jpeg
+    );
+    let no_ext = dir.path().join("photo");
+    std::fs::copy(fixture("rgb.webp"), &no_ext).unwrap();
+    assert_eq!(
+        load(&no_ext, &Limits::default()).unwrap().meta.format,
+        ImageFormat::WebP
+    );
+}
+
+#[test]
+fn gray_is_replicated_and_written_back_as_gray() {
+    for (name, sixteen) in [("gray8.png", false), ("gray16.png", true)] {
+        let p = load_fixture(name);
+        assert_eq!((p.width, p.height), (45, 31));
+        assert!(p.meta.gray && p.alpha.is_none());
+        assert_eq!(p.meta.sixteen_bit, sixteen);
+        for px in p.rgb.chunks_exact(3) {
+            assert!(px[0] == px[1] && px[1] == px[2]);
+        }
+        let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
+        assert!(back == p, "{name}");
+        let original = raw(&fixture(name));
+        let written = raw(&path);
+        assert_eq!(written.color(), original.color(), "{name}");
+        assert!(written.as_bytes() == original.as_bytes(), "{name}");
+    }
+    // 16-bit gray → 8-bit gray JPEG.
+    let p = load_fixture("gray16.png");
+    let (_dir, path, back) = roundtrip(&p, OutputFormat::Jpeg);
+    assert_eq!(raw(&path).color(), image::ColorType::L8);
+    assert!(back.meta.gray && !back.meta.sixteen_bit);
+    assert!(max_diff(&back.rgb, &p.rgb) < 0.05);
+}
+
+#[test]
+fn gray_output_is_the_mean_of_the_channels() {
+    let mut p = load_fixture("gray8.png");
+    p.rgb = [0.2, 0.4, 0.6].repeat(p.pixels());
+    let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
+    assert_eq!(raw(&path).color(), image::ColorType::L8);
+    assert!(back.rgb.iter().all(|&v| v == 102.0 / 255.0));
+}
+
+#[test]
+fn sixteen_bit_survives_png_and_tiff() {
+    for (name, format) in [
+        ("rgb16.png", OutputFormat::Png),
+        ("rgb16.tif", OutputFormat::Tiff),
+        ("rgb16.png", OutputFormat::Tiff),
+    ] {
+        let p = load_fixture(name);
+        let (_dir, path, back) = roundtrip(&p, format);
+        assert!(back.rgb == p.rgb, "{name} → {format}");
+        assert!(back.meta.sixteen_bit);
+        let written = raw(&path);
+        assert_eq!(written.color(), image::ColorType::Rgb16);
+        assert!(written.as_bytes() == raw(&fixture(name)).as_bytes());
+    }
+    // The low byte matters: an 8-bit round trip would not be exact.
+    let p = load_fixture("rgb16.png");
+    assert!(p.rgb.iter().any(|&v| {
+        let s = v * 65535.0;
+        !(s.round() as u32).is_multiple_of(257)
+    }));
+}
+
+#[test]
+fn sixteen_bit_is_written_as_8_bit_where_it_must() {
+    let p = load_fixture("rgb16.png");
+    for format in [OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Bmp] {
+        let (_dir, path, back) = roundtrip(&p, format);
+        assert_eq!(raw(&path).color(), image::ColorType::Rgb8, "{format}");
+        assert!(!back.meta.sixteen_bit);
+        let tolerance = if format == OutputFormat::Jpeg {
+            0.2
+        } else {
+            0.5 / 255.0 + 1e-6
+        };
+        assert!(max_diff(&back.rgb, &p.rgb) <= tolerance, "{format}");
+    }
+}
+
+#[test]
+fn in_memory_photo_rounds_to_nearest() {
+    let (w, h) = (5, 3);
+    let mut rgb: Vec<f32> = (0..w * h * 3)
+        .map(|i| (i as f32 * 0.0137).fract())
+        .collect();
+    rgb[0] = -0.5; // clamped
+    rgb[1] = 1.7;
+    rgb[2] = f32::NAN;
+    let mut p = Photo {
+        width: w,
+        height: h,
+        rgb,
+        alpha: None,
+        meta: PhotoMeta {
+            gray: false,
+            sixteen_bit: false,
+            icc: None,
+            format: ImageFormat::Png,
+        },
+    };
+    let expect = |q: f32| -> Vec<f32> {
+        p.rgb
+            .iter()
+            .map(|&v| (clamp01(v) * q).round() / q)
+            .collect()
+    };
+    let (e8, e16) = (expect(255.0), expect(65535.0));
+    let (_d, _p, back) = roundtrip(&p, OutputFormat::Png);
+    assert!(max_diff(&back.rgb, &e8) < 1e-6);
+    assert_eq!(&back.rgb[..3], &[0.0, 1.0, 0.0]);
+    p.meta.sixteen_bit = true;
+    let (_d, _p, back) = roundtrip(&p, OutputFormat::Png);
+    assert!(max_diff(&back.rgb, &e16) < 1e-6);
+}
+
+#[test]
+fn alpha_is_carried_through() {
+    let p = load_fixture("rgba8.png");
+    let alpha = p.alpha.as_ref().expect("rgba8.png has alpha");
+    assert_eq!(alpha.len(), 37 * 29);
+    assert_eq!(alpha[0], 0.0);
+    assert_eq!(alpha[36], 1.0);
+    for format in [
+        OutputFormat::Png,
+        OutputFormat::Webp,
+        OutputFormat::Tiff,
+        OutputFormat::Bmp,
+    ] {
+        let (_dir, path, back) = roundtrip(&p, format);
+        assert_eq!(raw(&path).color(), image::ColorType::Rgba8, "{format}");
+        assert!(back.alpha.as_ref() == Some(alpha), "{format}");
+        // Colour under fully transparent pixels may be dropped by lossless encoders (WebP).
+        for (i, (a, b)) in back.rgb.chunks(3).zip(p.rgb.chunks(3)).enumerate() {
+            if alpha[i] > 0.0 {
+                assert_eq!(a, b, "{format} pixel {i}");
+            }
+        }
+    }
+    // JPEG drops alpha.
+    let (_dir, path, back) = roundtrip(&p, OutputFormat::Jpeg);
+    assert_eq!(raw(&path).color(), image::ColorType::Rgb8);
+    assert!(back.alpha.is_none());
+}
+
+#[test]
+fn gray_alpha_goes_to_tiff_as_rgba() {
+    let mut p = load_fixture("gray8.png");
+    p.alpha = Some((0..p.pixels()).map(|i| (i % 256) as f32 / 255.0).collect());
+    let (_dir, path, back) = roundtrip(&p, OutputFormat::Tiff);
+    assert_eq!(raw(&path).color(), image::ColorType::Rgba8);
+    assert!(back.rgb == p.rgb && back.alpha == p.alpha);
+    let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
+    assert_eq!(raw(&path).color(), image::ColorType::La8);
+    assert!(back == p);
+}
+
+#[test]
+fn palette_with_trns_expands_to_rgba() {
+    let p = load_fixture("palette_trns.png");
+    assert_eq!((p.width, p.height), (37, 29));
+    assert!(!p.meta.gray && !p.meta.sixteen_bit);
+    let alpha = p.alpha.as_ref().expect("tRNS gives alpha");
+    let palette = [[200, 30, 40], [20, 180, 60], [10, 20, 230], [250, 250, 250]];
+    let alphas = [255, 128, 0, 255];
+    for y in 0..p.height {
+        for x in 0..p.width {
+            let i = y * p.width + x;
+            let k = (x / 5 + y / 5) % 4;
+            let want: Vec<f32> = palette[k].iter().map(|&c| c as f32 / 255.0).collect();
+            assert_eq!(&p.rgb[3 * i..3 * i + 3], &want[..], "({x}, {y})");
+            assert_eq!(alpha[i], alphas[k] as f32 / 255.0, "({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn exif_orientation_is_applied_once() {
+    let p = load_fixture("exif_rot6.jpg");
+    // Stored 45×31 with the red block top-left; orientation 6 displays it 31×45, red top-right.
+    assert_eq!((p.width, p.height), (31, 45));
+    let px = |p: &Photo, x: usize, y: usize| {
+        let i = 3 * (y * p.width + x);
+        [p.rgb[i], p.rgb[i + 1], p.rgb[i + 2]]
+    };
+    let is_red = |c: [f32; 3]| c[0] > 0.7 && c[2] < 0.3;
+    assert!(is_red(px(&p, 26, 5)), "{:?}", px(&p, 26, 5));
+    assert!(!is_red(px(&p, 4, 5)));
+    assert!(!is_red(px(&p, 26, 40)));
+    for format in [OutputFormat::Jpeg, OutputFormat::Png] {
+        let (_dir, path, back) = roundtrip(&p, format);
+        assert_eq!((back.width, back.height), (31, 45), "{format}");
+        assert!(is_red(px(&back, 26, 5)), "{format}");
+        let mut dec = ImageReader::open(&path)
+            .unwrap()
+            .with_guessed_format()
+            .unwrap()
+            .into_decoder()
+            .unwrap();
+        assert_eq!(dec.exif_metadata().unwrap(), None, "{format}");
+        assert_eq!(dec.orientation().unwrap(), Orientation::NoTransforms);
+    }
+}
+
+#[test]
+fn icc_profile_round_trips() {
+    let p = load_fixture("icc.png");
+    let icc = p.meta.icc.clone().expect("icc.png carries a profile");
+    assert_eq!(&icc[36..40], b"acsp");
+    assert_eq!(
+        u32::from_be_bytes(icc[..4].try_into().unwrap()) as usize,
+        icc.len()
+    );
+    assert_eq!(icc_colour_space(&icc), Some(*b"RGB "));
+    for format in [
+        OutputFormat::Png,
+        OutputFormat::Jpeg,
+        OutputFormat::Tiff,
+        OutputFormat::Webp,
+    ] {
+        let (_dir, _path, back) = roundtrip(&p, format);
+        assert!(back.meta.icc.as_ref() == Some(&icc), "{format}");
+    }
+    let (_dir, _path, back) = roundtrip(&p, OutputFormat::Bmp);
+    assert_eq!(back.meta.icc, None);
+    // An RGB profile must not be attached to gray output.
+    let mut gray = p.clone();
+    gray.meta.gray = true;
+    let (_dir, path, back) = roundtrip(&gray, OutputFormat::Png);
+    assert_eq!(raw(&path).color(), image::ColorType::L8);
+    assert_eq!(back.meta.icc, None);
+}
+
+#[test]
+fn jpeg_output_is_high_quality() {
+    let p = load_fixture("rgb8.png");
+    let (_dir, _path, back) = roundtrip(&p, OutputFormat::Jpeg);
+    let q95 = mean_diff(&back.rgb, &p.rgb);
+    let q90 = mean_diff(&load_fixture("rgb.jpg").rgb, &p.rgb);
+    assert!(q95 < 0.02 && q95 < q90, "q95 {q95}, q90 {q90}");
+}
+
+#[test]
+fn webp_output_is_lossless() {
+    let p = load_fixture("rgb8.png");
+    let (_dir, _path, back) = roundtrip(&p, OutputFormat::Webp);
+    assert!(back.rgb == p.rgb);
+}
+
+#[test]
+fn bad_files_get_short_clear_errors() {
+    let l = Limits::default();
+    assert_eq!(load_err(&fixture("empty.png"), &l), "empty file");
+    assert_eq!(
+        load_err(&fixture("notes.txt"), &l),
+        "not an image (unrecognised content)"
+    );
+    let m = load_err(&fixture("truncated.png"), &l);
+    assert_eq!(m, "truncated or corrupt PNG: file ends early");
+    let m = load_err(&fixture("corrupt.jpg"), &l);
+    assert_eq!(m, "truncated or corrupt JPEG: file ends early");
+    let m = load_err(&fixture("no-such-file.png"), &l);
+    assert!(m.starts_with("cannot open: "), "{m}");
+    let m = load_err(&fixture(""), &l);
+    assert_eq!(m, "is a folder, not an image");
+}
+
+#[test]
+fn damaged_and_foreign_files_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Limits::default();
+    // Scramble the middle of the pixel data of a valid PNG.
+    let mut png = std::fs::read(fixture("rgb8.png")).unwrap();
+    let mid = png.len() / 2;
+    png[mid - 40..mid + 40].iter_mut().for_each(|b| *b ^= 0x5A);
+    let bad = dir.path().join("scrambled.png");
+    std::fs::write(&bad, &png).unwrap();
+    let m = load_err(&bad, &l);
+    assert!(m.starts_with("truncated or corrupt PNG: "), "{m}");
+    let gif = dir.path().join("anim.png");
+    std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
+    assert_eq!(
+        load_err(&gif, &l),
+        "GIF images are not supported (only PNG, JPEG, WebP, TIFF and BMP)"
+    );
+}
+
+#[test]
+fn bombs_are_refused_from_the_header() {
+    let m = load_err(&fixture("bomb.png"), &Limits::default());
+    assert_eq!(
+        m,
+        "image is 100000×100000 (10000 MP), over the 150 MP limit (a decompression bomb?)"
+    );
+    let small = Limits { max_pixels: 1000 };
+    let m = load_err(&fixture("rgb8.png"), &small);
+    assert_eq!(
+        m,
+        "image is 37×29 (0.001 MP), over the 0.001 MP limit (a decompression bomb?)"
+    );
+    assert!(load(
+        &fixture("rgb8.png"),
+        &Limits {
+            max_pixels: 37 * 29
+        }
+    )
+    .is_ok());
+}
+
+#[test]
+fn save_checks_buffers_and_is_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("sub/out.png");
+    let mut p = load_fixture("rgb8.png");
+    save(&dest, &p, OutputFormat::Png).unwrap();
+    // Overwrite in place; no temp files left behind.
+    save(&dest, &p, OutputFormat::Png).unwrap();
+    let names: Vec<_> = std::fs::read_dir(dest.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("out.png")]);
+    p.rgb.pop();
+    let e = save(&dest, &p, OutputFormat::Png).unwrap_err().to_string();
+    assert!(e.contains("RGB values"), "{e}");
+    p.rgb.push(0.0);
+    p.alpha = Some(vec![1.0; 3]);
+    assert!(save(&dest, &p, OutputFormat::Png).is_err());
+    // The earlier good output is untouched.
+    assert_eq!(load(&dest, &Limits::default()).unwrap().alpha, None);
+}

@@ -1,0 +1,112 @@
+//! Helpers shared by unit tests, integration tests (`tests/`) and examples: tiny model specs,
+//! random networks and test weights files. Compiled for `cargo test` only (the `testing`
+//! feature, which the crate's dev-dependency on itself turns on), never into the product.
+
+use crate::models::{Arch, ModelKind, ModelSpec, Net, SrConfig, Task, UNetConfig};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use std::path::Path;
+
+/// Largest absolute element-wise difference of two equally long buffers.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) for denoise / colorize, a
+/// one-block 4-channel SR net for upscale. Used for weights files in tests.
+pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
+    let (in_channels, out_channels) = kind.channels();
+    let arch = match kind.task() {
+        Task::Denoise | Task::Colorize => Arch::Unet(UNetConfig {
+            in_channels,
+            out_channels,
+            widths: vec![4, 8],
+            blocks: 1,
+            residual: kind == ModelKind::Denoise,
+        }),
+        Task::Upscale => Arch::Srnet(SrConfig {
+            scale: kind.scale(),
+            width: 4,
+            blocks: 1,
+        }),
+    };
+    ModelSpec {
+        task: kind.task(),
+        arch,
+    }
+}
+
+/// Small specs that still exercise each architecture's structure (three U-Net levels, several
+/// blocks), one per kind in [`ModelKind::ALL`] order: denoise, upscale ×2, ×4, colorize.
+pub fn small_specs() -> Vec<ModelSpec> {
+    let unet = |kind: ModelKind, widths: Vec<usize>, blocks| {
+        let (in_channels, out_channels) = kind.channels();
+        ModelSpec {
+            task: kind.task(),
+            arch: Arch::Unet(UNetConfig {
+                in_channels,
+                out_channels,
+                widths,
+                blocks,
+                residual: kind == ModelKind::Denoise,
+            }),
+        }
+    };
+    let sr = |scale, blocks| ModelSpec {
+        task: Task::Upscale,
+        arch: Arch::Srnet(SrConfig {
+            scale,
+            width: 4,
+            blocks,
+        }),
+    };
+    vec![
+        unet(ModelKind::Denoise, vec![4, 6, 8], 1),
+        sr(2, 1),
+        sr(4, 2),
+        unet(ModelKind::Colorize, vec![4, 8], 2),
+    ]
+}
+
+/// A network for `spec` on the CPU with its variables; every variable is moved off its
+/// initial value by Gaussian noise of standard deviation `jitter` (0: the initial values, with
+/// zero-initialised last layers), so that every layer and gradient path is live.
+pub fn random_net(spec: &ModelSpec, jitter: f32) -> (Net, VarMap) {
+    let vm = VarMap::new();
+    let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), spec)
+        .expect("build a test network");
+    if jitter > 0.0 {
+        for var in vm.all_vars() {
+            let noise = Tensor::randn(0f32, jitter, var.shape(), &Device::Cpu).expect("noise");
+            var.set(&(var.as_tensor() + noise).expect("add noise"))
+                .expect("set variable");
+        }
+    }
+    (net, vm)
+}
+
+/// Writes a valid aetool weights file for `spec` (initial random tensors) to `path`.
+pub fn write_weights(path: &Path, spec: &ModelSpec, provenance: &serde_json::Value) {
+    let (_, varmap) = random_net(spec, 0.0);
+    let mut tensors: Vec<(String, Tensor)> = varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::weights::save(path, &tensors, spec, provenance).expect("save test weights");
+}
+
+/// The bytes of a valid aetool weights file for `spec` (see [`write_weights`]).
+pub fn weights_bytes(spec: &ModelSpec, provenance: &serde_json::Value) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("w.safetensors");
+    write_weights(&path, spec, provenance);
+    std::fs::read(&path).expect("read test weights back")
+}
