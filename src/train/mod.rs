@@ -7,6 +7,7 @@
 mod batch;
 mod checkpoint;
 mod data;
+mod guard;
 mod loss;
 mod model;
 mod optim;
@@ -265,12 +266,14 @@ fn train_steps(
             let loss = loss(h, &net.forward(&x)?, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
+            guard::ensure_finite(loss.to_scalar::<f32>()?, norm, step + 1, h.lr)?;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
             opt.step(
                 &grads,
                 learning_rate(step, steps, h.warmup, h.lr, 0.02),
                 scale,
             )?;
+            guard::ensure_finite_weights(&model.named_vars(), step + 1, h.lr)?;
             let l = loss.to_scalar::<f32>()?;
             loss_ema = if loss_ema.is_nan() {
                 l
