@@ -316,3 +316,69 @@ fn numeric_run_flags_are_bounded() {
         assert_fatal(res, &[says], &format!("{flags:?}"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. Truncated JPEGs
+// ---------------------------------------------------------------------------------------------
+
+/// A 160×120 photo-like pattern.
+fn pattern() -> image::RgbImage {
+    image::RgbImage::from_fn(160, 120, |x, y| {
+        let v = ((x as f32 / 9.0).sin() * 60.0 + (y as f32 / 7.0).cos() * 60.0 + 128.0) as u8;
+        image::Rgb([v, x as u8, (y * 2) as u8])
+    })
+}
+
+#[test]
+fn truncated_baseline_and_progressive_jpegs_are_reported() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let img = pattern();
+    let baseline = tmp.path().join("baseline.jpg");
+    img.save(&baseline).unwrap();
+    let progressive = tmp.path().join("progressive.jpg");
+    let mut enc = jpeg_encoder::Encoder::new_file(&progressive, 90).unwrap();
+    enc.set_progressive(true);
+    enc.encode(img.as_raw(), 160, 120, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+
+    let cuts = tmp.path().join("cuts");
+    std::fs::create_dir(&cuts).unwrap();
+    let mut cut_files = Vec::new();
+    for (name, full) in [("baseline", &baseline), ("progressive", &progressive)] {
+        let bytes = std::fs::read(full).unwrap();
+        for percent in [25, 50, 75, 90, 99] {
+            let cut = cuts.join(format!("{name}-{percent}.jpg"));
+            std::fs::write(&cut, &bytes[..bytes.len() * percent / 100]).unwrap();
+            cut_files.push(cut);
+        }
+        // The last two bytes are the end-of-image marker.
+        let cut = cuts.join(format!("{name}-no-eoi.jpg"));
+        std::fs::write(&cut, &bytes[..bytes.len() - 2]).unwrap();
+        cut_files.push(cut);
+    }
+    let out = tmp.path().join("out");
+    let (code, stdout, err) = run(aetool()
+        .args(["denoise", "--sigma", "5", "--json", "--weights"])
+        .arg(&w)
+        .arg(&cuts)
+        .arg(&baseline)
+        .arg(&progressive)
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 1, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["done"], 2, "{summary}");
+    assert_eq!(summary["failed"], cut_files.len(), "{summary}");
+    for cut in &cut_files {
+        let name = cut.to_string_lossy();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(&*name)).collect();
+        assert_eq!(lines.len(), 1, "{name}:\n{err}");
+        assert!(
+            lines[0].ends_with("truncated or corrupt JPEG: file ends early"),
+            "{}",
+            lines[0]
+        );
+    }
+    assert!(out.join("baseline.jpg").is_file() && out.join("progressive.jpg").is_file());
+}

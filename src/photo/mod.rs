@@ -28,6 +28,7 @@
 mod decode;
 mod encode;
 mod format;
+mod jpeg_end;
 #[cfg(test)]
 mod tests;
 
