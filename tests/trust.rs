@@ -382,3 +382,195 @@ fn truncated_baseline_and_progressive_jpegs_are_reported() {
     }
     assert!(out.join("baseline.jpg").is_file() && out.join("progressive.jpg").is_file());
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. SIGTERM and leftovers
+// ---------------------------------------------------------------------------------------------
+
+/// Sends SIGTERM to `child`.
+#[cfg(unix)]
+fn sigterm(child: &std::process::Child) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+}
+
+/// Waits until `ready()` or `limit` passes.
+#[cfg(unix)]
+fn wait_for(limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_restore_run_after_the_current_file_with_status_143() {
+    let tmp = tempdir();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let big = image::RgbImage::from_fn(384, 384, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 5) as u8, ((x + y) * 7) as u8])
+    });
+    for i in 0..12 {
+        big.save(inputs.join(format!("p{i:02}.png"))).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aetool"))
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["denoise", "--quiet", "--json", "--sigma", "10"])
+        .arg(&inputs)
+        .arg("-o")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = wait_for(Duration::from_secs(60), || {
+        std::fs::read_dir(&out).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+    });
+    assert!(started, "no output appeared");
+    sigterm(&child);
+    let end = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&end.stderr);
+    assert_eq!(end.status.code(), Some(143), "{err}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    let summary: serde_json::Value = serde_json::from_slice(&end.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let done = summary["done"].as_u64().unwrap();
+    assert!((1..12).contains(&done), "{summary}");
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert_eq!(
+        written.len() as u64,
+        done,
+        "no temp file or partial output left"
+    );
+    for e in written {
+        let img = image::open(e.path()).unwrap();
+        assert_eq!((img.width(), img.height()), (384, 384));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_checkpoints_training_and_exits_143() {
+    use std::io::BufRead;
+    let tmp = tempdir();
+    let photos = photos(tmp.path(), 3);
+    let out = tmp.path().join("w.safetensors");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aetool"))
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["finetune", "--task", "denoise", "--from", "scratch"])
+        .args(["--steps", "1000000", "--batch", "2", "--patch", "16"])
+        .args(["--checkpoint-every", "1000000", "--val-every", "1000000"])
+        .arg("--dir")
+        .arg(&photos)
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("training ") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("training started");
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("checkpoint saved at step"), "{err}");
+    assert!(tmp.path().join("w.ckpt.safetensors").is_file(), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn stale_temp_files_of_a_killed_run_are_removed_and_others_kept() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for name in [".aetool-tmp-AbC123", ".aetool-tmp-x9", ".keep", "old.png"] {
+        let f = std::fs::File::create(out.join(name)).unwrap();
+        f.set_modified(hour_ago).unwrap();
+    }
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".keep", "old.png", "rgb8.png"]);
+
+    // The same beside a finetune output.
+    let photos = photos(tmp.path(), 2);
+    let stale = tmp.path().join(".aetool-tmp-ckpt1");
+    std::fs::File::create(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let (code, _, err) = run(aetool()
+        .args([
+            "finetune", "--task", "denoise", "--from", "scratch", "--steps", "0",
+        ])
+        .args(["--patch", "16", "--quiet", "--dir"])
+        .arg(&photos)
+        .arg("-o")
+        .arg(tmp.path().join("t.safetensors")));
+    assert_eq!(code, 0, "{err}");
+    assert!(!stale.exists());
+}
+
+#[test]
+fn an_unwritable_destination_is_found_before_any_work() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let blocker = tmp.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let out = blocker.join("out");
+    // The inputs are never decoded: a corrupt one is reported for its destination, not its bytes.
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(fixture("corrupt.jpg"))
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 1, "{err}");
+    for name in ["corrupt.jpg", "rgb8.png"] {
+        let output = out.join(name).to_string_lossy().into_owned();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(&output)).collect();
+        assert_eq!(lines.len(), 1, "{name}:\n{err}");
+        assert!(lines[0].contains("cannot write output") && lines[0].contains("not a folder"));
+    }
+    assert!(!err.contains("corrupt JPEG"), "{err}");
+}

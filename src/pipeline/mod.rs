@@ -2,6 +2,7 @@
 //! three threads (decoding the next file and encoding the previous one while the model runs),
 //! with per-file errors reported and counted, never fatal.
 
+pub mod dest;
 pub mod restore;
 pub mod tiling;
 pub mod walk;
