@@ -36,6 +36,7 @@ pub struct Scores {
 
 #[derive(Debug, Serialize)]
 struct Row {
+    #[serde(serialize_with = "crate::json_path::one")]
     file: PathBuf,
     setting: String,
     scores: Scores,
@@ -134,6 +135,14 @@ fn images(dir: &Path, kind: ModelKind) -> Result<Vec<(PathBuf, Option<PathBuf>)>
     Ok(list)
 }
 
+/// Why a `w`×`h` image cannot be scored at ×`scale` (the protocol crops `scale` pixels from
+/// each border of the HR image, whose sides are cut to multiples of `scale`): `None` if it can.
+fn too_small_for_sr(w: usize, h: usize, scale: usize) -> Option<String> {
+    let min = 3 * scale;
+    (w / scale * scale < min || h / scale * scale < min)
+        .then(|| format!("{w}×{h} is too small to evaluate ×{scale} (at least {min}×{min} pixels)"))
+}
+
 fn mean(rows: &[&Scores]) -> Scores {
     let n = rows.len() as f64;
     let avg = |f: &dyn Fn(&Scores) -> f64| rows.iter().map(|s| f(s)).sum::<f64>() / n;
@@ -182,6 +191,10 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
                 }
                 Task::Upscale => {
                     let (hw, hh) = (w / scale * scale, h / scale * scale);
+                    if let Some(why) = too_small_for_sr(w, h, scale) {
+                        eprintln!("aetool: skipping {}: {why}", file.display());
+                        continue;
+                    }
                     let hr = crop_border(&clean.rgb, w, h, 3, 0).0;
                     let hr: Vec<f32> = (0..hh)
                         .flat_map(|y| hr[y * w * 3..(y * w + hw) * 3].to_vec())
@@ -241,6 +254,9 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             });
         }
     }
+    if rows.is_empty() {
+        bail!("{}: no image large enough to evaluate", cfg.dir.display());
+    }
     let mut means = Vec::new();
     let settings: Vec<String> =
         rows.iter()
@@ -276,7 +292,7 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
         means.push((setting, m));
     }
     if cfg.json {
-        let doc = serde_json::json!({ "model": model, "dir": cfg.dir, "task": task, "means": means.iter().map(|(s, m)| serde_json::json!({"setting": s, "scores": m})).collect::<Vec<_>>(), "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null } });
+        let doc = serde_json::json!({ "model": model, "dir": cfg.dir.to_string_lossy(), "task": task, "means": means.iter().map(|(s, m)| serde_json::json!({"setting": s, "scores": m})).collect::<Vec<_>>(), "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null } });
         crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())

@@ -25,6 +25,7 @@
 //!
 //! Error messages are one line and never contain the path: the caller adds it.
 
+mod animation;
 mod decode;
 mod encode;
 mod format;
@@ -32,6 +33,7 @@ mod jpeg_end;
 #[cfg(test)]
 mod tests;
 
+pub use animation::animated;
 pub use decode::load;
 pub use encode::{save, JPEG_QUALITY};
 pub use format::OutputFormat;
