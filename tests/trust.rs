@@ -842,3 +842,48 @@ fn animated_png_gets_a_note_that_only_frame_one_is_restored() {
     );
     assert!(tmp.path().join("anim.denoised.png").is_file());
 }
+
+#[test]
+fn a_png_whose_icc_chunk_inflates_to_80_mb_decodes_without_it() {
+    use image::ImageEncoder;
+    let tmp = tempdir();
+    let path = tmp.path().join("icc-bomb.png");
+    let img = image::RgbImage::from_pixel(16, 12, image::Rgb([10, 200, 30]));
+    let mut enc = image::codecs::png::PngEncoder::new(std::fs::File::create(&path).unwrap());
+    enc.set_icc_profile(vec![0u8; 80 << 20]).unwrap();
+    enc.write_image(img.as_raw(), 16, 12, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    let photo = aetool::photo::load(&path, &aetool::photo::Limits::default()).unwrap();
+    assert_eq!((photo.width, photo.height), (16, 12));
+    assert!(photo.meta.icc.is_none());
+    // A real profile is still read.
+    let real = aetool::photo::load(&fixture("icc.png"), &Default::default()).unwrap();
+    assert!(real.meta.icc.is_some());
+}
+
+#[test]
+fn folder_walking_is_not_quadratic_in_depth() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let mut deep = tmp.path().join("deep");
+    for _ in 0..1500 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::copy(fixture("rgb8.png"), deep.join("x.png")).unwrap();
+    let started = Instant::now();
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(tmp.path().join("deep"))
+        .arg("-o")
+        .arg(tmp.path().join("out")));
+    assert_eq!(code, 0, "{err}");
+    // Measured on 2 cores: 44 s before (a path resolution per folder), under 1 s after.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
