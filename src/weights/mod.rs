@@ -180,6 +180,7 @@ fn from_bytes(
             spec.name()
         )
     })?;
+    bounds::check_window(&net, &spec).map_err(|e| anyhow!("{origin}: {e}"))?;
     let provenance = meta
         .get("provenance")
         .and_then(|p| serde_json::from_str(p).ok())
