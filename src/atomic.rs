@@ -34,12 +34,19 @@ pub fn write_with(dest: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<(
             )
         })?;
     // Held until the rename: tells `remove_stale` in another process that this one is live.
+    #[cfg(unix)]
     let _ = tmp.as_file().try_lock();
     fill(tmp.as_file_mut())?;
     tmp.as_file_mut().flush()?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("{}: cannot flush output to disk", dest.display()))?;
+    match tmp.as_file().sync_all() {
+        // Some file systems cannot sync (FUSE, special mounts): the rename still protects.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
+            ) => {}
+        r => r.with_context(|| format!("{}: cannot flush output to disk", dest.display()))?,
+    }
     tmp.persist(dest)
         .with_context(|| format!("{}: cannot move finished output into place", dest.display()))?;
     sync_folder(dir);
