@@ -2,7 +2,9 @@
 //! random networks and test weights files. Compiled for `cargo test` only (the `testing`
 //! feature, which the crate's dev-dependency on itself turns on), never into the product.
 
-use crate::models::{Arch, ModelKind, ModelSpec, Net, SrConfig, Task, UNetConfig};
+use crate::models::{
+    Arch, ColorNetConfig, EstimatorConfig, ModelKind, ModelSpec, Net, SrConfig, Task, UNetConfig,
+};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use std::path::Path;
@@ -16,18 +18,20 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) for denoise / colorize, a
-/// one-block 4-channel SR net for upscale. Used for weights files in tests.
+/// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) with a width-2 noise
+/// estimator for denoise, a one-block 4-channel SR net for upscale, a two-level colour
+/// classifier for colorize. Used for weights files in tests.
 pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     let (in_channels, out_channels) = kind.channels();
     let arch = match kind.task() {
-        Task::Denoise | Task::Colorize => Arch::Unet(UNetConfig {
+        Task::Denoise => Arch::Unet(UNetConfig {
             in_channels,
             out_channels,
             widths: vec![4, 8],
             blocks: 1,
-            residual: kind == ModelKind::Denoise,
+            residual: true,
         }),
+        Task::Colorize => Arch::Colornet(tiny_colornet(vec![4, 8], 1)),
         Task::Upscale => Arch::Srnet(SrConfig {
             scale: kind.scale(),
             width: 4,
@@ -37,25 +41,24 @@ pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     ModelSpec {
         task: kind.task(),
         arch,
+        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig { width: 2 }),
+    }
+}
+
+/// A colour classifier over the real ab classes (decoding needs them) with a tiny trunk whose
+/// logits come out at half resolution.
+fn tiny_colornet(widths: Vec<usize>, blocks: usize) -> ColorNetConfig {
+    ColorNetConfig {
+        widths,
+        blocks,
+        bins: crate::maths::colour_bins::AbBins::shared().len(),
+        out_level: 1,
     }
 }
 
 /// Small specs that still exercise each architecture's structure (three U-Net levels, several
 /// blocks), one per kind in [`ModelKind::ALL`] order: denoise, upscale ×2, ×4, colorize.
 pub fn small_specs() -> Vec<ModelSpec> {
-    let unet = |kind: ModelKind, widths: Vec<usize>, blocks| {
-        let (in_channels, out_channels) = kind.channels();
-        ModelSpec {
-            task: kind.task(),
-            arch: Arch::Unet(UNetConfig {
-                in_channels,
-                out_channels,
-                widths,
-                blocks,
-                residual: kind == ModelKind::Denoise,
-            }),
-        }
-    };
     let sr = |scale, blocks| ModelSpec {
         task: Task::Upscale,
         arch: Arch::Srnet(SrConfig {
@@ -63,12 +66,27 @@ pub fn small_specs() -> Vec<ModelSpec> {
             width: 4,
             blocks,
         }),
+        estimator: None,
     };
     vec![
-        unet(ModelKind::Denoise, vec![4, 6, 8], 1),
+        ModelSpec {
+            task: Task::Denoise,
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 4,
+                out_channels: 3,
+                widths: vec![4, 6, 8],
+                blocks: 1,
+                residual: true,
+            }),
+            estimator: Some(EstimatorConfig { width: 3 }),
+        },
         sr(2, 1),
         sr(4, 2),
-        unet(ModelKind::Colorize, vec![4, 8], 2),
+        ModelSpec {
+            task: Task::Colorize,
+            arch: Arch::Colornet(tiny_colornet(vec![4, 6, 8], 2)),
+            estimator: None,
+        },
     ]
 }
 

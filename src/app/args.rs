@@ -19,9 +19,13 @@ pub struct Cli {
 pub enum Command {
     /// Remove noise (U-Net conditioned on the noise level).
     Denoise {
-        /// Noise level on the 0–255 scale, or `auto` to estimate it per image.
+        /// Noise level on the 0–255 scale, or `auto` to estimate it per image (camera noise and
+        /// JPEG artefacts included).
         #[arg(long, default_value = "auto")]
         sigma: String,
+        /// With `--sigma auto`: scale the estimated level (above 1 removes more, below 1 less).
+        #[arg(long, default_value_t = 1.0)]
+        strength: f32,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -38,6 +42,10 @@ pub enum Command {
         /// Short side (pixels) of the working copy colours are predicted at.
         #[arg(long, default_value_t = crate::pipeline::restore::DEFAULT_WORK_SIZE)]
         work_size: u32,
+        /// Also colorize photos that already have colour (replacing it); by default they are
+        /// skipped with a note.
+        #[arg(long)]
+        recolor: bool,
         #[command(flatten)]
         run: RunArgs,
     },

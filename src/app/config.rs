@@ -237,13 +237,35 @@ fn work_size(work_size: u32) -> Result<u32> {
     Ok(work_size)
 }
 
+/// The task-specific flags of an inference command, as typed (see `args.rs`).
+pub struct TaskFlags<'a> {
+    pub sigma: &'a str,
+    pub strength: f32,
+    pub work_size: u32,
+    pub recolor: bool,
+}
+
+impl Default for TaskFlags<'_> {
+    fn default() -> Self {
+        Self {
+            sigma: "auto",
+            strength: 1.0,
+            work_size: crate::pipeline::restore::DEFAULT_WORK_SIZE,
+            recolor: false,
+        }
+    }
+}
+
+/// Checks `--strength` (a factor on the estimated noise level).
+fn strength(s: f32) -> Result<f32> {
+    if !(0.1..=4.0).contains(&s) {
+        bail!("--strength {s}: use a factor between 0.1 and 4 (1 = the estimated level)");
+    }
+    Ok(s)
+}
+
 /// Validated settings for an inference command.
-pub fn restore(
-    kind: ModelKind,
-    sigma_arg: Option<&str>,
-    work_size_arg: u32,
-    args: &RunArgs,
-) -> Result<RestoreConfig> {
+pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<RestoreConfig> {
     let shard = args
         .shard
         .as_deref()
@@ -254,10 +276,12 @@ pub fn restore(
         bail!("--max-megapixels must be at least 1");
     }
     let settings = RestoreSettings {
-        sigma: sigma(sigma_arg.unwrap_or("auto"))?,
+        sigma: sigma(flags.sigma)?,
+        strength: strength(flags.strength)?,
+        recolor: flags.recolor,
         tile: tile(&args.tile)?,
         tile_pad: args.tile_pad,
-        work_size: work_size(work_size_arg)?,
+        work_size: work_size(flags.work_size)?,
     };
     Ok(RestoreConfig {
         kind,

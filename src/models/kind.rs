@@ -4,7 +4,7 @@
 //! planes in `planes.rs`, its branch in `pipeline/restore.rs`, its degradation in
 //! `train/pairs.rs`); the compiler lists every `match` that needs it.
 
-use super::{Arch, ModelSpec, SrConfig, UNetConfig};
+use super::{Arch, ColorNetConfig, EstimatorConfig, ModelSpec, SrConfig, UNetConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -136,17 +136,17 @@ impl ModelKind {
                 width: if self == Self::UpscaleX2 { 32 } else { 48 },
                 blocks: 4,
             }),
-            Self::Colorize => Arch::Unet(UNetConfig {
-                in_channels,
-                out_channels,
+            Self::Colorize => Arch::Colornet(ColorNetConfig {
                 widths: vec![16, 32, 64, 128, 192],
                 blocks: 1,
-                residual: false,
+                bins: crate::maths::colour_bins::AbBins::shared().len(),
+                out_level: 2,
             }),
         };
         ModelSpec {
             task: self.task(),
             arch,
+            estimator: (self == Self::Denoise).then_some(EstimatorConfig { width: 16 }),
         }
     }
 

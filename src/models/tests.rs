@@ -95,6 +95,7 @@ fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
             blocks: 1,
             residual: false,
         }),
+        estimator: None,
     };
     let dev = Device::Cpu;
     let vm = VarMap::new();

@@ -1,6 +1,9 @@
 //! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
 
-use crate::models::planes::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
+use crate::maths::colour_metrics::is_already_colour;
+use crate::models::planes::{
+    ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
+};
 use crate::models::{Net, Task};
 use crate::photo::Photo;
 use crate::pipeline::tiling::{self, Tile};
@@ -13,7 +16,10 @@ use image::{ImageBuffer, Luma, LumaA};
 /// How the denoiser's strength is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sigma {
-    /// Estimated per image (median absolute deviation of the finest diagonal wavelet band).
+    /// Estimated per image by the weights' learned noise-level estimator (median over a grid of
+    /// crops; it sees camera noise and JPEG artefacts), times [`RestoreSettings::strength`].
+    /// Weights without an estimator use the median absolute deviation of the finest diagonal
+    /// wavelet band (blind to JPEG, whose quantisation empties that band).
     Auto,
     /// Fixed noise level on the 0–255 scale.
     Fixed(f32),
@@ -41,6 +47,10 @@ pub const DEFAULT_WORK_SIZE: u32 = 256;
 pub struct RestoreSettings {
     /// Denoise strength.
     pub sigma: Sigma,
+    /// Factor on the estimated level with `Sigma::Auto` (1 = as measured; > 1 removes more).
+    pub strength: f32,
+    /// Colorize: replace the colours of photos that already have some (otherwise skipped).
+    pub recolor: bool,
     pub tile: TileSize,
     /// Context border per tile; `None` = the model's receptive radius.
     pub tile_pad: Option<usize>,
@@ -53,6 +63,8 @@ impl Default for RestoreSettings {
     fn default() -> Self {
         Self {
             sigma: Sigma::Auto,
+            strength: 1.0,
+            recolor: false,
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
@@ -125,6 +137,28 @@ impl Restorer {
         4 * (24 * self.net().first_width() + 8 * 3 * s2)
     }
 
+    /// Why `photo` should not be processed, if so: colorize leaves photos that are already in
+    /// colour alone unless `--recolor`.
+    pub fn skip_reason(&self, photo: &Photo) -> Option<String> {
+        let colour = self.loaded.spec.task == Task::Colorize
+            && !self.settings.recolor
+            && !photo.meta.gray
+            && is_already_colour(&photo.rgb, photo.width);
+        colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
+    }
+
+    /// The noise level to denoise `photo` at (0–255 scale).
+    fn sigma_for(&self, photo: &Photo) -> Result<f32> {
+        let (w, h) = (photo.width, photo.height);
+        let level = match (self.settings.sigma, &self.loaded.estimator) {
+            (Sigma::Fixed(s), _) => return Ok(s),
+            (Sigma::Auto, Some(est)) => est.measure(&photo.rgb, w, h, &self.device)?,
+            (Sigma::Auto, None) => None,
+        };
+        let level = level.unwrap_or_else(|| crate::maths::noise::estimate_sigma(&photo.rgb, w, h));
+        Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
+    }
+
     /// Restores a photo; `on_tile(done, total)` is called after each tile.
     pub fn restore(
         &self,
@@ -136,12 +170,7 @@ impl Restorer {
         let mut details = Details::default();
         let out = match task {
             Task::Denoise => {
-                let sigma = match self.settings.sigma {
-                    Sigma::Fixed(s) => s,
-                    Sigma::Auto => {
-                        crate::maths::noise::estimate_sigma(&photo.rgb, w, h).clamp(0.0, MAX_SIGMA)
-                    }
-                };
+                let sigma = self.sigma_for(photo)?;
                 details.sigma = Some(sigma);
                 let rgb = self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| {
                     denoise_input(win, sigma)
@@ -224,7 +253,9 @@ impl Restorer {
             .to_vec1::<f32>()?)
     }
 
-    /// Predicts ab at the working size and recombines it with the full-resolution L.
+    /// Predicts ab at the working size (regression weights: ab directly; the classifier: class
+    /// logits on a coarser grid, decoded by the annealed mean), upsamples it, and recombines it
+    /// with the full-resolution L.
     fn colorize(&self, rgb: &[f32], w: usize, h: usize) -> Result<Vec<f32>> {
         let (l, _) = lab_planes(rgb);
         let align = self.net().align();
@@ -234,12 +265,20 @@ impl Restorer {
         let (ww, wh) = (round(w), round(h));
         let small = resize_plane(&l, w, h, ww, wh);
         let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
+        let out = self.net().forward(&x)?;
+        let (_, oh, ow, c) = out.dims4()?;
+        let ab_small = match self.net() {
+            Net::Colornet(_) => ab_from_logits(&out.flatten_all()?.to_vec1::<f32>()?),
+            _ => out.flatten_all()?.to_vec1::<f32>()?,
+        };
+        debug_assert!(c == 2 || matches!(self.net(), Net::Colornet(_)));
         // `image`'s resize clamps f32 pixels to [0, 1], so ab (in [-1, 1]) travels as (ab + 1) / 2.
-        let ab_small = ((self.net().forward(&x)?.clamp(-1f32, 1f32)? + 1.0)? * 0.5)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let ab_small = ab_small
+            .into_iter()
+            .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
+            .collect();
         let ab_img: ImageBuffer<LumaA<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(ww as u32, wh as u32, ab_small).expect("sized buffer");
+            ImageBuffer::from_raw(ow as u32, oh as u32, ab_small).expect("sized buffer");
         let ab: Vec<f32> = imageops::resize(&ab_img, w as u32, h as u32, FilterType::CatmullRom)
             .into_raw()
             .into_iter()
@@ -279,6 +318,7 @@ mod tests {
     fn restorer(net: Net, spec: ModelSpec) -> Restorer {
         let loaded = Loaded {
             net,
+            estimator: None,
             spec,
             provenance: serde_json::json!({}),
             origin: "test".into(),
@@ -286,8 +326,8 @@ mod tests {
         let settings = RestoreSettings {
             sigma: Sigma::Fixed(20.0),
             tile: TileSize::Whole,
-            tile_pad: None,
             work_size: 64,
+            ..RestoreSettings::default()
         };
         Restorer::new(loaded, Device::Cpu, settings)
     }

@@ -199,6 +199,28 @@ pub fn random_crop(img: &RgbImage, size: u32, zoom: (f32, f32), rng: &mut impl R
     }
 }
 
+/// A random square crop covering `share_range` of the image's short side (context for
+/// colorize: most of the scene), resized to `size`×`size` and flipped left–right at random.
+/// Never rotated: the sky stays up.
+pub fn context_crop(
+    img: &RgbImage,
+    size: u32,
+    share_range: (f32, f32),
+    rng: &mut impl Rng,
+) -> Rgb32FImage {
+    let short = img.width().min(img.height());
+    let share = rng.random_range(share_range.0..=share_range.1);
+    let src = ((short as f32 * share).round() as u32).clamp(1, short);
+    let x = rng.random_range(0..=img.width() - src);
+    let y = rng.random_range(0..=img.height() - src);
+    let crop = to_f32(&imageops::crop_imm(img, x, y, src, src).to_image());
+    let mut out = imageops::resize(&crop, size, size, FilterType::CatmullRom);
+    if rng.random_bool(0.5) {
+        imageops::flip_horizontal_in_place(&mut out);
+    }
+    out
+}
+
 /// The deterministic validation crop of an image: its centre, `size`×`size`, downscaled first so
 /// the crop covers a `1/zoom`-sized region (zoom = the middle of the training range).
 pub fn center_crop(img: &RgbImage, size: u32, zoom: f32) -> Rgb32FImage {

@@ -6,7 +6,9 @@
 
 mod batch;
 mod checkpoint;
+mod colour_targets;
 mod data;
+mod degrade;
 mod loss;
 mod model;
 mod optim;
@@ -22,8 +24,9 @@ use crate::progress::{Kind, Progress};
 use crate::weights::Source;
 use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
-use candle_core::{Device, Module};
-use loss::loss;
+use candle_core::{Device, Module, Tensor};
+use colour_targets::ColourCoder;
+use loss::{class_loss, estimator_loss, loss, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
 use serde::{Deserialize, Serialize};
@@ -61,6 +64,11 @@ pub struct Hyper {
     /// Checkpoints written before this field existed used 1.0.
     #[serde(default = "legacy_chroma_weight")]
     pub chroma_weight: f64,
+    /// Denoise / upscale: draw realistic degradations (camera noise, JPEG, blur, resizing; see
+    /// [`degrade`]) rather than the classic ones (Gaussian noise / bicubic). Checkpoints written
+    /// before this field: classic.
+    #[serde(default)]
+    pub realistic: bool,
 }
 
 fn legacy_chroma_weight() -> f64 {
@@ -82,6 +90,7 @@ impl Hyper {
             seed: 0,
             clip: 1.0,
             chroma_weight: d.chroma_weight,
+            realistic: kind.task() != Task::Colorize,
         }
     }
 
@@ -95,13 +104,40 @@ impl Hyper {
         self.kind().train_defaults().zoom
     }
 
+    /// A random training crop of `side` pixels: restoration tasks zoom into detail (flipped and
+    /// rotated); colorize sees most of the scene, upright (see [`data::context_crop`]).
+    fn crop(
+        &self,
+        img: &image::RgbImage,
+        side: u32,
+        rng: &mut impl rand::Rng,
+    ) -> image::Rgb32FImage {
+        match self.task {
+            Task::Colorize => data::context_crop(img, side, COLORIZE_CONTEXT, rng),
+            _ => data::random_crop(img, side, self.zoom(), rng),
+        }
+    }
+
+    /// Shortest side a training photo needs: colorize scales whole scenes down to the crop;
+    /// the others cut validation crops of twice the patch at full resolution.
+    fn min_side(&self) -> u32 {
+        match self.task {
+            Task::Colorize => self.patch,
+            _ => self.degradation(None).clean_side(self.patch * 2),
+        }
+    }
+
     fn degradation(&self, sigma: Option<f32>) -> Degradation {
         Degradation {
             kind: self.kind(),
             sigma,
+            realistic: self.realistic,
         }
     }
 }
+
+/// Share of the photo's short side a colorize training crop covers.
+const COLORIZE_CONTEXT: (f32, f32) = (0.6, 1.0);
 
 /// Everything `finetune` needs.
 pub struct TrainConfig {
@@ -164,17 +200,22 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
         0
     };
     let budget = MemoryBudget::default();
-    let data = Dataset::load(
-        &cfg.dir,
-        h.degradation(None).clean_side(h.patch * 2),
-        h.seed,
-        budget,
-    )?;
+    let data = Dataset::load(&cfg.dir, h.min_side(), h.seed, budget)?;
     let progress = Progress::new(Kind::Steps, h.steps, cfg.quiet);
     announce(&progress, cfg, &model, &data, budget);
     let val = Validation::new(&data, h, &cfg.device)?;
+    let coder = ColourCoder::for_spec(&model.spec, &data)?;
     progress.bar().set_position(start);
-    let outcome = train_steps(cfg, &model, &mut opt, &data, &val, &progress, start)?;
+    let outcome = train_steps(
+        cfg,
+        &model,
+        &mut opt,
+        &data,
+        &val,
+        coder.as_ref(),
+        &progress,
+        start,
+    )?;
     progress.finish();
     let report = TrainReport {
         steps: opt.step,
@@ -201,6 +242,9 @@ fn announce(
     data: &Dataset,
     budget: MemoryBudget,
 ) {
+    if let Some(note) = &model.warm_start {
+        progress.note(note.clone());
+    }
     for (f, why) in &data.skipped {
         progress.note(format!("aetool: skipping {}: {why}", f.display()));
     }
@@ -234,12 +278,14 @@ struct Outcome {
 /// Steps `start..steps`: batches made on a helper thread one or two steps ahead of the
 /// optimiser; validation every `val_every` steps, a checkpoint every `checkpoint_every` steps
 /// and on Ctrl-C (which ends the loop).
+#[allow(clippy::too_many_arguments)]
 fn train_steps(
     cfg: &TrainConfig,
     model: &Model,
     opt: &mut AdamW,
     data: &Dataset,
     val: &Validation,
+    coder: Option<&ColourCoder>,
     progress: &Progress,
     start: u64,
 ) -> Result<Outcome> {
@@ -250,7 +296,7 @@ fn train_steps(
     std::thread::scope(|scope| -> Result<Outcome> {
         scope.spawn(move || {
             for step in start..steps {
-                if tx.send(make_batch(data, h, step)).is_err() {
+                if tx.send(make_batch(data, h, step, coder)).is_err() {
                     break;
                 }
             }
@@ -262,7 +308,7 @@ fn train_steps(
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = loss(h, &net.forward(&x)?, &y)?;
+            let loss = step_loss(model, h, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
@@ -279,9 +325,13 @@ fn train_steps(
             };
             let done = step + 1;
             if done % cfg.val_every == 0 || done == steps {
-                val_psnr = val.psnr(net)?;
+                val_psnr = val.psnr(net, coder)?;
+                let estimate = match &model.estimator {
+                    Some(est) => format!(", σ estimate off by {:.2}", val.estimator_error(est)?),
+                    None => String::new(),
+                };
                 progress.note(format!(
-                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB (baseline {:.2} dB), {:.2} s/step",
+                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB (baseline {:.2} dB){estimate}, {:.2} s/step",
                     val.baseline_psnr,
                     t0.elapsed().as_secs_f64() / (done - start) as f64
                 ));
@@ -304,7 +354,7 @@ fn train_steps(
         }
         drop(rx);
         if !interrupted && (val_psnr.is_nan() || start == steps) {
-            val_psnr = val.psnr(net)?;
+            val_psnr = val.psnr(net, coder)?;
         }
         Ok(Outcome {
             loss: loss_ema,
@@ -312,6 +362,22 @@ fn train_steps(
             interrupted,
         })
     })
+}
+
+/// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
+/// the noise estimator's when there is one.
+fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let out = model.net.forward(x)?;
+    let mut total = match &batch.classes {
+        Some(t) => class_loss(&out, t)?,
+        None => loss(h, &out, y)?,
+    };
+    if let Some(est) = &model.estimator {
+        let levels = Tensor::from_slice(&batch.levels, batch.levels.len(), x.device())?;
+        let pred = est.forward(&x.narrow(3, 0, 3)?.contiguous()?)?;
+        total = (total + (estimator_loss(&pred, &levels)? * ESTIMATOR_WEIGHT)?)?;
+    }
+    Ok(total)
 }
 
 /// Writes the trained weights with their provenance.

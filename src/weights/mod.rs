@@ -11,7 +11,7 @@ mod source;
 
 pub use source::Source;
 
-use crate::models::{ModelKind, ModelSpec, Net};
+use crate::models::{ModelKind, ModelSpec, Net, NoiseEstimator};
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -42,6 +42,8 @@ impl std::ops::Deref for Bytes {
 /// A loaded network with its description.
 pub struct Loaded {
     pub net: Net,
+    /// Denoise: the blind noise-level estimator, when the weights have one.
+    pub estimator: Option<NoiseEstimator>,
     pub spec: ModelSpec,
     /// Free-form JSON object from the `provenance` metadata.
     pub provenance: serde_json::Value,
@@ -157,18 +159,26 @@ fn from_bytes(
     }
     let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)
         .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
-    let net = Net::new(vb, &spec).map_err(|e| {
+    let mismatch = |e: candle_core::Error| {
         anyhow!(
             "{origin}: tensors do not match the `{}` architecture in its metadata: {e}",
             spec.name()
         )
-    })?;
+    };
+    let net = Net::new(vb.clone(), &spec).map_err(mismatch)?;
+    let estimator = spec
+        .estimator
+        .as_ref()
+        .map(|c| NoiseEstimator::new(vb.pp("estimator"), c))
+        .transpose()
+        .map_err(mismatch)?;
     let provenance = meta
         .get("provenance")
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or(serde_json::Value::Object(Default::default()));
     Ok(Loaded {
         net,
+        estimator,
         spec,
         provenance,
         origin: origin.to_string(),
@@ -216,6 +226,7 @@ pub fn save(
     let arch = match spec.arch {
         crate::models::Arch::Unet(_) => "unet",
         crate::models::Arch::Srnet(_) => "srnet",
+        crate::models::Arch::Colornet(_) => "colornet",
     };
     let meta = HashMap::from([
         ("task".to_string(), spec.task.to_string()),
