@@ -26,7 +26,7 @@ use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
 use candle_core::{Device, Module, Tensor};
 use colour_targets::ColourCoder;
-use loss::{class_loss, estimator_loss, loss, ESTIMATOR_WEIGHT};
+use loss::{class_loss, estimator_loss, l1, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
 use serde::{Deserialize, Serialize};
@@ -60,19 +60,11 @@ pub struct Hyper {
     pub seed: u64,
     /// Global gradient-norm clip.
     pub clip: f64,
-    /// Weight of the colourfulness term of the colorize loss (see [`loss`]); 0 for other tasks.
-    /// Checkpoints written before this field existed used 1.0.
-    #[serde(default = "legacy_chroma_weight")]
-    pub chroma_weight: f64,
     /// Denoise / upscale: draw realistic degradations (camera noise, JPEG, blur, resizing; see
     /// [`degrade`]) rather than the classic ones (Gaussian noise / bicubic). Checkpoints written
     /// before this field: classic.
     #[serde(default)]
     pub realistic: bool,
-}
-
-fn legacy_chroma_weight() -> f64 {
-    1.0
 }
 
 impl Hyper {
@@ -89,7 +81,6 @@ impl Hyper {
             warmup: 100,
             seed: 0,
             clip: 1.0,
-            chroma_weight: d.chroma_weight,
             realistic: kind.task() != Task::Colorize,
         }
     }
@@ -308,7 +299,7 @@ fn train_steps(
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = step_loss(model, h, &batch, &x, &y)?;
+            let loss = step_loss(model, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
@@ -366,11 +357,11 @@ fn train_steps(
 
 /// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
 /// the noise estimator's when there is one.
-fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+fn step_loss(model: &Model, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let out = model.net.forward(x)?;
     let mut total = match &batch.classes {
         Some(t) => class_loss(&out, t)?,
-        None => loss(h, &out, y)?,
+        None => l1(&out, y)?,
     };
     if let Some(est) = &model.estimator {
         let levels = Tensor::from_slice(&batch.levels, batch.levels.len(), x.device())?;
