@@ -825,6 +825,15 @@ fn finetune_learns_writes_weights_and_resumes_exactly() {
         psnr(&r6)
     );
     assert!(r6["val_baseline_psnr"].as_f64().unwrap() > 0.0);
+    // The base (here: the random start) is measured before step 1 and compared at every
+    // validation; the written weights are the best validated ones.
+    let base = r6["base_val_psnr"].as_f64().unwrap();
+    assert!(psnr(&r6) >= base, "best {} < base {base}", psnr(&r6));
+    assert!(
+        err.contains("step 0 (base scratch): validation PSNR"),
+        "{err}"
+    );
+    assert!(err.contains("base model"), "{err}");
     assert!(
         err.contains("step 3: loss") && err.contains("step 6: loss"),
         "{err}"

@@ -659,7 +659,9 @@ mod tests {
     fn prior_of_a_single_colour_concentrates_near_it() {
         let bins = AbBins::new();
         let mut hist = AbHistogram::new(&bins);
-        hist.add_plane(&bins, &[31.0, -42.0].repeat(500));
+        for _ in 0..500 {
+            hist.add(&bins, 31.0, -42.0);
+        }
         assert_eq!(hist.total(), 500.0);
         let prior = Prior::from_histogram(&bins, &hist).unwrap();
         let p = prior.probs();
