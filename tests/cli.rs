@@ -1009,3 +1009,65 @@ fn eval_reports_psnr_and_baseline() {
     assert!(psnr.is_finite() && psnr > 0.0, "{line}");
     assert!((18.0..24.0).contains(&baseline), "{line}");
 }
+
+/// 13. Colorize leaves photos that already have colour alone (one note, counted as skipped),
+/// unless `--recolor`.
+#[test]
+fn colorize_skips_colour_photos_unless_recolor() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let (code, _, err) = run(aetool()
+        .arg("colorize")
+        .arg(fixture("rgb8.png"))
+        .arg(fixture("gray8.png"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("rgb8.png: already in colour"), "{err}");
+    assert!(err.contains("1 done, 1 skipped"), "{err}");
+    assert!(!out.join("rgb8.png").exists() && out.join("gray8.png").is_file());
+    let (code, _, err) = run(aetool()
+        .arg("colorize")
+        .arg("--recolor")
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(out.join("recoloured.png"))
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("recoloured.png").is_file(), "{err}");
+}
+
+/// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales
+/// it, within a checked range.
+#[test]
+fn denoise_strength_scales_the_estimate() {
+    let tmp = tempdir();
+    let level = |strength: &str| -> f64 {
+        let out = tmp.path().join(format!("s{strength}.png"));
+        let (code, _, err) = run(aetool()
+            .args(["denoise", "--strength", strength])
+            .arg(fixture("rgb8.png"))
+            .arg("-o")
+            .arg(&out)
+            .arg("--weights")
+            .arg(weights("denoise")));
+        assert_eq!(code, 0, "{err}");
+        let line = err.lines().find(|l| l.contains("noise level σ")).unwrap();
+        line.rsplit('σ').next().unwrap().trim().parse().unwrap()
+    };
+    let (one, two) = (level("1"), level("2"));
+    assert!(
+        (two - (2.0 * one).min(50.0)).abs() < 0.11,
+        "σ {one} at strength 1, {two} at 2"
+    );
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--strength", "9"])
+        .arg(fixture("rgb8.png"))
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--strength 9"), "{err}");
+}
