@@ -258,6 +258,7 @@ pub fn restore(
         tile: tile(&args.tile)?,
         tile_pad: args.tile_pad,
         work_size: work_size(work_size_arg)?,
+        strip_metadata: args.strip_metadata,
     };
     Ok(RestoreConfig {
         kind,

@@ -2,7 +2,7 @@
 
 use crate::models::planes::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
 use crate::models::{Net, Task};
-use crate::photo::Photo;
+use crate::photo::{Metadata, Photo};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
@@ -46,16 +46,19 @@ pub struct RestoreSettings {
     pub tile_pad: Option<usize>,
     /// Colorize: short side of the working copy (≥ 32).
     pub work_size: u32,
+    /// Outputs carry no EXIF or XMP (`--strip-metadata`); otherwise the input's are passed on.
+    pub strip_metadata: bool,
 }
 
 impl Default for RestoreSettings {
-    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`].
+    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`], metadata kept.
     fn default() -> Self {
         Self {
             sigma: Sigma::Auto,
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
+            strip_metadata: false,
         }
     }
 }
@@ -134,7 +137,7 @@ impl Restorer {
         let task = self.loaded.spec.task;
         let (w, h) = (photo.width, photo.height);
         let mut details = Details::default();
-        let out = match task {
+        let mut out = match task {
             Task::Denoise => {
                 let sigma = match self.settings.sigma {
                     Sigma::Fixed(s) => s,
@@ -183,6 +186,9 @@ impl Restorer {
                 }
             }
         };
+        if self.settings.strip_metadata {
+            out.meta.metadata = Metadata::default();
+        }
         Ok((out, details))
     }
 
@@ -288,6 +294,7 @@ mod tests {
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: 64,
+            strip_metadata: false,
         };
         Restorer::new(loaded, Device::Cpu, settings)
     }
@@ -301,6 +308,7 @@ mod tests {
             sixteen_bit: false,
             icc: None,
             format: image::ImageFormat::Png,
+            metadata: Default::default(),
         };
         Photo {
             width: w,
