@@ -122,10 +122,10 @@ const IFD: u16 = 13;
 /// Bytes per value of a TIFF field type, `None` for types this parser does not know.
 fn type_size(ty: u16) -> Option<usize> {
     match ty {
-        1 | 2 | 6 | 7 => Some(1),  // BYTE, ASCII, SBYTE, UNDEFINED
-        3 | 8 => Some(2),          // SHORT, SSHORT
+        1 | 2 | 6 | 7 => Some(1),   // BYTE, ASCII, SBYTE, UNDEFINED
+        3 | 8 => Some(2),           // SHORT, SSHORT
         4 | 9 | 11 | 13 => Some(4), // LONG, SLONG, FLOAT, IFD
-        5 | 10 | 12 => Some(8),    // RATIONAL, SRATIONAL, DOUBLE
+        5 | 10 | 12 => Some(8),     // RATIONAL, SRATIONAL, DOUBLE
         _ => None,
     }
 }
@@ -355,7 +355,12 @@ pub fn exif_for_output(exif: &[u8], width: u32, height: u32) -> Option<Vec<u8>> 
         // Unlink the thumbnail; cut it off when nothing else lies after its start.
         let next = walk.ifd0.next_at;
         out[next..next + 4].fill(0);
-        let kept = [Some(&walk.ifd0), walk.exif.as_ref(), walk.gps.as_ref(), walk.interop.as_ref()];
+        let kept = [
+            Some(&walk.ifd0),
+            walk.exif.as_ref(),
+            walk.gps.as_ref(),
+            walk.interop.as_ref(),
+        ];
         let kept: Vec<&Dir> = kept.into_iter().flatten().collect();
         // Directories this parser does not follow may hold data anywhere: cut only without them.
         let unknown_pointers = kept.iter().flat_map(|d| &d.entries).any(|e| {
@@ -364,9 +369,11 @@ pub fn exif_for_output(exif: &[u8], width: u32, height: u32) -> Option<Vec<u8>> 
         let used_end = kept
             .iter()
             .flat_map(|d| {
-                std::iter::once(d.span().end).chain(d.entries.iter().filter_map(|e| {
-                    e.value.as_ref().map(|v| v.end)
-                }))
+                std::iter::once(d.span().end).chain(
+                    d.entries
+                        .iter()
+                        .filter_map(|e| e.value.as_ref().map(|v| v.end)),
+                )
             })
             .fold(8, usize::max);
         let thumb_start = ifd1
@@ -478,8 +485,10 @@ pub struct ExifTags {
 const STRUCTURAL: &[u16] = &[
     0x00FE, 0x00FF, // NewSubfileType, SubfileType
     0x0100, 0x0101, 0x0102, 0x0103, // ImageWidth, ImageLength, BitsPerSample, Compression
-    0x0106, 0x0107, 0x0108, 0x0109, 0x010A, // Photometric, Threshholding, CellWidth/Length, FillOrder
-    0x0111, 0x0115, 0x0116, 0x0117, // StripOffsets, SamplesPerPixel, RowsPerStrip, StripByteCounts
+    0x0106, 0x0107, 0x0108, 0x0109,
+    0x010A, // Photometric, Threshholding, CellWidth/Length, FillOrder
+    0x0111, 0x0115, 0x0116,
+    0x0117, // StripOffsets, SamplesPerPixel, RowsPerStrip, StripByteCounts
     0x0118, 0x0119, 0x011C, 0x0122, 0x0123, // Min/MaxSampleValue, PlanarConfig, Gray*
     0x0124, 0x0125, 0x0140, 0x013D, // T4/T6 options, ColorMap, Predictor
     0x0142, 0x0143, 0x0144, 0x0145, 0x014A, // tiles, SubIFDs

@@ -25,17 +25,41 @@ pub(crate) fn camera_exif(little_endian: bool, w: u16, h: u16) -> Vec<u8> {
         f(XTag::Make, In::PRIMARY, ascii("AcmeCam")),
         f(XTag::Model, In::PRIMARY, ascii("AcmeCam X100")),
         f(XTag::Orientation, In::PRIMARY, Value::Short(vec![6])),
-        f(XTag::XResolution, In::PRIMARY, Value::Rational(vec![r(300, 1)])),
-        f(XTag::YResolution, In::PRIMARY, Value::Rational(vec![r(300, 1)])),
+        f(
+            XTag::XResolution,
+            In::PRIMARY,
+            Value::Rational(vec![r(300, 1)]),
+        ),
+        f(
+            XTag::YResolution,
+            In::PRIMARY,
+            Value::Rational(vec![r(300, 1)]),
+        ),
         f(XTag::ResolutionUnit, In::PRIMARY, Value::Short(vec![2])),
         f(XTag::DateTime, In::PRIMARY, ascii("2024:05:06 07:08:09")),
         f(XTag::Artist, In::PRIMARY, ascii("Ada Example")),
         f(XTag::Copyright, In::PRIMARY, ascii("(c) 2024 Ada Example")),
-        f(XTag::ExposureTime, In::PRIMARY, Value::Rational(vec![r(1, 250)])),
+        f(
+            XTag::ExposureTime,
+            In::PRIMARY,
+            Value::Rational(vec![r(1, 250)]),
+        ),
         f(XTag::FNumber, In::PRIMARY, Value::Rational(vec![r(28, 10)])),
-        f(XTag::PhotographicSensitivity, In::PRIMARY, Value::Short(vec![400])),
-        f(XTag::DateTimeOriginal, In::PRIMARY, ascii("2024:05:06 07:08:09")),
-        f(XTag::FocalLength, In::PRIMARY, Value::Rational(vec![r(35, 1)])),
+        f(
+            XTag::PhotographicSensitivity,
+            In::PRIMARY,
+            Value::Short(vec![400]),
+        ),
+        f(
+            XTag::DateTimeOriginal,
+            In::PRIMARY,
+            ascii("2024:05:06 07:08:09"),
+        ),
+        f(
+            XTag::FocalLength,
+            In::PRIMARY,
+            Value::Rational(vec![r(35, 1)]),
+        ),
         f(XTag::LensModel, In::PRIMARY, ascii("Acme 35mm F2.8")),
         f(XTag::PixelXDimension, In::PRIMARY, Value::Short(vec![w])),
         f(XTag::PixelYDimension, In::PRIMARY, Value::Short(vec![h])),
@@ -45,7 +69,11 @@ pub(crate) fn camera_exif(little_endian: bool, w: u16, h: u16) -> Vec<u8> {
             Value::Undefined(MAKER_NOTE_BYTES.to_vec(), 0),
         ),
         f(XTag::InteroperabilityIndex, In::PRIMARY, ascii("R98")),
-        f(XTag::GPSVersionID, In::PRIMARY, Value::Byte(vec![2, 3, 0, 0])),
+        f(
+            XTag::GPSVersionID,
+            In::PRIMARY,
+            Value::Byte(vec![2, 3, 0, 0]),
+        ),
         f(XTag::GPSLatitudeRef, In::PRIMARY, ascii("N")),
         f(
             XTag::GPSLatitude,
@@ -150,7 +178,10 @@ fn sizes_beyond_a_short_become_longs() {
         let out = exif_for_output(&camera_exif(le, 45, 31), 70_000, 90).unwrap();
         let after = read(&out);
         let x = after.get_field(XTag::PixelXDimension, In::PRIMARY).unwrap();
-        assert!(matches!(&x.value, Value::Long(v) if v == &[70_000]), "{x:?}");
+        assert!(
+            matches!(&x.value, Value::Long(v) if v == &[70_000]),
+            "{x:?}"
+        );
         let y = after.get_field(XTag::PixelYDimension, In::PRIMARY).unwrap();
         assert!(matches!(&y.value, Value::Short(v) if v == &[90]), "{y:?}");
     }
@@ -198,7 +229,13 @@ fn exif_header_is_accepted_and_garbage_is_dropped() {
             xmp: None
         }
     );
-    for bad in [&b""[..], b"II*\0", b"MM\0*\0\0\0\x08", b"not exif at all", b"II*\0\xff\xff\xff\xff"] {
+    for bad in [
+        &b""[..],
+        b"II*\0",
+        b"MM\0*\0\0\0\x08",
+        b"not exif at all",
+        b"II*\0\xff\xff\xff\xff",
+    ] {
         assert_eq!(exif_for_output(bad, 1, 1), None, "{bad:?}");
     }
 }
@@ -220,7 +257,10 @@ fn truncated_or_corrupt_blocks_never_panic() {
                 if let Some(out) = exif_for_output(&bad, 3, 4) {
                     if let Ok(e) = Reader::new().read_raw(out) {
                         let o = uint(&e, XTag::Orientation);
-                        assert!(o.is_none_or(|o| o == 1), "orientation {o:?} left at byte {i}");
+                        assert!(
+                            o.is_none_or(|o| o == 1),
+                            "orientation {o:?} left at byte {i}"
+                        );
                     }
                 }
                 let _ = ExifTags::from_exif(&bad).map(|t| t.to_exif());
@@ -235,10 +275,12 @@ fn tags_convert_to_a_tiff_block_in_native_order() {
         let patched = exif_for_output(&camera_exif(le, 45, 31), 62, 90).unwrap();
         let tags = ExifTags::from_exif(&patched).unwrap();
         let tag_ids = |fields: &[Field]| fields.iter().map(|f| f.tag).collect::<Vec<_>>();
-        assert!(!tag_ids(&tags.image).contains(&ORIENTATION) || {
-            let o = tags.image.iter().find(|f| f.tag == ORIENTATION).unwrap();
-            o.value[..2] == 1u16.to_ne_bytes()
-        });
+        assert!(
+            !tag_ids(&tags.image).contains(&ORIENTATION) || {
+                let o = tags.image.iter().find(|f| f.tag == ORIENTATION).unwrap();
+                o.value[..2] == 1u16.to_ne_bytes()
+            }
+        );
         assert!(!tag_ids(&tags.exif).contains(&MAKER_NOTE));
         assert!(!tag_ids(&tags.exif).contains(&INTEROP_IFD));
         assert_eq!(tag_ids(&tags.interop), vec![0x0001]);
@@ -283,13 +325,23 @@ fn xmp_properties_are_rewritten_in_both_forms() {
     assert!(out.contains(r#"tiff:OrientationNote="6""#), "{out}");
     assert!(out.contains("exif:PixelXDimension = '62'"), "{out}");
     assert!(out.contains(r#"exif:PixelYDimension="90""#), "{out}");
-    assert!(out.contains("<tiff:ImageWidth>62</tiff:ImageWidth>"), "{out}");
-    assert!(out.contains("<tiff:ImageLength>90</tiff:ImageLength>"), "{out}");
+    assert!(
+        out.contains("<tiff:ImageWidth>62</tiff:ImageWidth>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<tiff:ImageLength>90</tiff:ImageLength>"),
+        "{out}"
+    );
     assert!(out.contains(r#"xmp:Rating="4""#), "{out}");
 
     assert_eq!(xmp_for_output(&[0xFF, 0xFE, 0x3C, 0x00], 1, 1), None);
     // Incomplete markup is left as it is.
-    for partial in ["<tiff:Orientation>6", " tiff:Orientation=", " tiff:Orientation=\"6"] {
+    for partial in [
+        "<tiff:Orientation>6",
+        " tiff:Orientation=",
+        " tiff:Orientation=\"6",
+    ] {
         let out = xmp_for_output(partial.as_bytes(), 1, 1).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), partial);
     }
