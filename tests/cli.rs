@@ -1082,8 +1082,10 @@ fn assert_camera_metadata(path: &Path, (w, h): (u32, u32)) {
     assert_eq!(img.dimensions(), (w, h), "{name}");
 }
 
-/// 13. A camera JPEG's EXIF (camera, lens, date, GPS, copyright) and XMP are kept in JPEG, PNG,
-/// WebP and TIFF outputs, with the orientation reset and the pixel size updated.
+/// 13. A camera JPEG's EXIF and XMP are kept in JPEG, PNG, WebP and TIFF outputs.
+///
+/// Camera, lens, date, GPS and copyright survive; the orientation is reset and the pixel size
+/// updated.
 #[test]
 fn camera_metadata_is_kept_adjusted_in_every_format() {
     let tmp = tempdir();

@@ -20,8 +20,9 @@
 //! UTF-8.
 //!
 //! TIFF output has no EXIF block: [`ExifTags`] turns the block into the image's own tags (camera,
-//! date, copyright…) plus Exif and GPS sub-directories, written by the `tiff` crate in its byte
-//! order. Maker notes are left out there (their internal offsets would point nowhere).
+//! date, copyright…) plus Exif and GPS sub-directories, written by the `tiff` crate (in the
+//! machine's byte order). Maker notes are left out there (their internal offsets would point
+//! nowhere), as are values over 64 KiB.
 //!
 //! The parser walks IFD0, its Exif and GPS directories, the Exif IFD's Interoperability directory
 //! and IFD1; every read is bounds-checked, in either byte order.
@@ -502,8 +503,13 @@ const STRUCTURAL: &[u16] = &[
     0x935C, 0xC612, // ImageSourceData, DNGVersion
 ];
 
+/// Largest value [`ExifTags`] copies: camera tags are far smaller; a TIFF file's own private
+/// tags (layers, previews) can be large, and a JPEG's EXIF block is 64 KiB at most anyway.
+const MAX_FIELD_BYTES: usize = 1 << 16;
+
 impl ExifTags {
-    /// The tags of an EXIF block (already [`exif_for_output`]-ed), `None` if it does not parse.
+    /// The tags of an EXIF block, or of a TIFF file's first image (its pixel-layout tags left
+    /// out); `None` if it does not parse.
     pub fn from_exif(exif: &[u8]) -> Option<Self> {
         let tiff = Tiff::parse(exif)?;
         let walk = tiff.walk()?;
@@ -512,7 +518,7 @@ impl ExifTags {
                 .flat_map(|d| &d.entries)
                 .filter(|e| keep(e.tag) && e.ty != IFD)
                 .filter_map(|e| {
-                    let range = e.value.clone()?;
+                    let range = e.value.clone().filter(|r| r.len() <= MAX_FIELD_BYTES)?;
                     Some(Field {
                         tag: e.tag,
                         ty: e.ty,
@@ -572,19 +578,21 @@ impl ExifTags {
         write_fields(dir, &self.image, pointers)
     }
 
-    /// A standalone EXIF block (little-endian TIFF structure) holding these tags, `None` when
-    /// there are none.
+    /// A standalone EXIF block (a TIFF structure in the machine's byte order, as the `tiff`
+    /// encoder writes) holding these tags, `None` when there are none.
     pub fn to_exif(&self) -> Option<Vec<u8>> {
         if self.is_empty() {
             return None;
         }
         let mut out = std::io::Cursor::new(Vec::new());
-        let mut enc = TiffEncoder::new(&mut out).ok()?;
-        let pointers = self.write_sub_dirs(&mut enc).ok()?;
-        let mut dir = enc.image_directory().ok()?;
-        self.write_image_tags(&mut dir, &pointers).ok()?;
-        dir.finish().ok()?;
-        drop(enc);
+        let written: TiffResult<()> = (|| {
+            let mut enc = TiffEncoder::new(&mut out)?;
+            let pointers = self.write_sub_dirs(&mut enc)?;
+            let mut dir = enc.image_directory()?;
+            self.write_image_tags(&mut dir, &pointers)?;
+            dir.finish()
+        })();
+        written.ok()?;
         Some(out.into_inner())
     }
 }
