@@ -1,5 +1,6 @@
 //! Image files ↔ f32 pixels. The only place images are decoded (`decode.rs`) and encoded
-//! (`encode.rs`); `format.rs` lists the supported formats and their file extensions.
+//! (`encode.rs`); `format.rs` lists the supported formats and their file extensions;
+//! `metadata.rs` carries EXIF and XMP from the input to the outputs.
 //!
 //! [`load`] reads PNG, JPEG, WebP, TIFF and BMP (format detected from the content, never the file
 //! name), refuses images over [`Limits`] from the header before decoding anything, applies the
