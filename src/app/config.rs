@@ -81,12 +81,18 @@ pub fn device(spec: &str) -> Result<Device> {
     }
 }
 
+/// Most compute threads `--jobs` accepts.
+pub const MAX_JOBS: usize = 256;
+
 /// Sets the number of compute threads (candle's matmul and our ops both use rayon's pool).
 /// Called once, at start-up, before any command runs.
 pub fn threads(jobs: Option<usize>) -> Result<()> {
     if let Some(n) = jobs {
         if n == 0 {
             bail!("--jobs 0: give at least 1 thread");
+        }
+        if n > MAX_JOBS {
+            bail!("--jobs {n}: at most {MAX_JOBS} threads (more only adds overhead; the default uses every core)");
         }
         // candle's gemm reads RAYON_NUM_THREADS; set it before any tensor work starts.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -144,6 +150,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
         bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
     }
+    train_bounds(&hyper)?;
     if args.val_every == 0 || args.checkpoint_every == 0 {
         bail!("--val-every and --checkpoint-every must be ≥ 1");
     }
@@ -165,6 +172,43 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         device: device(&args.device)?,
         quiet: args.quiet,
     })
+}
+
+/// Most optimisation steps.
+pub const MAX_STEPS: u64 = 100_000_000;
+/// Most crops per step, largest crop side, and most crop pixels per step (64 crops of 256²).
+pub const MAX_BATCH: usize = 1024;
+pub const MAX_PATCH: u32 = 1024;
+pub const MAX_CROP_PIXELS: u64 = 64 * 256 * 256;
+
+/// Numeric training flags within sane bounds: a learning rate in (0, 1] (above that, or NaN,
+/// training can only diverge), step, batch and crop sizes that fit in memory and arithmetic.
+fn train_bounds(h: &Hyper) -> Result<()> {
+    if !(h.lr.is_finite() && h.lr > 0.0 && h.lr <= 1.0) {
+        bail!(
+            "--lr {}: give a learning rate above 0 and at most 1, e.g. 3e-4 (fine-tuning) or 2e-3 (from scratch)",
+            h.lr
+        );
+    }
+    if h.steps > MAX_STEPS {
+        bail!("--steps {}: at most {MAX_STEPS}", h.steps);
+    }
+    if h.batch > MAX_BATCH || h.patch > MAX_PATCH {
+        bail!(
+            "--batch {} --patch {}: at most {MAX_BATCH} crops of at most {MAX_PATCH} pixels",
+            h.batch,
+            h.patch
+        );
+    }
+    let pixels = h.batch as u64 * u64::from(h.patch).pow(2);
+    if pixels > MAX_CROP_PIXELS {
+        bail!(
+            "--batch {} × --patch {}² is {pixels} crop pixels per step, over the {MAX_CROP_PIXELS} limit; use fewer or smaller crops",
+            h.batch,
+            h.patch
+        );
+    }
+    Ok(())
 }
 
 /// Validated settings for denoise / upscale / colorize.
@@ -213,14 +257,30 @@ pub fn sigma(s: &str) -> Result<Sigma> {
     sigma_level(s, "`auto` or a number such as 15").map(Sigma::Fixed)
 }
 
+/// Largest `--tile`, `--tile-pad` and `--max-megapixels`.
+pub const MAX_TILE: usize = 65536;
+pub const MAX_TILE_PAD: usize = 4096;
+pub const MAX_MEGAPIXELS: u64 = 10_000;
+
+/// Checks `--tile-pad` (a border beyond the model's receptive radius changes nothing; the run
+/// caps it there, see `app::restore`).
+fn tile_pad(pad: Option<usize>) -> Result<Option<usize>> {
+    match pad {
+        Some(p) if p > MAX_TILE_PAD => bail!(
+            "--tile-pad {p}: at most {MAX_TILE_PAD} pixels (the model's receptive radius, shown by `aetool info`, is all a tile needs)"
+        ),
+        p => Ok(p),
+    }
+}
+
 /// Parses `--tile auto|N`.
 pub fn tile(s: &str) -> Result<TileSize> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(TileSize::Auto);
     }
     match s.parse::<usize>() {
-        Ok(n) if n >= 16 => Ok(TileSize::Fixed(n)),
-        _ => bail!("--tile {s}: expected `auto` or a tile size of at least 16 pixels"),
+        Ok(n) if (16..=MAX_TILE).contains(&n) => Ok(TileSize::Fixed(n)),
+        _ => bail!("--tile {s}: expected `auto` or a tile size of 16 to {MAX_TILE} pixels"),
     }
 }
 
@@ -267,15 +327,18 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         .map(parse_shard)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
-    if args.max_megapixels == 0 {
-        bail!("--max-megapixels must be at least 1");
+    if !(1..=MAX_MEGAPIXELS).contains(&args.max_megapixels) {
+        bail!(
+            "--max-megapixels {}: give 1 to {MAX_MEGAPIXELS}",
+            args.max_megapixels
+        );
     }
     let settings = RestoreSettings {
         sigma: sigma(flags.sigma)?,
         strength: strength(flags.strength)?,
         recolor: flags.recolor,
         tile: tile(&args.tile)?,
-        tile_pad: args.tile_pad,
+        tile_pad: tile_pad(args.tile_pad)?,
         work_size: work_size(flags.work_size)?,
         strip_metadata: args.strip_metadata,
     };

@@ -32,6 +32,9 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
             format_name(format)
         );
     }
+    if format == ImageFormat::Jpeg {
+        check_jpeg_complete(path)?;
+    }
     let mut decoder: Box<dyn ImageDecoder> = if format == ImageFormat::Tiff {
         // image 0.25 caps TIFF tag values by the size of the decoded image once limits are set,
         // which loses the ICC profile of small images: limits are applied after reading it.
@@ -75,6 +78,20 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
     let mut photo = photo_from_image(img, icc, format);
     photo.meta.metadata = metadata;
     Ok(photo)
+}
+
+/// The JPEG decoder paints a missing end of scan data flat grey without a word: refuse files
+/// that stop before their end-of-image marker (see `jpeg_end.rs`).
+fn check_jpeg_complete(path: &Path) -> Result<()> {
+    use super::jpeg_end::{check, Incomplete};
+    let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
+    match check(file) {
+        Ok(()) => Ok(()),
+        Err(Incomplete::EndsEarly) => {
+            bail!("truncated or corrupt JPEG: file ends early")
+        }
+        Err(Incomplete::BadStructure(why)) => bail!("truncated or corrupt JPEG: {why}"),
+    }
 }
 
 /// Megapixels for messages: "1600", "0.001".

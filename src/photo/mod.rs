@@ -32,6 +32,7 @@
 mod decode;
 mod encode;
 mod format;
+mod jpeg_end;
 mod metadata;
 #[cfg(test)]
 mod tests;

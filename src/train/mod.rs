@@ -9,6 +9,7 @@ mod checkpoint;
 mod colour_targets;
 mod data;
 mod degrade;
+mod guard;
 mod loss;
 mod model;
 mod optim;
@@ -343,12 +344,14 @@ fn train_steps(
             let loss = step_loss(model, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
+            guard::ensure_finite(loss.to_scalar::<f32>()?, norm, step + 1, h.lr)?;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
             opt.step(
                 &grads,
                 learning_rate(step, steps, h.warmup, h.lr, 0.02),
                 scale,
             )?;
+            guard::ensure_finite_weights(&model.named_vars(), step + 1, h.lr)?;
             let l = loss.to_scalar::<f32>()?;
             loss_ema = if loss_ema.is_nan() {
                 l
