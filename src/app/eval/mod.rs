@@ -209,7 +209,7 @@ fn extras(task: Task, s: &Scores, defined: (usize, usize), per_image: bool) -> S
         ("previous", &s.previous),
     ] {
         let Some(f) = f else { continue };
-        out += &format!("{part_sep}{name}: PSNR {:.2} dB", f.psnr);
+        out += &format!("{part_sep}{name}: PSNR {} dB", db(f.psnr));
         if task == Task::Colorize {
             out += &format!(
                 ", colourfulness {}, correctness {}",
@@ -223,12 +223,13 @@ fn extras(task: Task, s: &Scores, defined: (usize, usize), per_image: bool) -> S
     out
 }
 
-/// "baseline y", or "baseline ∞" when the baseline is the reference itself (σ 0).
-fn baseline_psnr(p: f64) -> String {
+/// A PSNR with two decimals, or "∞" for an output identical to the reference (the baseline
+/// at σ 0, or a model that leaves a clean photo untouched).
+fn db(p: f64) -> String {
     if p.is_infinite() {
-        "baseline ∞".into()
+        "∞".into()
     } else {
-        format!("baseline {p:.2}")
+        format!("{p:.2}")
     }
 }
 
@@ -276,11 +277,11 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             );
             if cfg.per_image && !cfg.json {
                 crate::outln!(
-                    "{}\t{}\tPSNR {:.2} ({})\tSSIM {:.4} (baseline {:.4}){}",
+                    "{}\t{}\tPSNR {} (baseline {})\tSSIM {:.4} (baseline {:.4}){}",
                     file.display(),
                     setting.label,
-                    scores.psnr,
-                    baseline_psnr(scores.baseline_psnr),
+                    db(scores.psnr),
+                    db(scores.baseline_psnr),
                     scores.ssim,
                     scores.baseline_ssim,
                     extras(task, &scores, (1, 1), true)
@@ -301,12 +302,12 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             .count();
         if !cfg.json {
             crate::outln!(
-                "{} {task} {}: {} images, PSNR {:.2} dB ({}), SSIM {:.4} (baseline {:.4}){}  [{tag}]",
+                "{} {task} {}: {} images, PSNR {} dB (baseline {}), SSIM {:.4} (baseline {:.4}){}  [{tag}]",
                 cfg.dir.display(),
                 setting.label,
                 set.len(),
-                m.psnr,
-                baseline_psnr(m.baseline_psnr),
+                db(m.psnr),
+                db(m.baseline_psnr),
                 m.ssim,
                 m.baseline_ssim,
                 extras(task, &m, (defined, set.len()), false)

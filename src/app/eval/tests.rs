@@ -402,8 +402,8 @@ fn summary_lines_name_every_baseline() {
         " | previous: PSNR 30.50 dB, SSIM 0.5000"
     );
     assert_eq!(extras(Task::Upscale, &Scores::default(), (0, 1), false), "");
-    assert_eq!(baseline_psnr(f64::INFINITY), "baseline ∞");
-    assert_eq!(baseline_psnr(20.123), "baseline 20.12");
+    assert_eq!(db(f64::INFINITY), "∞");
+    assert_eq!(db(20.126), "20.13");
     // JSON: an infinite baseline is null; absent baselines are left out.
     let v = serde_json::to_value(&Scores {
         baseline_psnr: f64::INFINITY,
