@@ -84,6 +84,13 @@ pub enum ScaleArg {
     X4,
 }
 
+/// `finetune --degradation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DegradationArg {
+    Realistic,
+    Classic,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     Png,
@@ -179,10 +186,11 @@ pub struct FinetuneArgs {
     /// Peak learning rate (default 3e-4 when fine-tuning, 2e-3 from scratch).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Colorize only: weight of the loss term that keeps predictions as colourful as the
-    /// originals (0 = plain L1, greyer but safer colours).
-    #[arg(long)]
-    pub chroma_weight: Option<f64>,
+    /// Denoise / upscale: what the inputs are degraded with. `realistic`: camera noise, JPEG,
+    /// blur and resizing, plus Gaussian noise (what photos on disk look like); `classic`: Gaussian
+    /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks.
+    #[arg(long, value_enum, default_value_t = DegradationArg::Realistic)]
+    pub degradation: DegradationArg,
     /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -1,7 +1,9 @@
 //! Turns parsed flags into validated settings. Every combination check lives here, before any
 //! work starts, and every message says what to type instead.
 
-use crate::app::args::{EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg};
+use crate::app::args::{
+    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg,
+};
 use crate::models::planes::MAX_SIGMA;
 use crate::models::{ModelKind, Task};
 use crate::photo::{Limits, OutputFormat};
@@ -135,15 +137,8 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if let Some(v) = args.lr {
         hyper.lr = v;
     }
-    if let Some(v) = args.chroma_weight {
-        if kind.task() != Task::Colorize {
-            bail!("--chroma-weight applies to --task colorize only");
-        }
-        if !(v.is_finite() && v >= 0.0) {
-            bail!("--chroma-weight {v}: must be a number ≥ 0");
-        }
-        hyper.chroma_weight = v;
-    }
+    hyper.realistic =
+        kind.task() != Task::Colorize && args.degradation == DegradationArg::Realistic;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     let align = 1 << kind.default_spec().depth_align_log2();
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {

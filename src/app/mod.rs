@@ -128,8 +128,12 @@ fn finetune(args: &args::FinetuneArgs) -> Result<Status> {
     if report.interrupted {
         return Ok(Status::Interrupted);
     }
+    let versus_base = report
+        .base_val_psnr
+        .map(|b| format!("base model {b:.2} dB, {:+.2} dB; ", report.val_psnr - b))
+        .unwrap_or_default();
     eprintln!(
-        "aetool: wrote {} after {} steps in {:.0} s: validation PSNR {:.2} dB (baseline {:.2} dB)",
+        "aetool: wrote {} after {} steps in {:.0} s: validation PSNR {:.2} dB ({versus_base}degraded input {:.2} dB)",
         cfg.output.display(),
         report.steps,
         report.seconds,

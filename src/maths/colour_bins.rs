@@ -160,11 +160,6 @@ impl AbBins {
         self.centres.len()
     }
 
-    /// Always false (Q ≥ 5); present for API symmetry with `len`.
-    pub fn is_empty(&self) -> bool {
-        self.centres.is_empty()
-    }
-
     /// Centre `[a, b]` of class `i` (Lab units). Panics if `i >= Q`.
     pub fn centre(&self, i: usize) -> [f32; 2] {
         self.centres[i]
@@ -259,53 +254,6 @@ impl AbBins {
             .collect()
     }
 
-    /// Dense cross-entropy target, laid out B×Q×HW (channels first, matching a B×Q×H×W logits
-    /// tensor), from `codes` of B images of `hw` pixels each (image-major, as from
-    /// [`AbBins::encode_plane`]). Every pixel's Q values sum to 1. Panics unless `hw` divides
-    /// `codes.len()`.
-    pub fn dense_targets(&self, codes: &[SoftCode], hw: usize) -> Vec<f32> {
-        assert!(
-            hw > 0 && codes.len().is_multiple_of(hw),
-            "{} codes, hw {hw}",
-            codes.len()
-        );
-        let q = self.len();
-        let mut out = vec![0f32; codes.len() * q];
-        for (img, chunk) in codes.chunks_exact(hw).enumerate() {
-            let base = img * q * hw;
-            for (p, code) in chunk.iter().enumerate() {
-                for &(i, w) in code {
-                    out[base + i as usize * hw + p] += w;
-                }
-            }
-        }
-        out
-    }
-
-    /// Sparse cross-entropy target for a `gather` along the class axis: `(indices, weights)`,
-    /// each laid out B×5×HW (channels first, k-th nearest bin in plane k), from `codes` of B
-    /// images of `hw` pixels each. Loss per pixel = −Σ_k weight_k · log_softmax(logits)[index_k].
-    /// Panics unless `hw` divides `codes.len()`.
-    pub fn gather_targets(&self, codes: &[SoftCode], hw: usize) -> (Vec<u32>, Vec<f32>) {
-        assert!(
-            hw > 0 && codes.len().is_multiple_of(hw),
-            "{} codes, hw {hw}",
-            codes.len()
-        );
-        let mut idx = vec![0u32; codes.len() * SOFT_K];
-        let mut wts = vec![0f32; codes.len() * SOFT_K];
-        for (img, chunk) in codes.chunks_exact(hw).enumerate() {
-            let base = img * SOFT_K * hw;
-            for (p, code) in chunk.iter().enumerate() {
-                for (k, &(i, w)) in code.iter().enumerate() {
-                    idx[base + k * hw + p] = i as u32;
-                    wts[base + k * hw + p] = w;
-                }
-            }
-        }
-        (idx, wts)
-    }
-
     /// Annealed-mean decoding of one pixel: `softmax(logits / t)` (max-subtracted, stable)
     /// weighted mean of the bin centres, `[a, b]` in Lab units. `logits`: Q values in class
     /// order. `t` = 1 gives the distribution's mean, `t` → 0 its mode; `t <= 0` returns the
@@ -338,54 +286,6 @@ impl AbBins {
         let mut out = Vec::with_capacity(logits.len() / q * 2);
         for px in logits.chunks_exact(q) {
             out.extend_from_slice(&self.annealed_mean(px, t));
-        }
-        out
-    }
-
-    /// [`AbBins::annealed_mean`] over one image with channels-first logits, Q×HW (the layout of
-    /// a 1×Q×H×W tensor, no permute needed). Returns HW×2 interleaved ab in Lab units, same as
-    /// [`AbBins::annealed_mean_plane`] on the transposed logits. Panics unless Q divides
-    /// `logits.len()`.
-    pub fn annealed_mean_plane_chw(&self, logits: &[f32], t: f32) -> Vec<f32> {
-        let q = self.len();
-        assert!(
-            logits.len().is_multiple_of(q),
-            "logits length not a multiple of Q"
-        );
-        let hw = logits.len() / q;
-        let plane = |i: usize| &logits[i * hw..(i + 1) * hw];
-        let mut best = plane(0).to_vec();
-        let mut arg = vec![0usize; hw];
-        for i in 1..q {
-            for ((m, a), &l) in best.iter_mut().zip(&mut arg).zip(plane(i)) {
-                if l > *m {
-                    *m = l;
-                    *a = i;
-                }
-            }
-        }
-        let mut out = vec![0f32; hw * 2];
-        if t <= 0.0 {
-            for (o, &a) in out.chunks_exact_mut(2).zip(&arg) {
-                o.copy_from_slice(&self.centres[a]);
-            }
-            return out;
-        }
-        let inv_t = 1.0 / t;
-        let mut s = vec![0f32; hw];
-        let mut sa = vec![0f32; hw];
-        let mut sb = vec![0f32; hw];
-        for (i, c) in self.centres.iter().enumerate() {
-            for p in 0..hw {
-                let e = ((plane(i)[p] - best[p]) * inv_t).exp();
-                s[p] += e;
-                sa[p] += e * c[0];
-                sb[p] += e * c[1];
-            }
-        }
-        for (p, o) in out.chunks_exact_mut(2).enumerate() {
-            o[0] = sa[p] / s[p];
-            o[1] = sb[p] / s[p];
         }
         out
     }
@@ -448,31 +348,6 @@ impl AbHistogram {
         self.counts[bins.nearest(a, b) as usize] += 1.0;
     }
 
-    /// Counts every pixel of an N×2 interleaved ab plane (Lab units). Panics if its length is odd.
-    pub fn add_plane(&mut self, bins: &AbBins, ab: &[f32]) {
-        assert!(
-            ab.len().is_multiple_of(2),
-            "ab plane length {} is odd",
-            ab.len()
-        );
-        for p in ab.chunks_exact(2) {
-            self.add(bins, p[0], p[1]);
-        }
-    }
-
-    /// Adds another histogram's counts (e.g. from another worker). Panics if Q differs.
-    pub fn merge(&mut self, other: &AbHistogram) {
-        assert_eq!(self.counts.len(), other.counts.len());
-        for (c, o) in self.counts.iter_mut().zip(&other.counts) {
-            *c += o;
-        }
-    }
-
-    /// Per-class counts, Q values in class order.
-    pub fn counts(&self) -> &[f64] {
-        &self.counts
-    }
-
     /// Number of pixels counted.
     pub fn total(&self) -> f64 {
         self.counts.iter().sum()
@@ -486,8 +361,6 @@ pub enum PriorError {
     Empty,
     /// Stored prior has `found` entries where the bins have `expected`.
     WrongLength { expected: usize, found: usize },
-    /// Stored prior has a negative or non-finite entry at this index.
-    BadValue(usize),
 }
 
 impl std::fmt::Display for PriorError {
@@ -498,9 +371,6 @@ impl std::fmt::Display for PriorError {
                 f,
                 "colour prior has {found} classes but the ab grid has {expected}"
             ),
-            PriorError::BadValue(i) => {
-                write!(f, "colour prior entry {i} is negative or not finite")
-            }
         }
     }
 }
@@ -508,7 +378,7 @@ impl std::fmt::Display for PriorError {
 impl std::error::Error for PriorError {}
 
 /// Smoothed empirical distribution p over the Q classes (Zhang's p̃ convolved with a Gaussian,
-/// σ = 5 Lab units), sums to 1. Stored in checkpoints as the plain Q-vector of [`Prior::to_vec`].
+/// σ = 5 Lab units), sums to 1.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prior {
     p: Vec<f32>,
@@ -568,41 +438,9 @@ impl Prior {
         })
     }
 
-    /// The uniform prior over Q classes (rebalancing weights all 1).
-    pub fn uniform(q: usize) -> Self {
-        Prior {
-            p: vec![1.0 / q as f32; q],
-        }
-    }
-
-    /// Restores a prior saved with [`Prior::to_vec`]: checks the length against `bins`, rejects
-    /// negative / non-finite entries, and renormalises to sum 1.
-    pub fn from_vec(bins: &AbBins, v: Vec<f32>) -> Result<Self, PriorError> {
-        if v.len() != bins.len() {
-            return Err(PriorError::WrongLength {
-                expected: bins.len(),
-                found: v.len(),
-            });
-        }
-        if let Some(i) = v.iter().position(|x| !x.is_finite() || *x < 0.0) {
-            return Err(PriorError::BadValue(i));
-        }
-        let sum: f64 = v.iter().map(|&x| x as f64).sum();
-        if sum <= 0.0 {
-            return Err(PriorError::Empty);
-        }
-        Ok(Prior {
-            p: v.iter().map(|&x| (x as f64 / sum) as f32).collect(),
-        })
-    }
-
-    /// The Q probabilities in class order, for storing in a checkpoint.
-    pub fn to_vec(&self) -> Vec<f32> {
-        self.p.clone()
-    }
-
     /// The Q probabilities in class order.
-    pub fn probs(&self) -> &[f32] {
+    #[cfg(test)]
+    fn probs(&self) -> &[f32] {
         &self.p
     }
 
@@ -818,43 +656,12 @@ mod tests {
     }
 
     #[test]
-    fn plane_targets_dense_and_gathered_agree() {
-        let bins = AbBins::new();
-        let q = bins.len();
-        let hw = 6;
-        let mut rng = StdRng::seed_from_u64(3);
-        let ab: Vec<f32> = (0..2 * hw * 2)
-            .map(|_| rng.random_range(-60.0..60.0))
-            .collect();
-        let codes = bins.encode_plane(&ab);
-        assert_eq!(codes.len(), 2 * hw);
-        assert_eq!(codes[3], bins.soft_encode(ab[6], ab[7]));
-        let dense = bins.dense_targets(&codes, hw);
-        let (idx, wts) = bins.gather_targets(&codes, hw);
-        assert_eq!(dense.len(), 2 * q * hw);
-        assert_eq!(idx.len(), 2 * SOFT_K * hw);
-        for img in 0..2 {
-            for p in 0..hw {
-                let s: f32 = (0..q).map(|i| dense[img * q * hw + i * hw + p]).sum();
-                assert!((s - 1.0).abs() < 1e-5);
-                for (k, &code) in codes[img * hw + p].iter().enumerate() {
-                    let j = img * SOFT_K * hw + k * hw + p;
-                    let d = dense[img * q * hw + idx[j] as usize * hw + p];
-                    assert_eq!(d, wts[j]);
-                    assert_eq!(code, (idx[j] as u16, wts[j]));
-                }
-            }
-        }
-        let w: Vec<f32> = (0..q).map(|i| i as f32).collect();
-        let pw = pixel_weights(&codes, &w);
-        assert_eq!(pw[5], codes[5][0].0 as f32);
-    }
-
-    #[test]
     fn prior_of_a_single_colour_concentrates_near_it() {
         let bins = AbBins::new();
         let mut hist = AbHistogram::new(&bins);
-        hist.add_plane(&bins, &[31.0, -42.0].repeat(500));
+        for _ in 0..500 {
+            hist.add(&bins, 31.0, -42.0);
+        }
         assert_eq!(hist.total(), 500.0);
         let prior = Prior::from_histogram(&bins, &hist).unwrap();
         let p = prior.probs();
@@ -875,37 +682,6 @@ mod tests {
         // Unsmoothed: all mass in the one bin.
         let raw = Prior::from_histogram_sigma(&bins, &hist, 0.0).unwrap();
         assert_eq!(raw.probs()[top], 1.0);
-    }
-
-    #[test]
-    fn prior_round_trips_and_rejects_bad_input() {
-        let bins = AbBins::new();
-        let q = bins.len();
-        let empty = AbHistogram::new(&bins);
-        assert_eq!(Prior::from_histogram(&bins, &empty), Err(PriorError::Empty));
-        let mut h = AbHistogram::new(&bins);
-        h.add(&bins, 0.0, 0.0);
-        let mut h2 = AbHistogram::new(&bins);
-        h2.add(&bins, 50.0, 50.0);
-        h.merge(&h2);
-        assert_eq!(h.total(), 2.0);
-        let prior = Prior::from_histogram(&bins, &h).unwrap();
-        let back = Prior::from_vec(&bins, prior.to_vec()).unwrap();
-        for (x, y) in back.probs().iter().zip(prior.probs()) {
-            assert!((x - y).abs() < 1e-7);
-        }
-        assert_eq!(
-            Prior::from_vec(&bins, vec![1.0; q - 1]),
-            Err(PriorError::WrongLength {
-                expected: q,
-                found: q - 1
-            })
-        );
-        let mut bad = vec![1.0; q];
-        bad[4] = f32::NAN;
-        assert_eq!(Prior::from_vec(&bins, bad), Err(PriorError::BadValue(4)));
-        assert_eq!(Prior::from_vec(&bins, vec![0.0; q]), Err(PriorError::Empty));
-        assert!(Prior::from_vec(&bins, vec![2.0; q]).unwrap().probs()[0] == 1.0 / q as f32);
     }
 
     #[test]
@@ -945,10 +721,6 @@ mod tests {
         // λ = 1 ignores the prior.
         assert!(prior
             .rebalance_weights(1.0)
-            .iter()
-            .all(|&w| (w - 1.0).abs() < 1e-5));
-        assert!(Prior::uniform(bins.len())
-            .rebalance_weights(0.5)
             .iter()
             .all(|&w| (w - 1.0).abs() < 1e-5));
     }
@@ -995,21 +767,13 @@ mod tests {
         let hw = 5;
         let mut rng = StdRng::seed_from_u64(5);
         let hwc: Vec<f32> = (0..hw * q).map(|_| rng.random_range(-4.0..4.0)).collect();
-        let mut chw = vec![0f32; hw * q];
-        for p in 0..hw {
-            for i in 0..q {
-                chw[i * hw + p] = hwc[p * q + i];
-            }
-        }
         for t in [0.0, ANNEAL_T, 1.0] {
             let a = bins.annealed_mean_plane(&hwc, t);
-            let b = bins.annealed_mean_plane_chw(&chw, t);
             assert_eq!(a.len(), 2 * hw);
             for p in 0..hw {
                 let one = bins.annealed_mean(&hwc[p * q..(p + 1) * q], t);
                 for c in 0..2 {
                     assert!((a[2 * p + c] - one[c]).abs() < 1e-4);
-                    assert!((b[2 * p + c] - one[c]).abs() < 1e-3, "t {t}");
                 }
             }
         }

@@ -405,16 +405,19 @@ mod tests {
         assert_eq!(out.alpha.as_ref().map(Vec::len), Some(36 * 28));
         assert!(out.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
 
-        // Colorize with a known prediction (tail zeroed, bias = a fixed in-gamut ab): the output
-        // keeps the input's lightness and carries exactly that colour.
+        // Colorize with a known prediction (tail zeroed, bias = one dominant ab class, centre
+        // (10, -10)): the output keeps the input's lightness and carries exactly that colour.
         let spec = small_specs()[3].clone();
         let (net, vm) = random_net(&spec, 0.0);
         {
             let vars = vm.data().lock().unwrap();
             let w = &vars["tail.weight"];
             w.set(&w.as_tensor().zeros_like().unwrap()).unwrap();
+            let bins = crate::maths::colour_bins::AbBins::shared();
+            let mut bias = vec![0f32; bins.len()];
+            bias[bins.nearest(10.0, -10.0) as usize] = 50.0;
             vars["tail.bias"]
-                .set(&Tensor::new(&[0.1f32, -0.1], &Device::Cpu).unwrap())
+                .set(&Tensor::new(bias, &Device::Cpu).unwrap())
                 .unwrap();
         }
         let col = restorer(net, spec);
@@ -437,9 +440,10 @@ mod tests {
             .sum::<f32>()
             / l_in.len() as f32;
         assert!(mean_dl < 1e-3, "mean |ΔL|/100 = {mean_dl}");
+        let want = 10.0 / crate::maths::color::AB_SCALE;
         for ab in ab_out.chunks(2) {
             assert!(
-                (ab[0] - 0.1).abs() < 2e-3 && (ab[1] + 0.1).abs() < 2e-3,
+                (ab[0] - want).abs() < 2e-3 && (ab[1] + want).abs() < 2e-3,
                 "{ab:?}"
             );
         }

@@ -25,6 +25,33 @@ pub struct Dataset {
     pub left_out: usize,
 }
 
+impl Dataset {
+    /// The data set by name, for provenance: the folder's name and the collections (sub-folders)
+    /// in it, e.g. `train (cbsd432, imagenet-sample, t91)` — never a path on this machine.
+    pub fn description(&self, dir: &Path) -> String {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "photos".into())
+        };
+        let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut subs: Vec<String> = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| name(&e.path()))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        subs.sort();
+        if subs.is_empty() {
+            name(&root)
+        } else {
+            format!("{} ({})", name(&root), subs.join(", "))
+        }
+    }
+}
+
 /// How much of a photo folder training holds in memory (3 bytes a pixel).
 #[derive(Clone, Copy, Debug)]
 pub struct MemoryBudget {

@@ -115,12 +115,11 @@ pub enum Profile {
 pub struct Degraded {
     /// RGB in `[0, 1]`, on the 8-bit grid (`v · 255` is an integer), like a decoded file.
     pub image: Rgb32FImage,
-    /// What was done, for logging and tests: `"gauss"`, `"camera"`, `"blotch"`,
+    /// What was done, for the tests of the mixture: `"gauss"`, `"camera"`, `"blotch"`,
     /// `"camera+blotch"` (each optionally with `"+jpeg"` or `"+jpeg2"`), `"jpeg"`, `"clean"`
     /// (denoise); `"bicubic"`, `"real"`, `"real2"` (upscale).
+    #[cfg(test)]
     pub kind: &'static str,
-    /// Lowest JPEG quality applied (IJG scale 1–100), `None` if never JPEG-compressed.
-    pub jpeg_quality: Option<u8>,
 }
 
 /// Degrades a clean crop (RGB in `[0, 1]`, sRGB, any size; for `Upscale` the side should be a
@@ -167,8 +166,8 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
         quantize_8bit(&mut img);
         return Degraded {
             image: img,
+            #[cfg(test)]
             kind: "gauss",
-            jpeg_quality: None,
         };
     }
     if u < P_DENOISE_GAUSS + P_DENOISE_REAL {
@@ -188,13 +187,14 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
             let p = BlotchParams::random(rng);
             blotch_noise(&mut img, &p, rng);
         }
-        let (mut img, n_jpeg, q) = if rng.random_bool(P_REAL_JPEG) {
+        let (mut img, _jpeg_passes) = if rng.random_bool(P_REAL_JPEG) {
             random_jpeg(img, DENOISE_JPEG_QUALITY, rng)
         } else {
-            (img, 0, None)
+            (img, 0)
         };
         quantize_8bit(&mut img);
-        let kind = match (camera, blotch, n_jpeg) {
+        #[cfg(test)]
+        let kind = match (camera, blotch, _jpeg_passes) {
             (true, false, 0) => "camera",
             (true, false, 1) => "camera+jpeg",
             (true, false, _) => "camera+jpeg2",
@@ -207,8 +207,8 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
         };
         return Degraded {
             image: img,
+            #[cfg(test)]
             kind,
-            jpeg_quality: q,
         };
     }
     if rng.random_bool(P_CLEAN_JPEG) {
@@ -218,16 +218,16 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
             quantize_8bit(&mut out);
             return Degraded {
                 image: out,
+                #[cfg(test)]
                 kind: "jpeg",
-                jpeg_quality: Some(q),
             };
         }
     }
     quantize_8bit(&mut img);
     Degraded {
         image: img,
+        #[cfg(test)]
         kind: "clean",
-        jpeg_quality: None,
     }
 }
 
@@ -239,8 +239,8 @@ fn degrade_upscale(clean: &Rgb32FImage, scale: u32, rng: &mut impl Rng) -> Degra
         quantize_8bit(&mut lr);
         return Degraded {
             image: lr,
+            #[cfg(test)]
             kind: "bicubic",
-            jpeg_quality: None,
         };
     }
     let blurred;
@@ -249,7 +249,6 @@ fn degrade_upscale(clean: &Rgb32FImage, scale: u32, rng: &mut impl Rng) -> Degra
         blurred = random_blur(clean, rng);
         src = &blurred;
     }
-    let mut q_min: Option<u8> = None;
     let second = rng.random_bool(P_UP_SECOND_ORDER);
     let mut img = if second {
         // First order: shrink to a random intermediate size between the final and the full one.
@@ -263,9 +262,7 @@ fn degrade_upscale(clean: &Rgb32FImage, scale: u32, rng: &mut impl Rng) -> Degra
             add_gaussian(&mut m, sigma, rng);
         }
         if rng.random_bool(0.5) {
-            let (out, _, q) = random_jpeg(m, (60, 95), rng);
-            m = out;
-            q_min = min_q(q_min, q);
+            m = random_jpeg(m, (60, 95), rng).0;
         }
         resize(&m, lw, lh, ResizeFilter::random(rng))
     } else {
@@ -281,23 +278,13 @@ fn degrade_upscale(clean: &Rgb32FImage, scale: u32, rng: &mut impl Rng) -> Degra
         }
     }
     if rng.random_bool(P_UP_JPEG) {
-        let (out, _, q) = random_jpeg(img, UP_JPEG_QUALITY, rng);
-        img = out;
-        q_min = min_q(q_min, q);
+        img = random_jpeg(img, UP_JPEG_QUALITY, rng).0;
     }
     quantize_8bit(&mut img);
     Degraded {
         image: img,
+        #[cfg(test)]
         kind: if second { "real2" } else { "real" },
-        jpeg_quality: q_min,
-    }
-}
-
-fn min_q(a: Option<u8>, b: Option<u8>) -> Option<u8> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
     }
 }
 
@@ -305,24 +292,20 @@ fn min_q(a: Option<u8>, b: Option<u8>) -> Option<u8> {
 /// shifted) at a quality uniform in `range`. Returns the image, the number of compressions
 /// applied (0 if encoding failed, which only happens for sides over 65535 px) and the lowest
 /// quality used.
-fn random_jpeg(
-    img: Rgb32FImage,
-    range: (u8, u8),
-    rng: &mut impl Rng,
-) -> (Rgb32FImage, u8, Option<u8>) {
+fn random_jpeg(img: Rgb32FImage, range: (u8, u8), rng: &mut impl Rng) -> (Rgb32FImage, u8) {
     let q = rng.random_range(range.0..=range.1);
     if rng.random_bool(P_DOUBLE_JPEG) {
         let q1 = rng.random_range(FIRST_JPEG_QUALITY.0..=FIRST_JPEG_QUALITY.1);
         let dx = rng.random_range(0..8);
         let dy = rng.random_range(0..8);
         match double_jpeg(&img, q1, q, dx, dy) {
-            Ok(out) => (out, 2, Some(q.min(q1))),
-            Err(_) => (img, 0, None),
+            Ok(out) => (out, 2),
+            Err(_) => (img, 0),
         }
     } else {
         match jpeg(&img, q) {
-            Ok(out) => (out, 1, Some(q)),
-            Err(_) => (img, 0, None),
+            Ok(out) => (out, 1),
+            Err(_) => (img, 0),
         }
     }
 }
@@ -1444,7 +1427,6 @@ mod tests {
                 let a = degrade(&clean, profile, &mut r1);
                 let b = degrade(&clean, profile, &mut r2);
                 assert_eq!(a.kind, b.kind);
-                assert_eq!(a.jpeg_quality, b.jpeg_quality);
                 assert_eq!(a.image.as_raw(), b.image.as_raw());
             }
         }
@@ -1487,7 +1469,6 @@ mod tests {
                     real += 1;
                     if k.contains("+jpeg") {
                         real_jpeg += 1;
-                        assert!(d.jpeg_quality.is_some());
                     }
                     if k.ends_with("jpeg2") {
                         double += 1;

@@ -13,6 +13,7 @@ mod loss;
 mod model;
 mod optim;
 mod pairs;
+mod tracker;
 mod validation;
 
 pub use data::Dataset;
@@ -29,13 +30,14 @@ use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
 use candle_core::{Device, Module, Tensor};
 use colour_targets::ColourCoder;
-use loss::{class_loss, estimator_loss, loss, ESTIMATOR_WEIGHT};
+use loss::{class_loss, estimator_loss, l1, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
+use tracker::Tracker;
 use validation::Validation;
 
 /// Where training starts from.
@@ -63,19 +65,11 @@ pub struct Hyper {
     pub seed: u64,
     /// Global gradient-norm clip.
     pub clip: f64,
-    /// Weight of the colourfulness term of the colorize loss (see [`loss`]); 0 for other tasks.
-    /// Checkpoints written before this field existed used 1.0.
-    #[serde(default = "legacy_chroma_weight")]
-    pub chroma_weight: f64,
     /// Denoise / upscale: draw realistic degradations (camera noise, JPEG, blur, resizing; see
     /// [`degrade`]) rather than the classic ones (Gaussian noise / bicubic). Checkpoints written
     /// before this field: classic.
     #[serde(default)]
     pub realistic: bool,
-}
-
-fn legacy_chroma_weight() -> f64 {
-    1.0
 }
 
 impl Hyper {
@@ -92,7 +86,6 @@ impl Hyper {
             warmup: 100,
             seed: 0,
             clip: 1.0,
-            chroma_weight: d.chroma_weight,
             realistic: kind.task() != Task::Colorize,
         }
     }
@@ -175,10 +168,14 @@ impl TrainConfig {
 pub struct TrainReport {
     pub steps: u64,
     pub final_loss: f32,
-    /// Validation PSNR (dB) of the model and of the task's baseline (noisy input at σ 25 /
+    /// Validation PSNR (dB) of the weights written (the best validation of the run), of the
+    /// base model before step 1 (when known) and of the task's baseline (the degraded input /
     /// bicubic / grey), on the held-out crops.
     pub val_psnr: f64,
+    pub base_val_psnr: Option<f64>,
     pub val_baseline_psnr: f64,
+    /// Step whose weights were written (0: the base weights; no step improved on them).
+    pub best_step: u64,
     pub seconds: f64,
     pub interrupted: bool,
 }
@@ -189,18 +186,19 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let started = Instant::now();
     let model = Model::start(cfg)?;
     let mut opt = AdamW::new(model.named_vars(), AdamWConfig::default())?;
-    let start = if cfg.resume {
+    let (start, resumed_base) = if cfg.resume {
         let vars = model.named_vars();
-        checkpoint::load(
+        let (step, base) = checkpoint::load(
             &cfg.checkpoint_path(),
             h,
             &model.spec,
             &vars,
             &mut opt,
             &cfg.device,
-        )?
+        )?;
+        (step, base)
     } else {
-        0
+        (0, None)
     };
     let budget = MemoryBudget::default();
     let data = Dataset::load(&cfg.dir, h.min_side(), h.seed, budget)?;
@@ -208,28 +206,46 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     announce(&progress, cfg, &model, &data, budget);
     let val = Validation::new(&data, h, &cfg.device)?;
     let coder = ColourCoder::for_spec(&model.spec, &data)?;
+    // The weights training starts from (base or checkpoint) are the first candidate for "best".
+    let now = val.psnr(&model.net, coder.as_ref())?;
+    let mut tracker = Tracker::new(if start == 0 { Some(now) } else { resumed_base });
+    tracker.record(start, now, &model)?;
+    if start == 0 {
+        progress.note(format!(
+            "step 0 (base {}): validation PSNR {now:.2} dB (degraded input {:.2} dB)",
+            model.base_name, val.baseline_psnr
+        ));
+    }
     progress.bar().set_position(start);
     let outcome = train_steps(
         cfg,
         &model,
         &mut opt,
         &data,
-        &val,
-        coder.as_ref(),
+        (&val, coder.as_ref()),
+        &mut tracker,
         &progress,
         start,
     )?;
     progress.finish();
+    let (best_step, best_psnr) = tracker.best().unwrap_or((opt.step, outcome.val_psnr));
     let report = TrainReport {
         steps: opt.step,
         final_loss: outcome.loss,
-        val_psnr: outcome.val_psnr,
+        val_psnr: best_psnr,
+        base_val_psnr: tracker.base,
         val_baseline_psnr: val.baseline_psnr,
+        best_step,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: outcome.interrupted,
     };
     if !outcome.interrupted {
-        write_output(cfg, &model, &data, &report)?;
+        verdict(&progress, &tracker, &report);
+        let improved = tracker.improved();
+        let tensors = tracker
+            .into_best_tensors()
+            .unwrap_or_else(|| model.tensors());
+        write_output(cfg, &model, tensors, &data, &report, improved)?;
     }
     if report.steps == 0 && h.steps > 0 {
         bail!("no training step ran");
@@ -270,6 +286,22 @@ fn announce(
     ));
 }
 
+/// Says which weights are written and whether fine-tuning helped, plainly.
+fn verdict(progress: &Progress, tracker: &Tracker, report: &TrainReport) {
+    if report.best_step != report.steps {
+        progress.note(format!(
+            "aetool: the held-out photos scored best after step {} ({:.2} dB): writing those weights",
+            report.best_step, report.val_psnr
+        ));
+    }
+    if let (false, Some(base)) = (tracker.improved(), tracker.base) {
+        progress.note(format!(
+            "aetool: fine-tuning did NOT improve on the base model on the held-out photos ({:.2} dB vs {base:.2} dB): too few photos, too many steps or too high a --lr? The output keeps the best weights found",
+            report.val_psnr
+        ));
+    }
+}
+
 /// How the step loop ended.
 struct Outcome {
     /// Smoothed training loss.
@@ -287,8 +319,8 @@ fn train_steps(
     model: &Model,
     opt: &mut AdamW,
     data: &Dataset,
-    val: &Validation,
-    coder: Option<&ColourCoder>,
+    (val, coder): (&Validation, Option<&ColourCoder>),
+    tracker: &mut Tracker,
     progress: &Progress,
     start: u64,
 ) -> Result<Outcome> {
@@ -311,7 +343,7 @@ fn train_steps(
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = step_loss(model, h, &batch, &x, &y)?;
+            let loss = step_loss(model, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
@@ -329,19 +361,22 @@ fn train_steps(
             let done = step + 1;
             if done % cfg.val_every == 0 || done == steps {
                 val_psnr = val.psnr(net, coder)?;
+                tracker.record(done, val_psnr, model)?;
                 let estimate = match &model.estimator {
                     Some(est) => format!(", σ estimate off by {:.2}", val.estimator_error(est)?),
                     None => String::new(),
                 };
                 progress.note(format!(
-                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB (baseline {:.2} dB){estimate}, {:.2} s/step",
+                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB ({}degraded input {:.2} dB){estimate}, {:.2} s/step",
+                    tracker.versus_base(val_psnr),
                     val.baseline_psnr,
                     t0.elapsed().as_secs_f64() / (done - start) as f64
                 ));
             }
             interrupted = crate::interrupt::requested();
             if done % cfg.checkpoint_every == 0 || interrupted {
-                checkpoint::save(&ckpt_path, h, &model.spec, done, &model.named_vars(), opt)?;
+                let vars = model.named_vars();
+                checkpoint::save(&ckpt_path, h, &model.spec, done, tracker.base, &vars, opt)?;
             }
             progress.bar().set_position(done);
             progress
@@ -358,6 +393,7 @@ fn train_steps(
         drop(rx);
         if !interrupted && (val_psnr.is_nan() || start == steps) {
             val_psnr = val.psnr(net, coder)?;
+            tracker.record(steps, val_psnr, model)?;
         }
         Ok(Outcome {
             loss: loss_ema,
@@ -369,11 +405,11 @@ fn train_steps(
 
 /// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
 /// the noise estimator's when there is one.
-fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+fn step_loss(model: &Model, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let out = model.net.forward(x)?;
     let mut total = match &batch.classes {
         Some(t) => class_loss(&out, t)?,
-        None => loss(h, &out, y)?,
+        None => l1(&out, y)?,
     };
     if let Some(est) = &model.estimator {
         let levels = Tensor::from_slice(&batch.levels, batch.levels.len(), x.device())?;
@@ -383,23 +419,39 @@ fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) ->
     Ok(total)
 }
 
-/// Writes the trained weights with their provenance.
+/// The base weights by name: `bundled:…` and `hf:…` as they are, a local file by its file name.
+fn base_label(origin: &str) -> String {
+    if origin.starts_with("bundled:") || origin.starts_with("hf:") || origin == "scratch" {
+        return origin.to_string();
+    }
+    std::path::Path::new(origin)
+        .file_name()
+        .map_or_else(|| origin.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Writes the trained weights with their provenance: the data set by name (the folder and the
+/// collections in it), never a path on the training machine.
 fn write_output(
     cfg: &TrainConfig,
     model: &Model,
+    tensors: Vec<(String, Tensor)>,
     data: &Dataset,
     report: &TrainReport,
+    improved: bool,
 ) -> Result<()> {
     let provenance = serde_json::json!({
         "steps": report.steps,
-        "base": model.base_name,
-        "data": cfg.dir.display().to_string(),
+        "best_step": report.best_step,
+        "base": base_label(&model.base_name),
+        "data": data.description(&cfg.dir),
         "train_images": data.train.len(),
         "val_images": data.val.len(),
         "val_psnr": report.val_psnr,
+        "base_val_psnr": report.base_val_psnr,
+        "improved_on_base": improved,
         "val_baseline_psnr": report.val_baseline_psnr,
         "hyper": cfg.hyper,
         "created_by": format!("aetool {}", env!("CARGO_PKG_VERSION")),
     });
-    crate::weights::save(&cfg.output, &model.tensors(), &model.spec, &provenance)
+    crate::weights::save(&cfg.output, &tensors, &model.spec, &provenance)
 }
