@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// Output format (default: same as the input).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Write outputs without the input's EXIF and XMP (camera, date, GPS, copyright…); by
+    /// default they are kept, with the orientation reset and the pixel size updated.
+    #[arg(long)]
+    pub strip_metadata: bool,
     /// Replace existing outputs (default: skip them, so a re-run resumes).
     #[arg(long)]
     pub overwrite: bool,

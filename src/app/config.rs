@@ -296,6 +296,7 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         tile: tile(&args.tile)?,
         tile_pad: args.tile_pad,
         work_size: work_size(flags.work_size)?,
+        strip_metadata: args.strip_metadata,
     };
     Ok(RestoreConfig {
         kind,
