@@ -1194,7 +1194,7 @@ fn eval_colorize_baselines_and_compare() {
 }
 
 /// 13. Colorize leaves photos that already have colour alone (one note, counted as skipped),
-/// unless `--recolor`.
+///     unless `--recolor`.
 #[test]
 fn colorize_skips_colour_photos_unless_recolor() {
     let tmp = tempdir();
@@ -1224,7 +1224,7 @@ fn colorize_skips_colour_photos_unless_recolor() {
 }
 
 /// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales
-/// it, within a checked range.
+///     it, within a checked range.
 #[test]
 fn denoise_strength_scales_the_estimate() {
     let tmp = tempdir();

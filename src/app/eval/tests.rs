@@ -305,6 +305,7 @@ fn colour_case(original: Vec<f32>, w: usize, h: usize) -> Case {
         sixteen_bit: false,
         icc: None,
         format: image::ImageFormat::Png,
+        metadata: Default::default(),
     };
     Case {
         input: Photo {
