@@ -1011,8 +1011,190 @@ fn eval_reports_psnr_and_baseline() {
     assert!((18.0..24.0).contains(&baseline), "{line}");
 }
 
+/// The eval summary line holding `needle` (panics with the whole output if none).
+fn eval_line<'a>(stdout: &'a str, needle: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}"))
+}
+
+/// The number right after `key` in `line` ("PSNR 23.10 dB" → 23.1).
+fn number_after(line: &str, key: &str) -> f64 {
+    let at = line
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key:?} in {line}"));
+    line[at + key.len()..]
+        .trim_start()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
+}
+
+/// 12b. Real noise: a folder of `noisy/` + `clean/` pairs is scored pair by pair, the model
+/// blind; `--sigma 0 --blind` on clean photos measures what the model does to them.
+#[test]
+fn eval_real_noise_pairs_and_blind_pass_through() {
+    let pairs = tempdir();
+    let (noisy, clean) = (pairs.path().join("noisy"), pairs.path().join("clean"));
+    std::fs::create_dir_all(&noisy).unwrap();
+    std::fs::create_dir_all(&clean).unwrap();
+    let mut rng = Rng(7);
+    for i in 0..2 {
+        let img = shapes(48, 40, 40 + i);
+        img.save(clean.join(format!("p{i}.png"))).unwrap();
+        let mut grainy = img.clone();
+        for v in grainy.iter_mut() {
+            *v = (*v as f32 + (rng.unit() - 0.5) * 40.0).clamp(0.0, 255.0) as u8;
+        }
+        grainy.save(noisy.join(format!("p{i}.png"))).unwrap();
+    }
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "denoise"])
+        .arg(pairs.path())
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    let line = eval_line(&stdout, "real noise");
+    assert!(line.contains("2 images"), "{line}");
+    // Uniform noise of ±20: about 24 dB.
+    let baseline = number_after(line, "(baseline");
+    assert!((20.0..30.0).contains(&baseline), "{line}");
+
+    // Fixed levels on the same pairs.
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "denoise", "--sigma", "5,10"])
+        .arg(pairs.path())
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    eval_line(&stdout, "real noise sigma 5:");
+    eval_line(&stdout, "real noise sigma 10:");
+
+    // σ 0, blind: the input is the clean photo, the baseline infinite.
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "denoise", "--sigma", "0", "--blind"])
+        .arg(&clean)
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    let line = eval_line(&stdout, "sigma 0 blind:");
+    assert!(line.contains("(baseline ∞)"), "{line}");
+    // Untrained weights may return the photo unchanged (∞) or nearly so.
+    assert!(
+        line.contains("PSNR ∞ dB") || number_after(line, "PSNR") > 20.0,
+        "{line}"
+    );
+}
+
+/// 12c. JPEG protocols: denoise on JPEGs of the clean photos (lower quality, lower baseline),
+/// upscale from a JPEG low-resolution copy.
+#[test]
+fn eval_jpeg_protocols() {
+    let photos = photo_folder(2, 64, 5);
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "denoise", "--jpeg", "10,40"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(weights("denoise")));
+    assert_eq!(code, 0, "{err}");
+    let (q10, q40) = (
+        eval_line(&stdout, "jpeg q10:"),
+        eval_line(&stdout, "jpeg q40:"),
+    );
+    assert!(q10.contains("2 images"), "{q10}");
+    assert!(
+        number_after(q10, "(baseline") < number_after(q40, "(baseline"),
+        "{q10}\n{q40}"
+    );
+
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "upscale", "-x2", "--jpeg", "50"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(weights("x2")));
+    assert_eq!(code, 0, "{err}");
+    let line = eval_line(&stdout, "x2 jpeg q50:");
+    assert!(
+        line.contains("2 images") && line.contains("(baseline"),
+        "{line}"
+    );
+
+    // Colorize has no JPEG protocol: a usage error that says so.
+    let (code, _, err) = run(aetool()
+        .args(["eval", "--task", "colorize", "--jpeg", "50"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 2);
+    assert!(err.contains("--jpeg applies"), "{err}");
+}
+
+/// 12d. Colorize: colour correctness, the grey and sepia baselines, and `--compare` (here the
+/// same weights, so `previous` equals the model), in text and JSON.
+#[test]
+fn eval_colorize_baselines_and_compare() {
+    let photos = photo_folder(2, 64, 6);
+    let w = weights("colorize");
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "colorize"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(w)
+        .arg("--compare")
+        .arg(w));
+    assert_eq!(code, 0, "{err}");
+    let line = eval_line(&stdout, "colorize colorize:");
+    for part in [
+        "2 images",
+        "colourfulness",
+        "colour correctness",
+        "| grey: PSNR",
+        "| sepia: PSNR",
+        "| previous: PSNR",
+        "; previous: ",
+    ] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    assert_eq!(
+        number_after(line, "| grey: PSNR"),
+        number_after(line, "(baseline")
+    );
+    assert_eq!(
+        number_after(line, "| previous: PSNR"),
+        number_after(line, "PSNR")
+    );
+
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "colorize", "--json", "--per-image"])
+        .arg(photos.path())
+        .arg("--weights")
+        .arg(w)
+        .arg("--compare")
+        .arg(w));
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let m = &doc["means"][0];
+    assert_eq!(m["setting"], "colorize");
+    assert_eq!(m["images"], 2);
+    let s = &m["scores"];
+    for key in ["psnr", "colourfulness_ratio", "colour_correctness"] {
+        assert!(s[key].is_number(), "{key}: {s}");
+    }
+    for base in ["grey", "sepia", "previous"] {
+        assert!(s[base]["psnr"].is_number(), "{base}: {s}");
+        assert!(s[base]["colour_correctness"].is_number(), "{base}: {s}");
+    }
+    assert_eq!(s["grey"]["colour_correctness"], 0.0);
+    assert_eq!(s["previous"]["psnr"], s["psnr"]);
+    assert!(doc["previous"].is_string(), "{doc}");
+    assert_eq!(doc["images"].as_array().map(Vec::len), Some(2));
+}
+
 /// 13. Colorize leaves photos that already have colour alone (one note, counted as skipped),
-/// unless `--recolor`.
+///     unless `--recolor`.
 #[test]
 fn colorize_skips_colour_photos_unless_recolor() {
     let tmp = tempdir();
@@ -1042,7 +1224,7 @@ fn colorize_skips_colour_photos_unless_recolor() {
 }
 
 /// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales
-/// it, within a checked range.
+///     it, within a checked range.
 #[test]
 fn denoise_strength_scales_the_estimate() {
     let tmp = tempdir();
