@@ -29,6 +29,7 @@
 //!
 //! Error messages are one line and never contain the path: the caller adds it.
 
+mod animation;
 mod decode;
 mod encode;
 mod format;
@@ -37,6 +38,7 @@ mod metadata;
 #[cfg(test)]
 mod tests;
 
+pub use animation::animated;
 pub use decode::load;
 pub use encode::{save, JPEG_QUALITY};
 pub use format::OutputFormat;

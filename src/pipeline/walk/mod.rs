@@ -17,7 +17,9 @@
 //! - earlier aetool outputs: files whose name, before the extension, ends with the suffix of a
 //!   model kind ([`ModelKind::suffix`]: `.denoised`, `.x2`, `.x4`, `.colorized`; e.g.
 //!   `cat.denoised.png`, `cat.x2.jpg`);
-//! - the output folder, when it lies inside an input folder: it is never entered.
+//! - the output folder, when it lies inside an input folder: it is never entered;
+//! - earlier output folders: a folder `<name>-<suffix>` (`sub-denoised`, `sub-x2`, …) beside a
+//!   folder `<name>`, as a run on `<name>` makes it.
 //!
 //! Folders are walked recursively; `--no-recursive` processes only a folder's direct files.
 //! Symbolic links are followed; a link that loops back to one of its own parent folders, and a
@@ -441,7 +443,9 @@ fn walk_folder(
             if let Some(skip) = name_skip(name) {
                 plan.skipped.push((path.to_path_buf(), skip));
                 it.skip_current_dir();
-            } else if std::fs::canonicalize(path).is_ok_and(|c| out_roots.contains(&c)) {
+            } else if is_earlier_output_folder(path)
+                || std::fs::canonicalize(path).is_ok_and(|c| out_roots.contains(&c))
+            {
                 plan.skipped.push((path.to_path_buf(), Skip::EarlierOutput));
                 it.skip_current_dir();
             }
@@ -513,6 +517,19 @@ fn is_earlier_output(path: &Path) -> bool {
     ModelKind::ALL.iter().any(|kind| {
         stem.strip_suffix(kind.suffix())
             .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+    })
+}
+
+/// `sub-denoised/` (`-x2`, `-x4`, `-colorized`) beside a folder `sub/`: the output folder of an
+/// earlier run on `sub`, found inside a tree given later.
+fn is_earlier_output_folder(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(OsStr::to_str) else {
+        return false;
+    };
+    ModelKind::ALL.iter().any(|kind| {
+        name.strip_suffix(kind.suffix())
+            .and_then(|rest| rest.strip_suffix('-'))
+            .is_some_and(|base| !base.is_empty() && path.with_file_name(base).is_dir())
     })
 }
 
