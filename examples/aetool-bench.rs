@@ -314,7 +314,7 @@ fn bench_layers(impls: &[ConvImpl], reps: usize) -> Result<()> {
         print_rows(
             &format!(
                 "{label}: {n}×{side}² {c}→{co}, Winograd used: {}",
-                Winograd::pays_off(c, co)
+                Winograd::pays_off(c)
             ),
             &impls,
             &rows,

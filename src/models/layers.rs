@@ -60,13 +60,13 @@ impl Conv {
     }
 
     /// For inference on the CPU with weights that no longer change (loaded weights): a 3×3 conv
-    /// whose channel counts pay off gets its kernel transformed once for [`ops::Winograd`], which
-    /// its forward uses from then on. Its output then carries no gradient, so a prepared conv
-    /// cannot be trained; GPU convs and other kernel sizes are left as they are.
+    /// with enough input channels ([`ops::Winograd::pays_off`]) gets its kernel transformed once
+    /// for [`ops::Winograd`], which its forward uses from then on. Its output then carries no
+    /// gradient, so a prepared conv cannot be trained; GPU convs, other kernel sizes and convs
+    /// with fewer channels are left as they are.
     pub fn prepare_inference(&mut self) -> Result<()> {
-        let (rows, c_out) = self.weight.dims2()?;
-        let c_in = rows / (self.k * self.k);
-        if self.k == 3 && self.weight.device().is_cpu() && ops::Winograd::pays_off(c_in, c_out) {
+        let c_in = self.weight.dim(0)? / (self.k * self.k);
+        if self.k == 3 && self.weight.device().is_cpu() && ops::Winograd::pays_off(c_in) {
             self.winograd = Some(ops::Winograd::new(&self.weight, &self.bias)?);
         }
         Ok(())

@@ -155,36 +155,40 @@ struct FinalRule {
 impl Rule<7, M> for FinalRule {
     #[inline(always)]
     fn apply<const L: usize>(&self, [m0, m1, m2, m3, m4, m5, b]: [Lanes<L>; 7]) -> [Lanes<L>; M] {
-        OutputRule.apply([m0, m1, m2, m3, m4, m5]).map(|v| {
-            let v = v + b;
+        let mut out = OutputRule.apply([m0, m1, m2, m3, m4, m5]);
+        for v in &mut out {
+            *v = *v + b;
             if self.relu {
-                v.relu()
-            } else {
-                v
+                *v = v.relu();
             }
-        })
+        }
+        out
     }
 }
 
-/// `outs = rule(ins)` element-wise over slices of one length: 16 lanes at a time, then 8, then 1.
+/// `out[offs[k]..][..n] = rule(ins)[k]` element-wise over the `n` elements of the inputs: 16
+/// lanes at a time, then 8, then 1. (Plain loops over fixed-size arrays throughout: the compiler
+/// inlines them into the vectorised callers, where `array::map` or `copy_from_slice` on short
+/// runs stayed out-of-line calls.)
 #[inline(always)]
 fn map<const I: usize, const O: usize>(
     rule: &impl Rule<I, O>,
     ins: [&[f32]; I],
-    mut outs: [&mut [f32]; O],
+    out: &mut [f32],
+    offs: [usize; O],
 ) {
     let n = ins[0].len();
     let mut at = 0;
     while at + 16 <= n {
-        lanes::<16, I, O>(rule, &ins, &mut outs, at);
+        lanes::<16, I, O>(rule, &ins, out, &offs, at);
         at += 16;
     }
     if at + 8 <= n {
-        lanes::<8, I, O>(rule, &ins, &mut outs, at);
+        lanes::<8, I, O>(rule, &ins, out, &offs, at);
         at += 8;
     }
     while at < n {
-        lanes::<1, I, O>(rule, &ins, &mut outs, at);
+        lanes::<1, I, O>(rule, &ins, out, &offs, at);
         at += 1;
     }
 }
@@ -194,31 +198,43 @@ fn map<const I: usize, const O: usize>(
 fn lanes<const L: usize, const I: usize, const O: usize>(
     rule: &impl Rule<I, O>,
     ins: &[&[f32]; I],
-    outs: &mut [&mut [f32]; O],
+    out: &mut [f32],
+    offs: &[usize; O],
     at: usize,
 ) {
-    let x = ins.map(|s| Lanes::<L>(s[at..at + L].try_into().expect("L elements")));
-    for (o, y) in outs.iter_mut().zip(rule.apply(x)) {
-        o[at..at + L].copy_from_slice(&y.0);
+    let mut x = [Lanes([0f32; L]); I];
+    for (x, s) in x.iter_mut().zip(ins) {
+        let s = &s[at..at + L];
+        for c in 0..L {
+            x.0[c] = s[c];
+        }
+    }
+    for (y, &off) in rule.apply(x).iter().zip(offs) {
+        let d = &mut out[off + at..off + at + L];
+        for c in 0..L {
+            d[c] = y.0[c];
+        }
     }
 }
 
-/// `K` slices of `len` floats of `buf`, starting at `start`, `stride` apart (`stride >= len`).
+/// `K` offsets `stride` apart from `start`.
 #[inline(always)]
-fn strided_mut<const K: usize>(
-    buf: &mut [f32],
-    start: usize,
-    stride: usize,
-    len: usize,
-) -> [&mut [f32]; K] {
-    let mut parts = buf[start..].chunks_mut(stride);
-    std::array::from_fn(|_| &mut parts.next().expect("K strided slices")[..len])
+fn offsets<const K: usize>(start: usize, stride: usize) -> [usize; K] {
+    let mut o = [start; K];
+    for (k, o) in o.iter_mut().enumerate() {
+        *o += k * stride;
+    }
+    o
 }
 
 /// `K` slices of `len` floats of `buf`, starting at `start`, `stride` apart.
 #[inline(always)]
 fn strided<const K: usize>(buf: &[f32], start: usize, stride: usize, len: usize) -> [&[f32]; K] {
-    std::array::from_fn(|k| &buf[start + k * stride..][..len])
+    let mut s: [&[f32]; K] = [&[]; K];
+    for (k, s) in s.iter_mut().enumerate() {
+        *s = &buf[start + k * stride..][..len];
+    }
+    s
 }
 
 /// Compiles `$body` (an `#[inline(always)]` fn) three times — baseline, AVX2 + FMA, AVX-512F —
@@ -317,20 +333,23 @@ fn input_block_body(x: &[f32], blk: Block, zeros: &[f32], rows: &mut [f32], v: &
             r[..skip * c].fill(0.0);
             r[skip * c + n..].fill(0.0);
         }
-        let ins = std::array::from_fn(|i| {
+        let mut ins: [&[f32]; A] = [&zeros[..n]; A];
+        for (i, s) in ins.iter_mut().enumerate() {
             let y = (y0 + i).wrapping_sub(1);
             if y < h {
-                &x[(y * w + lo) * c..][..n]
-            } else {
-                &zeros[..n]
+                *s = &x[(y * w + lo) * c..][..n];
             }
-        });
-        map(&InputRule, ins, strided_mut(rows, skip * c, cols * c, n));
+        }
+        map(&InputRule, ins, rows, offsets(skip * c, cols * c));
         for k in 0..len {
             for a in 0..A {
                 let ins = strided(rows, (a * cols + M * k) * c, c, c);
-                let outs = strided_mut(v, (a * A * blk.stride + t + k) * c, vs, c);
-                map(&InputRule, ins, outs);
+                map(
+                    &InputRule,
+                    ins,
+                    v,
+                    offsets((a * A * blk.stride + t + k) * c, vs),
+                );
             }
         }
     }
@@ -361,7 +380,7 @@ fn output_block_body(
     // cols[(i·6 + b)·s + t·co..]: row i of Aᵀ m at column b of tile t.
     for b in 0..A {
         let ins = strided(m, b * s, A * s, n * co);
-        map(&OutputRule, ins, strided_mut(cols, b * s, A * s, n * co));
+        map(&OutputRule, ins, cols, offsets(b * s, A * s));
     }
     let row0 = blk.origin(0).0;
     for t in 0..n {
@@ -373,9 +392,9 @@ fn output_block_body(
             let at = ((y0 + i - row0) * blk.w + x0) * co;
             let rule = FinalRule { relu };
             if nx == M {
-                map(&rule, ins, strided_mut(y, at, co, co));
+                map(&rule, ins, y, offsets(at, co));
             } else {
-                map(&rule, ins, strided_mut(tmp, 0, co, co));
+                map(&rule, ins, tmp, offsets(0, co));
                 y[at..at + nx * co].copy_from_slice(&tmp[..nx * co]);
             }
         }
