@@ -111,18 +111,13 @@ pub fn small_specs() -> Vec<ModelSpec> {
     ]
 }
 
-/// A network for `spec` on the CPU with its variables (and its noise estimator's, when the spec
-/// has one); every variable is moved off its
+/// A network for `spec` on the CPU with its variables; every variable is moved off its
 /// initial value by Gaussian noise of standard deviation `jitter` (0: the initial values, with
 /// zero-initialised last layers), so that every layer and gradient path is live.
 pub fn random_net(spec: &ModelSpec, jitter: f32) -> (Net, VarMap) {
     let vm = VarMap::new();
-    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
-    let net = Net::new(vb.clone(), spec).expect("build a test network");
-    if let Some(c) = &spec.estimator {
-        // Its variables live in the same map (keys `estimator.*`), as in a weights file.
-        crate::models::NoiseEstimator::new(vb.pp("estimator"), c).expect("build an estimator");
-    }
+    let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), spec)
+        .expect("build a test network");
     if jitter > 0.0 {
         for var in vm.all_vars() {
             let noise = Tensor::randn(0f32, jitter, var.shape(), &Device::Cpu).expect("noise");
@@ -134,8 +129,13 @@ pub fn random_net(spec: &ModelSpec, jitter: f32) -> (Net, VarMap) {
 }
 
 /// Writes a valid aetool weights file for `spec` (initial random tensors) to `path`.
+/// The spec's noise estimator, if any, is written too (keys `estimator.*`).
 pub fn write_weights(path: &Path, spec: &ModelSpec, provenance: &serde_json::Value) {
     let (_, varmap) = random_net(spec, 0.0);
+    if let Some(c) = &spec.estimator {
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        crate::models::NoiseEstimator::new(vb.pp("estimator"), c).expect("build an estimator");
+    }
     let mut tensors: Vec<(String, Tensor)> = varmap
         .data()
         .lock()

@@ -81,12 +81,18 @@ pub fn device(spec: &str) -> Result<Device> {
     }
 }
 
+/// Most compute threads `--jobs` accepts.
+pub const MAX_JOBS: usize = 256;
+
 /// Sets the number of compute threads (candle's matmul and our ops both use rayon's pool).
 /// Called once, at start-up, before any command runs.
 pub fn threads(jobs: Option<usize>) -> Result<()> {
     if let Some(n) = jobs {
         if n == 0 {
             bail!("--jobs 0: give at least 1 thread");
+        }
+        if n > MAX_JOBS {
+            bail!("--jobs {n}: at most {MAX_JOBS} threads (more only adds overhead; the default uses every core)");
         }
         // candle's gemm reads RAYON_NUM_THREADS; set it before any tensor work starts.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -144,6 +150,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
         bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
     }
+    train_bounds(&hyper)?;
     if args.val_every == 0 || args.checkpoint_every == 0 {
         bail!("--val-every and --checkpoint-every must be ≥ 1");
     }
@@ -167,6 +174,43 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     })
 }
 
+/// Most optimisation steps.
+pub const MAX_STEPS: u64 = 100_000_000;
+/// Most crops per step, largest crop side, and most crop pixels per step (64 crops of 256²).
+pub const MAX_BATCH: usize = 1024;
+pub const MAX_PATCH: u32 = 1024;
+pub const MAX_CROP_PIXELS: u64 = 64 * 256 * 256;
+
+/// Numeric training flags within sane bounds: a learning rate in (0, 1] (above that, or NaN,
+/// training can only diverge), step, batch and crop sizes that fit in memory and arithmetic.
+fn train_bounds(h: &Hyper) -> Result<()> {
+    if !(h.lr.is_finite() && h.lr > 0.0 && h.lr <= 1.0) {
+        bail!(
+            "--lr {}: give a learning rate above 0 and at most 1, e.g. 3e-4 (fine-tuning) or 2e-3 (from scratch)",
+            h.lr
+        );
+    }
+    if h.steps > MAX_STEPS {
+        bail!("--steps {}: at most {MAX_STEPS}", h.steps);
+    }
+    if h.batch > MAX_BATCH || h.patch > MAX_PATCH {
+        bail!(
+            "--batch {} --patch {}: at most {MAX_BATCH} crops of at most {MAX_PATCH} pixels",
+            h.batch,
+            h.patch
+        );
+    }
+    let pixels = h.batch as u64 * u64::from(h.patch).pow(2);
+    if pixels > MAX_CROP_PIXELS {
+        bail!(
+            "--batch {} × --patch {}² is {pixels} crop pixels per step, over the {MAX_CROP_PIXELS} limit; use fewer or smaller crops",
+            h.batch,
+            h.patch
+        );
+    }
+    Ok(())
+}
+
 /// Validated settings for denoise / upscale / colorize.
 pub struct RestoreConfig {
     pub kind: ModelKind,
@@ -180,13 +224,32 @@ pub struct RestoreConfig {
     pub json: bool,
 }
 
+/// What `aetool eval` feeds the model, and what it scores against.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalProtocol {
+    /// Denoise: Gaussian noise of each σ (0–[`MAX_SIGMA`], 0–255 scale) added to the clean
+    /// images; the model told σ, or `blind` (its own estimate). Baseline: the noisy input.
+    Awgn { sigmas: Vec<f32>, blind: bool },
+    /// Denoise: `DIR/noisy/*` scored against `DIR/clean/*`; the model blind (`None`) or at each
+    /// fixed σ. Baseline: the noisy file.
+    RealNoise { sigmas: Option<Vec<f32>> },
+    /// Denoise: the clean images through JPEG (4:2:0) at each quality, the model blind;
+    /// baseline: the JPEG. Upscale: the bicubic LR made from HR through JPEG; baseline: bicubic
+    /// upsampling of that JPEG.
+    Jpeg { qualities: Vec<u8> },
+    /// Upscale: the clean LR (the set's `_SRF_` file, else a bicubic downscale); baseline:
+    /// bicubic. Colorize: the grey copy; baselines: the grey copy and a uniform sepia tint.
+    Standard,
+}
+
 /// Validated settings for `aetool eval`.
 pub struct EvalConfig {
     pub kind: ModelKind,
     pub source: Source,
     pub device: Device,
-    /// Noise levels to measure denoise at (0–[`MAX_SIGMA`] on the 0–255 scale).
-    pub sigmas: Vec<f32>,
+    pub protocol: EvalProtocol,
+    /// Second weights run on the same inputs (`--compare`), printed as `previous`.
+    pub compare: Option<Source>,
     pub dir: PathBuf,
     pub per_image: bool,
     pub json: bool,
@@ -213,14 +276,30 @@ pub fn sigma(s: &str) -> Result<Sigma> {
     sigma_level(s, "`auto` or a number such as 15").map(Sigma::Fixed)
 }
 
+/// Largest `--tile`, `--tile-pad` and `--max-megapixels`.
+pub const MAX_TILE: usize = 65536;
+pub const MAX_TILE_PAD: usize = 4096;
+pub const MAX_MEGAPIXELS: u64 = 10_000;
+
+/// Checks `--tile-pad` (a border beyond the model's receptive radius changes nothing; the run
+/// caps it there, see `app::restore`).
+fn tile_pad(pad: Option<usize>) -> Result<Option<usize>> {
+    match pad {
+        Some(p) if p > MAX_TILE_PAD => bail!(
+            "--tile-pad {p}: at most {MAX_TILE_PAD} pixels (the model's receptive radius, shown by `aetool info`, is all a tile needs)"
+        ),
+        p => Ok(p),
+    }
+}
+
 /// Parses `--tile auto|N`.
 pub fn tile(s: &str) -> Result<TileSize> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(TileSize::Auto);
     }
     match s.parse::<usize>() {
-        Ok(n) if n >= 16 => Ok(TileSize::Fixed(n)),
-        _ => bail!("--tile {s}: expected `auto` or a tile size of at least 16 pixels"),
+        Ok(n) if (16..=MAX_TILE).contains(&n) => Ok(TileSize::Fixed(n)),
+        _ => bail!("--tile {s}: expected `auto` or a tile size of 16 to {MAX_TILE} pixels"),
     }
 }
 
@@ -267,16 +346,20 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         .map(parse_shard)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
-    if args.max_megapixels == 0 {
-        bail!("--max-megapixels must be at least 1");
+    if !(1..=MAX_MEGAPIXELS).contains(&args.max_megapixels) {
+        bail!(
+            "--max-megapixels {}: give 1 to {MAX_MEGAPIXELS}",
+            args.max_megapixels
+        );
     }
     let settings = RestoreSettings {
         sigma: sigma(flags.sigma)?,
         strength: strength(flags.strength)?,
         recolor: flags.recolor,
         tile: tile(&args.tile)?,
-        tile_pad: args.tile_pad,
+        tile_pad: tile_pad(args.tile_pad)?,
         work_size: work_size(flags.work_size)?,
+        strip_metadata: args.strip_metadata,
     };
     Ok(RestoreConfig {
         kind,
@@ -300,24 +383,189 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
     })
 }
 
+/// Parses `--jpeg Q,Q,…` (qualities 1–100).
+fn jpeg_qualities(s: &str) -> Result<Vec<u8>> {
+    s.split(',')
+        .map(|q| match q.trim().parse::<u8>() {
+            Ok(v) if (1..=100).contains(&v) => Ok(v),
+            _ => bail!("--jpeg {s}: expected JPEG qualities from 1 to 100, like 10,20,30,40"),
+        })
+        .collect()
+}
+
 /// Validated settings for `aetool eval`.
 pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
     let kind = kind(args.task, args.scale);
-    let sigmas = if kind == ModelKind::Denoise {
-        args.sigma
-            .split(',')
-            .map(|s| sigma_level(s, "numbers like 15,25,50"))
-            .collect::<Result<_>>()?
-    } else {
-        vec![0.0]
+    let task = kind.task();
+    let sigmas = args
+        .sigma
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(|s| sigma_level(s, "numbers like 15,25,50"))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let qualities = args.jpeg.as_deref().map(jpeg_qualities).transpose()?;
+    if task != Task::Denoise && (sigmas.is_some() || args.blind) {
+        bail!("--sigma and --blind apply to --task denoise only");
+    }
+    if task == Task::Colorize && qualities.is_some() {
+        bail!("--jpeg applies to --task denoise and --task upscale");
+    }
+    let paired = task == Task::Denoise && crate::app::eval::is_paired_folder(&args.dir);
+    let protocol = match (task, qualities) {
+        (Task::Denoise, Some(_)) if paired => bail!(
+            "{}: holds noisy/ + clean/ pairs; for JPEG artefacts point at its clean photos: {}",
+            args.dir.display(),
+            args.dir.join("clean").display()
+        ),
+        (Task::Denoise, Some(_)) if sigmas.is_some() || args.blind => bail!(
+            "--jpeg compresses the clean images instead of adding noise, and runs the model blind: drop --sigma and --blind"
+        ),
+        (_, Some(qualities)) => EvalProtocol::Jpeg { qualities },
+        (Task::Denoise, None) if paired => {
+            if sigmas.is_some() && args.blind {
+                bail!("--sigma with --blind: on noisy/ + clean/ pairs the model runs blind by default; --sigma N runs it at fixed levels instead");
+            }
+            EvalProtocol::RealNoise { sigmas }
+        }
+        (Task::Denoise, None) => EvalProtocol::Awgn {
+            sigmas: sigmas.unwrap_or_else(|| vec![25.0]),
+            blind: args.blind,
+        },
+        (_, None) => EvalProtocol::Standard,
     };
+    let compare = args
+        .compare
+        .as_deref()
+        .map(|c| Source::parse(c).with_context(|| format!("--compare {c}")))
+        .transpose()?;
     Ok(EvalConfig {
         kind,
         source: source(&args.model)?,
         device: device(&args.model.device)?,
-        sigmas,
+        protocol,
+        compare,
         dir: args.dir.clone(),
         per_image: args.per_image,
         json: args.json,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::args::{Cli, Command};
+    use clap::Parser;
+
+    fn eval_config(args: &[&str]) -> Result<EvalConfig> {
+        let cli = Cli::try_parse_from(["aetool", "eval", "--device", "cpu"].iter().chain(args))
+            .expect("flags parse");
+        let Command::Eval(args) = cli.command else {
+            unreachable!()
+        };
+        eval(&args)
+    }
+
+    fn protocol(args: &[&str]) -> EvalProtocol {
+        eval_config(args).unwrap().protocol
+    }
+
+    fn error(args: &[&str]) -> String {
+        format!("{:#}", eval_config(args).err().expect("an error"))
+    }
+
+    #[test]
+    fn eval_protocols_from_flags() {
+        let plain = tempfile::tempdir().unwrap();
+        let d = plain.path().to_str().unwrap();
+        let awgn = |sigmas: &[f32], blind| EvalProtocol::Awgn {
+            sigmas: sigmas.to_vec(),
+            blind,
+        };
+        assert_eq!(protocol(&["--task", "denoise", d]), awgn(&[25.0], false));
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "15,25,50", d]),
+            awgn(&[15.0, 25.0, 50.0], false)
+        );
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "0", "--blind", d]),
+            awgn(&[0.0], true)
+        );
+        assert_eq!(
+            protocol(&["--task", "denoise", "--jpeg", "10, 20,30,40", d]),
+            EvalProtocol::Jpeg {
+                qualities: vec![10, 20, 30, 40]
+            }
+        );
+        assert_eq!(
+            protocol(&["--task", "upscale", "-x", "4", "--jpeg", "50,60,70", d]),
+            EvalProtocol::Jpeg {
+                qualities: vec![50, 60, 70]
+            }
+        );
+        assert_eq!(protocol(&["--task", "upscale", d]), EvalProtocol::Standard);
+        assert_eq!(protocol(&["--task", "colorize", d]), EvalProtocol::Standard);
+        let cfg = eval_config(&["--task", "colorize", "--compare", "old.safetensors", d]).unwrap();
+        assert_eq!(cfg.compare, Some(Source::File("old.safetensors".into())));
+        let cfg = eval_config(&["--task", "denoise", "--compare", "bundled", d]).unwrap();
+        assert_eq!(cfg.compare, Some(Source::Bundled));
+
+        // A folder of noisy/ + clean/ pairs: real noise, blind unless --sigma.
+        let pairs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(pairs.path().join("noisy")).unwrap();
+        std::fs::create_dir(pairs.path().join("clean")).unwrap();
+        let p = pairs.path().to_str().unwrap();
+        let real = |sigmas: Option<Vec<f32>>| EvalProtocol::RealNoise { sigmas };
+        assert_eq!(protocol(&["--task", "denoise", p]), real(None));
+        assert_eq!(protocol(&["--task", "denoise", "--blind", p]), real(None));
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "5,10", p]),
+            real(Some(vec![5.0, 10.0]))
+        );
+        // Upscale and colorize do not look for pairs.
+        assert_eq!(protocol(&["--task", "colorize", p]), EvalProtocol::Standard);
+    }
+
+    #[test]
+    fn eval_flag_errors_say_what_to_type() {
+        let plain = tempfile::tempdir().unwrap();
+        let d = plain.path().to_str().unwrap();
+        for (args, want) in [
+            (vec!["--task", "denoise", "--sigma", "60"], "covers 0 to 50"),
+            (vec!["--task", "denoise", "--sigma", "x"], "15,25,50"),
+            (vec!["--task", "denoise", "--jpeg", "0"], "1 to 100"),
+            (vec!["--task", "denoise", "--jpeg", "101"], "1 to 100"),
+            (vec!["--task", "denoise", "--jpeg", "10,,20"], "1 to 100"),
+            (vec!["--task", "upscale", "--sigma", "25"], "denoise only"),
+            (vec!["--task", "colorize", "--blind"], "denoise only"),
+            (vec!["--task", "colorize", "--jpeg", "50"], "--jpeg applies"),
+            (
+                vec!["--task", "denoise", "--jpeg", "10", "--sigma", "25"],
+                "drop --sigma",
+            ),
+            (
+                vec!["--task", "denoise", "--jpeg", "10", "--blind"],
+                "drop --sigma",
+            ),
+            (vec!["--task", "denoise", "--compare", "hf:me"], "--compare"),
+        ] {
+            let mut args = args.clone();
+            args.push(d);
+            let err = error(&args);
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        let pairs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(pairs.path().join("noisy")).unwrap();
+        std::fs::create_dir(pairs.path().join("clean")).unwrap();
+        let p = pairs.path().to_str().unwrap();
+        let err = error(&["--task", "denoise", "--jpeg", "10", p]);
+        assert!(
+            err.contains("noisy/ + clean/") && err.contains("clean"),
+            "{err}"
+        );
+        let err = error(&["--task", "denoise", "--sigma", "10", "--blind", p]);
+        assert!(err.contains("blind by default"), "{err}");
+    }
 }

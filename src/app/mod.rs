@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> Result<Status> {
     }
 }
 
-fn restore(cfg: RestoreConfig) -> Result<Status> {
+fn restore(mut cfg: RestoreConfig) -> Result<Status> {
     let loaded = crate::weights::load(&cfg.source, cfg.kind, &cfg.device)?;
     if loaded.trained_steps() == 0 {
         eprintln!(
@@ -92,6 +92,8 @@ fn restore(cfg: RestoreConfig) -> Result<Status> {
         if pad < radius && !cfg.quiet {
             eprintln!("aetool: warning: --tile-pad {pad} is below the model's receptive radius ({radius} px); tile seams may show");
         }
+        // Context beyond the receptive radius cannot change an output pixel, only cost memory.
+        cfg.settings.tile_pad = Some(pad.min(radius));
     }
     let restorer = Restorer::new(loaded, cfg.device, cfg.settings);
     let plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);

@@ -39,7 +39,8 @@ fn lab_pixels(rgb: &[f32]) -> impl Iterator<Item = [f32; 3]> + '_ {
 /// Mean CIELAB chroma √(a² + b²) of an HW×3 sRGB plane in `[0, 1]`; 0 for an empty plane.
 /// About 0–1 for a grey photo (noise, JPEG), 5–15 for a toned (sepia, selenium) print, 10–40
 /// for ordinary colour photos, so on its own it cannot tell a toned print from a muted colour
-/// photo (see [`is_already_colour`]).
+/// photo (see [`is_already_colour`]). Kept for the tests that show why.
+#[cfg(test)]
 pub fn mean_chroma(rgb: &[f32]) -> f32 {
     let (mut sum, mut n) = (0f64, 0usize);
     for lab in lab_pixels(rgb) {

@@ -1,5 +1,5 @@
 //! Image file → [`Photo`]: format from the content, size limits from the header, EXIF
-//! orientation applied, samples unpacked to f32 in `[0, 1]`.
+//! orientation applied, samples unpacked to f32 in `[0, 1]`, EXIF and XMP kept as read.
 
 use super::{clamp01, format::format_name, one_line, Limits, OutputFormat, Photo, PhotoMeta};
 use anyhow::{anyhow, bail, Result};
@@ -31,6 +31,9 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
             "{} images are not supported (only PNG, JPEG, WebP, TIFF and BMP)",
             format_name(format)
         );
+    }
+    if format == ImageFormat::Jpeg {
+        check_jpeg_complete(path)?;
     }
     let mut decoder: Box<dyn ImageDecoder> = if format == ImageFormat::Tiff {
         // image 0.25 caps TIFF tag values by the size of the decoded image once limits are set,
@@ -64,6 +67,7 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
         .ok()
         .flatten()
         .filter(|p| !p.is_empty());
+    let metadata = super::metadata::read(decoder.as_mut(), format, path);
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     decoder
         .set_limits(limits.image_limits())
@@ -71,7 +75,23 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
     let mut img =
         DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, format, limits))?;
     img.apply_orientation(orientation);
-    Ok(photo_from_image(img, icc, format))
+    let mut photo = photo_from_image(img, icc, format);
+    photo.meta.metadata = metadata;
+    Ok(photo)
+}
+
+/// The JPEG decoder paints a missing end of scan data flat grey without a word: refuse files
+/// that stop before their end-of-image marker (see `jpeg_end.rs`).
+fn check_jpeg_complete(path: &Path) -> Result<()> {
+    use super::jpeg_end::{check, Incomplete};
+    let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
+    match check(file) {
+        Ok(()) => Ok(()),
+        Err(Incomplete::EndsEarly) => {
+            bail!("truncated or corrupt JPEG: file ends early")
+        }
+        Err(Incomplete::BadStructure(why)) => bail!("truncated or corrupt JPEG: {why}"),
+    }
 }
 
 /// Megapixels for messages: "1600", "0.001".
@@ -180,6 +200,7 @@ fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat
             sixteen_bit,
             icc,
             format,
+            metadata: Default::default(),
         },
     }
 }

@@ -5,7 +5,7 @@ use crate::models::planes::{
     ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
 };
 use crate::models::{Net, Task};
-use crate::photo::Photo;
+use crate::photo::{Metadata, Photo};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
@@ -56,10 +56,12 @@ pub struct RestoreSettings {
     pub tile_pad: Option<usize>,
     /// Colorize: short side of the working copy (≥ 32).
     pub work_size: u32,
+    /// Outputs carry no EXIF or XMP (`--strip-metadata`); otherwise the input's are passed on.
+    pub strip_metadata: bool,
 }
 
 impl Default for RestoreSettings {
-    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`].
+    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`], metadata kept.
     fn default() -> Self {
         Self {
             sigma: Sigma::Auto,
@@ -68,6 +70,7 @@ impl Default for RestoreSettings {
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
+            strip_metadata: false,
         }
     }
 }
@@ -168,7 +171,7 @@ impl Restorer {
         let task = self.loaded.spec.task;
         let (w, h) = (photo.width, photo.height);
         let mut details = Details::default();
-        let out = match task {
+        let mut out = match task {
             Task::Denoise => {
                 let sigma = self.sigma_for(photo)?;
                 details.sigma = Some(sigma);
@@ -212,6 +215,9 @@ impl Restorer {
                 }
             }
         };
+        if self.settings.strip_metadata {
+            out.meta.metadata = Metadata::default();
+        }
         Ok((out, details))
     }
 
@@ -343,6 +349,7 @@ mod tests {
             sixteen_bit: false,
             icc: None,
             format: image::ImageFormat::Png,
+            metadata: Default::default(),
         };
         Photo {
             width: w,

@@ -24,6 +24,11 @@ pub fn save(
         .map(|(n, v)| (format!("model.{n}"), v.as_tensor().clone()))
         .collect();
     tensors.extend(opt.state());
+    // Never replace the last good checkpoint with a diverged state.
+    crate::weights::check_finite(
+        tensors.iter().map(|(n, t)| (n.as_str(), t)),
+        &path.display().to_string(),
+    )?;
     let mut meta = HashMap::from([
         ("step".to_string(), step.to_string()),
         ("hyper".to_string(), serde_json::to_string(hyper)?),
@@ -49,6 +54,7 @@ pub fn load(
     device: &Device,
 ) -> Result<(u64, Option<f64>)> {
     let what = path.display();
+    crate::weights::ensure_regular_file(path, "checkpoint")?;
     let bytes = std::fs::read(path)
         .with_context(|| format!("{what}: cannot read checkpoint (nothing to --resume?)"))?;
     let meta = crate::weights::metadata(&bytes, &what.to_string())?;

@@ -9,6 +9,7 @@ mod checkpoint;
 mod colour_targets;
 mod data;
 mod degrade;
+mod guard;
 mod loss;
 mod model;
 mod optim;
@@ -18,6 +19,9 @@ mod validation;
 
 pub use data::Dataset;
 use data::MemoryBudget;
+/// JPEG round trip at an IJG quality with 4:2:0 chroma (the training degradation's encoder),
+/// for `aetool eval`'s JPEG protocols.
+pub(crate) use degrade::jpeg;
 pub use pairs::{Degradation, Pair};
 
 use crate::models::{ModelKind, Task};
@@ -343,12 +347,14 @@ fn train_steps(
             let loss = step_loss(model, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
+            guard::ensure_finite(loss.to_scalar::<f32>()?, norm, step + 1, h.lr)?;
             let scale = if norm > h.clip { h.clip / norm } else { 1.0 };
             opt.step(
                 &grads,
                 learning_rate(step, steps, h.warmup, h.lr, 0.02),
                 scale,
             )?;
+            guard::ensure_finite_weights(&model.named_vars(), step + 1, h.lr)?;
             let l = loss.to_scalar::<f32>()?;
             loss_ema = if loss_ema.is_nan() {
                 l

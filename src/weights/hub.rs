@@ -1,15 +1,24 @@
-//! Weights from the Hugging Face Hub, through the `hf-hub` crate and its standard cache.
+//! Weights from the Hugging Face Hub, into the standard cache (`hf-hub`'s `Cache` finds cached
+//! files; the download itself is ours, `hub/download.rs`, because `hf-hub` 0.4's client has no
+//! timeouts or redirect limit and trusts the server's names).
 //!
 //! Honoured environment, as `huggingface_hub` reads it: `HF_ENDPOINT` (mirror or test server;
 //! trailing `/` ignored), `HF_HOME` (default `$XDG_CACHE_HOME/huggingface`, else
 //! `~/.cache/huggingface`) / `HF_HUB_CACHE` (cache location), `HF_TOKEN`, else the token
 //! file at `HF_TOKEN_PATH` or `$HF_HOME/token` (private repos), `HF_HUB_OFFLINE=1` (never touch
-//! the network; use the cache or fail saying so). Empty values count as unset. A file already in
-//! the cache is not downloaded again.
+//! the network; use the cache or fail saying so), `HF_HUB_ETAG_TIMEOUT` /
+//! `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10). Empty values count as unset. A file already
+//! in the cache is not downloaded again.
 
 use anyhow::{anyhow, Result};
-use hf_hub::{api::sync::ApiBuilder, Cache, Repo, RepoType};
+use hf_hub::{Cache, Repo, RepoType};
 use std::path::PathBuf;
+
+mod download;
+mod http;
+mod names;
+
+pub use names::{check_file, check_repo, check_revision};
 
 /// `hf:owner/repo@rev/file` for messages.
 pub fn describe(repo: &str, revision: &str, file: &str) -> String {
@@ -69,9 +78,15 @@ fn token() -> Option<String> {
 }
 
 /// Returns the local path of `file` of the model repo `repo` at `revision`, downloading it into
-/// the Hugging Face cache if needed (and allowed).
+/// the Hugging Face cache if needed (and allowed). The names are checked first (nothing may
+/// point outside the cache), and so is what the server answers (see `hub/download.rs`); every
+/// request has timeouts and a redirect limit (`hub/http.rs`).
 pub fn fetch(repo: &str, revision: &str, file: &str) -> Result<PathBuf> {
     let what = describe(repo, revision, file);
+    check_repo(repo)
+        .and_then(|()| check_revision(revision))
+        .and_then(|()| check_file(file))
+        .map_err(|e| anyhow!("{what}: {e}"))?;
     let hub_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
     let cache = cache();
     if let Some(path) = cache.repo(hub_repo.clone()).get(file) {
@@ -83,18 +98,14 @@ pub fn fetch(repo: &str, revision: &str, file: &str) -> Result<PathBuf> {
             cache.path().display()
         ));
     }
-    let mut builder = ApiBuilder::from_cache(cache)
-        .with_progress(false)
-        .with_token(token());
-    if let Some(endpoint) = endpoint() {
-        builder = builder.with_endpoint(endpoint);
-    }
-    let api = builder
-        .build()
-        .map_err(|e| anyhow!("{what}: cannot set up the Hub client: {e}"))?;
-    let repo_api = api.repo(hub_repo);
-    eprintln!("aetool: downloading {}", repo_api.url(file));
-    repo_api
-        .download(file)
-        .map_err(|e| anyhow!("{what}: download failed: {e}"))
+    let endpoint = endpoint().unwrap_or_else(|| "https://huggingface.co".to_string());
+    let url = format!(
+        "{endpoint}/{repo}/resolve/{}/{file}",
+        revision.replace('/', "%2F")
+    );
+    eprintln!("aetool: downloading {url}");
+    let client = http::Client::new(&endpoint, token());
+    let repo_dir = cache.path().join(hub_repo.folder_name());
+    download::fetch(&client, &url, &repo_dir, revision, file)
+        .map_err(|e| anyhow!("{what}: download failed: {e:#}"))
 }

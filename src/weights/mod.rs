@@ -6,9 +6,12 @@
 //! [`ModelSpec`] as JSON) and `provenance` (JSON: training steps, data, base weights, validation
 //! PSNR, …). Loading refuses files of another task, scale or shape, naming the file.
 
+mod bounds;
+mod finite;
 mod hub;
 mod source;
 
+pub use finite::check_tensors as check_finite;
 pub use source::Source;
 
 use crate::models::{ModelKind, ModelSpec, Net, NoiseEstimator};
@@ -61,7 +64,18 @@ impl Loaded {
     }
 }
 
+/// Refuses anything but a regular file (a FIFO or a device would block or never end).
+pub fn ensure_regular_file(path: &Path, what: &str) -> Result<()> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot open {what}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file; give a {what}", path.display());
+    }
+    Ok(())
+}
+
 fn map_file(path: &Path) -> Result<Bytes> {
+    ensure_regular_file(path, "weights file")?;
     let file = std::fs::File::open(path)
         .with_context(|| format!("{}: cannot open weights file", path.display()))?;
     // SAFETY: the map is read-only; aetool never writes a weights file in place (saves go
@@ -86,6 +100,7 @@ fn spec_of(meta: &HashMap<String, String>, origin: &str) -> Result<ModelSpec> {
     let spec: ModelSpec = serde_json::from_str(config)
         .map_err(|e| anyhow!("{origin}: unreadable `config` metadata: {e}"))?;
     spec.validate().map_err(|e| anyhow!("{origin}: {e}"))?;
+    bounds::check(&spec).map_err(|e| anyhow!("{origin}: {e}"))?;
     Ok(spec)
 }
 
@@ -140,6 +155,7 @@ pub fn load_tensors(
     let (bytes, origin) = read(source, kind)?;
     let spec = spec_of(&metadata(&bytes, &origin)?, &origin)?;
     check_kind(&spec, kind, &origin)?;
+    finite::check_bytes(&bytes, &origin)?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| anyhow!("{origin}: {e}"))?;
     Ok((spec, origin, tensors))
@@ -157,6 +173,7 @@ fn from_bytes(
     if let Some(kind) = kind {
         check_kind(&spec, kind, origin)?;
     }
+    finite::check_bytes(bytes, origin)?;
     let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)
         .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
     let mismatch = |e: candle_core::Error| {
@@ -228,6 +245,8 @@ pub fn save(
     spec: &ModelSpec,
     provenance: &serde_json::Value,
 ) -> Result<()> {
+    let what = path.display().to_string();
+    finite::check_tensors(tensors.iter().map(|(n, t)| (n.as_str(), t)), &what)?;
     let arch = match spec.arch {
         crate::models::Arch::Unet(_) => "unet",
         crate::models::Arch::Srnet(_) => "srnet",

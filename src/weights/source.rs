@@ -39,8 +39,13 @@ impl Source {
             Some(_) => bail!("--model {s:?}: empty repository name or revision around '@'"),
             None => (name, "main".to_string()),
         };
+        let repo = format!("{owner}/{name}");
+        super::hub::check_repo(&repo)
+            .and_then(|()| super::hub::check_revision(&revision))
+            .and_then(|()| file.as_deref().map_or(Ok(()), super::hub::check_file))
+            .map_err(|e| anyhow::anyhow!("{s}: {e}"))?;
         Ok(Source::Hub {
-            repo: format!("{owner}/{name}"),
+            repo,
             revision,
             file,
         })
@@ -74,7 +79,18 @@ mod tests {
                 file: Some("sub/x.safetensors".into())
             }
         );
-        for bad in ["hf:", "hf:me", "hf:/x", "hf:me/@v1", "hf:me/x@"] {
+        for bad in [
+            "hf:",
+            "hf:me",
+            "hf:/x",
+            "hf:me/@v1",
+            "hf:me/x@",
+            "hf:me/good/../../../../../evil/X.safetensors",
+            "hf:me/x//etc/passwd",
+            "hf:../x/y",
+            "hf:me/x@../../z",
+            "hf:me/x y",
+        ] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }
     }
