@@ -18,6 +18,27 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// How far the Winograd path strays from the direct one: runs `forward` once with every conv
+/// direct ([`crate::ops::ConvImpl::Fused`]) and once on the default path (Winograd where the net
+/// was prepared), and returns max |difference| over the direct output's range (over its largest
+/// magnitude when that is wider: a few near-equal values have almost no range).
+#[cfg(any(test, feature = "bench"))]
+pub fn winograd_error(
+    forward: impl Fn() -> candle_core::Result<Tensor>,
+) -> candle_core::Result<f32> {
+    use crate::ops::{set_conv_impl, ConvImpl};
+    set_conv_impl(ConvImpl::Fused);
+    let direct = forward();
+    set_conv_impl(ConvImpl::default());
+    let direct = direct?.flatten_all()?.to_vec1::<f32>()?;
+    let winograd = forward()?.flatten_all()?.to_vec1::<f32>()?;
+    let (lo, hi) = direct
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let scale = (hi - lo).max(hi.abs()).max(lo.abs());
+    Ok(max_diff(&direct, &winograd) / scale)
+}
+
 /// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) with a width-2 noise
 /// estimator for denoise, a one-block 4-channel SR net for upscale, a two-level colour
 /// classifier for colorize. Used for weights files in tests.

@@ -59,6 +59,17 @@ impl NoiseEstimator {
         4
     }
 
+    /// See [`Conv::prepare_inference`]: every conv of the estimator.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.head.prepare_inference()?;
+        self.tail.prepare_inference()?;
+        for (down, conv) in &mut self.stages {
+            down.prepare_inference()?;
+            conv.prepare_inference()?;
+        }
+        Ok(())
+    }
+
     pub fn params(&self) -> usize {
         self.head.params()
             + self.tail.params()

@@ -81,6 +81,18 @@ impl Net {
         }
     }
 
+    /// Readies a net whose weights will not change (loaded weights) for fast CPU inference:
+    /// its 3×3 convs get their kernels transformed once for Winograd (see
+    /// [`Conv::prepare_inference`]). A prepared net's output carries no gradient; training
+    /// never calls this.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        match self {
+            Net::Unet(n) => n.prepare_inference(),
+            Net::Srnet(n) => n.prepare_inference(),
+            Net::Colornet(n) => n.prepare_inference(),
+        }
+    }
+
     pub fn macs_per_pixel(&self) -> f64 {
         match self {
             Net::Unet(n) => n.macs_per_pixel(),

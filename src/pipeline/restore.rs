@@ -320,8 +320,10 @@ mod tests {
         restorer(random_net(&spec, 0.05).0, spec)
     }
 
-    /// A whole-image CPU restorer around `net` (σ 20, working size 64).
-    fn restorer(net: Net, spec: ModelSpec) -> Restorer {
+    /// A whole-image CPU restorer around `net` (σ 20, working size 64), prepared for inference
+    /// as loaded weights are (Winograd).
+    fn restorer(mut net: Net, spec: ModelSpec) -> Restorer {
+        net.prepare_inference().unwrap();
         let loaded = Loaded {
             net,
             estimator: None,

@@ -182,13 +182,18 @@ fn from_bytes(
             spec.name()
         )
     };
-    let net = Net::new(vb.clone(), &spec).map_err(mismatch)?;
-    let estimator = spec
+    let mut net = Net::new(vb.clone(), &spec).map_err(mismatch)?;
+    let mut estimator = spec
         .estimator
         .as_ref()
         .map(|c| NoiseEstimator::new(vb.pp("estimator"), c))
         .transpose()
         .map_err(mismatch)?;
+    // Loaded weights are for inference: Winograd kernels, transformed once here.
+    net.prepare_inference()?;
+    if let Some(e) = &mut estimator {
+        e.prepare_inference()?;
+    }
     let provenance = meta
         .get("provenance")
         .and_then(|p| serde_json::from_str(p).ok())
@@ -257,3 +262,6 @@ pub fn save(
         .with_context(|| format!("{}: cannot serialise weights", path.display()))?;
     crate::atomic::write(path, &data)
 }
+
+#[cfg(test)]
+mod tests;
