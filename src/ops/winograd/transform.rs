@@ -204,16 +204,10 @@ fn lanes<const L: usize, const I: usize, const O: usize>(
 ) {
     let mut x = [Lanes([0f32; L]); I];
     for (x, s) in x.iter_mut().zip(ins) {
-        let s = &s[at..at + L];
-        for c in 0..L {
-            x.0[c] = s[c];
-        }
+        x.0.copy_from_slice(&s[at..at + L]);
     }
     for (y, &off) in rule.apply(x).iter().zip(offs) {
-        let d = &mut out[off + at..off + at + L];
-        for c in 0..L {
-            d[c] = y.0[c];
-        }
+        out[off + at..off + at + L].copy_from_slice(&y.0);
     }
 }
 
