@@ -335,7 +335,7 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let dev = Device::Cpu;
     let spec = spec_by_name(name)?;
     let s = spec.scale();
-    let (c_in, c_out) = spec.kind().expect("a shipped kind").channels();
+    let c_in = spec.kind().expect("a shipped kind").channels().0;
 
     // Trainable copy (VarMap) and an inference copy built from plain tensors (no autograd graph).
     let vm = VarMap::new();
@@ -384,7 +384,8 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     // Training step: batch 16, 64×64 (upscale: 48×48 LR), MSE, backward, AdamW.
     let (bn, lr_side) = (16, if s == 1 { 64 } else { 48 });
     let xb = Tensor::rand(0f32, 1., (bn, lr_side, lr_side, c_in), &dev)?;
-    let target = Tensor::rand(0f32, 1., (bn, lr_side * s, lr_side * s, c_out), &dev)?;
+    // Shaped like the net's output (the colour classifier's logits are coarser and wider).
+    let target = Tensor::rand(0f32, 1., train_net.forward(&xb)?.shape(), &dev)?;
     let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
     let train_px = (bn * lr_side * lr_side * s * s) as f64;
     let train_flop = 3.0 * 2.0 * train_net.macs_per_pixel() * train_px;
