@@ -182,6 +182,7 @@ mod tests {
                 blocks: 16,
                 residual: true,
             }),
+            estimator: None,
         };
         assert_eq!(check(&spec), Ok(()));
         let (net, _) = crate::testing::random_net(&spec, 0.0);
