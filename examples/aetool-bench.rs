@@ -1,34 +1,53 @@
-//! CPU benchmark of aetool's convolution paths: stock candle conv2d, the im2col path and the fused
-//! implicit-GEMM op, side by side in one run (interleaved, medians of `--reps` runs).
+//! CPU benchmark of aetool's convolution paths: stock candle conv2d, the im2col path, the fused
+//! implicit-GEMM op (the direct path) and Winograd F(4×4, 3×3) (inference only), side by side in
+//! one run (interleaved, medians of `--reps` runs).
 //!
 //! ```text
-//! cargo run --release --example aetool-bench -- [--reps N] [--only ops|models]
-//!     [--models denoise,upscale-x2,upscale-x4,colorize] [--impls candle,im2col,fused]
+//! cargo run --release --example aetool-bench -- [--reps N] [--only ops|layers|models]
+//!     [--models denoise,upscale-x2,upscale-x4,colorize] [--impls candle,im2col,fused,winograd]
 //! ```
 //!
 //! Prints, per op shape and per shipped model: forward MP/s on one 512×512 image (for upscale: a
 //! 512×512 *output*), training step time (forward + MSE + backward + AdamW) at batch 16 of 64×64
 //! (upscale: 48×48 low-resolution inputs), GFLOP/s, and peak memory: how far the resident set
 //! grew above its size just before the run (freed heap handed back first), i.e. the working
-//! memory of that forward pass or training step.
+//! memory of that forward pass or training step. Winograd runs forward passes only (a net whose
+//! weights are loaded is prepared for it: `Net::prepare_inference`); `layers` compares it with the
+//! direct path on every 3×3 conv shape of the shipped models. GFLOP/s always count the direct
+//! conv's multiply-adds, so Winograd's figure is an effective rate.
 //! The machine's load average is printed too: other jobs sharing the cores slow every path.
 
 use aetool::models::{ModelKind, ModelSpec, Net};
-use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl};
+use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl, Winograd};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use std::collections::HashMap;
 use std::time::Instant;
 
-const IMPLS: [ConvImpl; 3] = [ConvImpl::Candle, ConvImpl::Im2col, ConvImpl::Fused];
+const IMPLS: [ConvImpl; 4] = [
+    ConvImpl::Candle,
+    ConvImpl::Im2col,
+    ConvImpl::Fused,
+    ConvImpl::Winograd,
+];
 
 fn impl_name(i: ConvImpl) -> &'static str {
     match i {
         ConvImpl::Candle => "candle conv2d (stock)",
         ConvImpl::Im2col => "im2col + matmul",
         ConvImpl::Fused => "fused implicit GEMM",
+        ConvImpl::Winograd => "winograd F(4x4,3x3)",
     }
+}
+
+/// The paths that can run a training step (Winograd is forward-only).
+fn trainable(impls: &[ConvImpl]) -> Vec<ConvImpl> {
+    impls
+        .iter()
+        .copied()
+        .filter(|&i| i != ConvImpl::Winograd)
+        .collect()
 }
 
 /// Resets the kernel's peak-RSS counter of this process (Linux); false where unsupported.
@@ -200,6 +219,12 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
         ),
     ];
     for (label, n, h, w, c, co, bwd) in shapes {
+        let impls = if bwd {
+            trainable(impls)
+        } else {
+            impls.to_vec()
+        };
+        let impls = &impls[..];
         let k = 3;
         let x = Var::randn(0f32, 1., (n, h, w, c), &dev)?;
         let wt = Var::randn(0f32, 0.05, (k * k * c, co), &dev)?;
@@ -212,6 +237,7 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
         )?;
         let probe = Tensor::randn(0f32, 1., (n, h, w, co), &dev)?;
         let probe_nchw = probe.permute((0, 3, 1, 2))?.contiguous()?;
+        let wino = Winograd::new(&wt, &b)?;
         let rows = measure(impls, reps, |imp| {
             let (y, p) = match imp {
                 // Stock: candle's conv2d on NCHW tensors (no bias), as a candle user would write it.
@@ -224,6 +250,7 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
                     &probe,
                 ),
                 ConvImpl::Fused => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
+                ConvImpl::Winograd => (wino.forward(&x, false)?, &probe),
             };
             if bwd {
                 let grads = (y * p)?.sum_all()?.backward()?;
@@ -239,6 +266,64 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Every distinct 3×3 conv shape of the shipped models, at the size it runs on for a 512×512
+/// output (colorize: its default 256-pixel working copy; the noise estimator: up to 64 crops of
+/// 64×64): (layer, batch, side, c_in, c_out).
+const LAYERS: [(&str, usize, usize, usize, usize); 19] = [
+    ("denoise head", 1, 512, 4, 24),
+    ("denoise level 0 blocks", 1, 512, 24, 24),
+    ("denoise level 1 blocks", 1, 256, 48, 48),
+    ("denoise mid block", 1, 128, 96, 96),
+    ("denoise tail", 1, 512, 24, 3),
+    ("estimator head", 64, 64, 3, 16),
+    ("estimator stage 1", 64, 32, 32, 32),
+    ("estimator stage 2", 64, 16, 48, 48),
+    ("upscale-x2 head", 1, 256, 3, 32),
+    ("upscale-x2 body", 1, 256, 32, 32),
+    ("upscale-x2 tail", 1, 256, 32, 12),
+    ("upscale-x4 head", 1, 128, 3, 48),
+    ("upscale-x4 body and tail", 1, 128, 48, 48),
+    ("colorize head", 1, 256, 1, 16),
+    ("colorize level 0 blocks", 1, 256, 16, 16),
+    ("colorize level 1 blocks", 1, 128, 32, 32),
+    ("colorize level 2 blocks", 1, 64, 64, 64),
+    ("colorize level 3 blocks", 1, 32, 128, 128),
+    ("colorize mid block", 1, 16, 192, 192),
+];
+
+/// The direct path against Winograd on each shipped 3×3 conv shape (forward, bias + ReLU).
+fn bench_layers(impls: &[ConvImpl], reps: usize) -> Result<()> {
+    let impls: Vec<ConvImpl> = [ConvImpl::Fused, ConvImpl::Winograd]
+        .into_iter()
+        .filter(|i| impls.contains(i))
+        .collect();
+    let dev = Device::Cpu;
+    for (label, n, side, c, co) in LAYERS {
+        let x = Tensor::rand(0f32, 1., (n, side, side, c), &dev)?;
+        let wt = Tensor::randn(0f32, 0.1, (9 * c, co), &dev)?;
+        let b = Tensor::randn(0f32, 0.1, co, &dev)?;
+        let wino = Winograd::new(&wt, &b)?;
+        let rows = measure(&impls, reps, |imp| {
+            match imp {
+                ConvImpl::Winograd => wino.forward(&x, true)?,
+                _ => conv2d_nhwc(&x, &wt, &b, 3, true)?,
+            };
+            Ok(())
+        })?;
+        let flop = 2.0 * (n * side * side * 9 * c * co) as f64;
+        print_rows(
+            &format!(
+                "{label}: {n}×{side}² {c}→{co}, Winograd used: {}",
+                Winograd::pays_off(c)
+            ),
+            &impls,
+            &rows,
+            |t| format!("{:>6.1} GFLOP/s", flop / t / 1e9),
+        );
+    }
+    Ok(())
+}
+
 fn spec_by_name(name: &str) -> Result<ModelSpec> {
     match ModelKind::ALL.into_iter().find(|k| k.name() == name) {
         Some(kind) => Ok(kind.default_spec()),
@@ -250,7 +335,7 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let dev = Device::Cpu;
     let spec = spec_by_name(name)?;
     let s = spec.scale();
-    let (c_in, c_out) = spec.kind().expect("a shipped kind").channels();
+    let c_in = spec.kind().expect("a shipped kind").channels().0;
 
     // Trainable copy (VarMap) and an inference copy built from plain tensors (no autograd graph).
     let vm = VarMap::new();
@@ -262,7 +347,9 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
         .collect();
-    let infer_net = Net::new(VarBuilder::from_tensors(plain, DType::F32, &dev), &spec)?;
+    let mut infer_net = Net::new(VarBuilder::from_tensors(plain, DType::F32, &dev), &spec)?;
+    // As weights::load does; `ConvImpl::Fused` still runs the direct path on it.
+    infer_net.prepare_inference()?;
     println!(
         "model {name}: {} params, {:.1} kMAC per output pixel",
         train_net.params(),
@@ -277,7 +364,7 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let rows = measure(impls, reps, |imp| {
         set_conv_impl(imp);
         let y = infer_net.forward(&x);
-        set_conv_impl(ConvImpl::Fused);
+        set_conv_impl(ConvImpl::default());
         y?;
         Ok(())
     })?;
@@ -297,16 +384,18 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     // Training step: batch 16, 64×64 (upscale: 48×48 LR), MSE, backward, AdamW.
     let (bn, lr_side) = (16, if s == 1 { 64 } else { 48 });
     let xb = Tensor::rand(0f32, 1., (bn, lr_side, lr_side, c_in), &dev)?;
-    let target = Tensor::rand(0f32, 1., (bn, lr_side * s, lr_side * s, c_out), &dev)?;
+    // Shaped like the net's output (the colour classifier's logits are coarser and wider).
+    let target = Tensor::rand(0f32, 1., train_net.forward(&xb)?.shape(), &dev)?;
     let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
     let train_px = (bn * lr_side * lr_side * s * s) as f64;
     let train_flop = 3.0 * 2.0 * train_net.macs_per_pixel() * train_px;
+    let impls = &trainable(impls)[..];
     let rows = measure(impls, reps, |imp| {
         set_conv_impl(imp);
         let loss = train_net
             .forward(&xb)
             .and_then(|y| (y - &target)?.sqr()?.mean_all());
-        set_conv_impl(ConvImpl::Fused);
+        set_conv_impl(ConvImpl::default());
         opt.backward_step(&loss?)?;
         Ok(())
     })?;
@@ -339,7 +428,8 @@ fn main() -> Result<()> {
                         "candle" => Ok(ConvImpl::Candle),
                         "im2col" => Ok(ConvImpl::Im2col),
                         "fused" => Ok(ConvImpl::Fused),
-                        o => bail!("unknown impl {o} (candle, im2col, fused)"),
+                        "winograd" => Ok(ConvImpl::Winograd),
+                        o => bail!("unknown impl {o} (candle, im2col, fused, winograd)"),
                     })
                     .collect::<Result<_>>()?
             }
@@ -357,6 +447,9 @@ fn main() -> Result<()> {
     }
     if only.is_empty() || only == "ops" {
         bench_ops(&impls, reps)?;
+    }
+    if only.is_empty() || only == "layers" {
+        bench_layers(&impls, reps)?;
     }
     if only.is_empty() || only == "models" {
         for m in models.split(',').filter(|m| !m.is_empty()) {

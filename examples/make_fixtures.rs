@@ -2,7 +2,8 @@
 //!
 //! `cargo run --example make_fixtures` regenerates them; the output is deterministic, so a rerun
 //! leaves `git status` clean. Files the `image` crate cannot write (palette PNG with tRNS, PNG
-//! bomb, JPEG with an EXIF orientation) are assembled byte by byte here.
+//! bomb, JPEG with an EXIF orientation) are assembled byte by byte here; the camera-like EXIF
+//! block of `exif_camera.jpg` is written by `kamadak-exif`.
 
 use anyhow::{Context, Result};
 use image::codecs::{
@@ -67,6 +68,7 @@ fn main() -> Result<()> {
     write(&out("rgb.jpg"), &jpg)?;
 
     write(&out("exif_rot6.jpg"), &exif_rot6_jpeg()?)?;
+    write(&out("exif_camera.jpg"), &exif_camera_jpeg()?)?;
 
     let mut webp = Vec::new();
     WebPEncoder::new_lossless(&mut webp).write_image(&rgb8, W, H, ExtendedColorType::Rgb8)?;
@@ -330,6 +332,135 @@ fn exif_rot6_jpeg() -> Result<Vec<u8>> {
     let mut out = jpg[..2].to_vec();
     out.extend_from_slice(&app1);
     out.extend_from_slice(&jpg[2..]);
+    Ok(out)
+}
+
+/// The XMP packet of `exif_camera.jpg`: rotation and size as stored, as a camera writes them,
+/// plus fields only XMP carries (creator, keywords, rating).
+const CAMERA_XMP: &str = concat!(
+    "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n",
+    r#"<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:exif="http://ns.adobe.com/exif/1.0/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    tiff:Orientation="6"
+    exif:PixelXDimension="45"
+    exif:PixelYDimension="31"
+    xmp:Rating="4">
+   <dc:creator><rdf:Seq><rdf:li>Ada Example</rdf:li></rdf:Seq></dc:creator>
+   <dc:subject><rdf:Bag><rdf:li>harbour</rdf:li><rdf:li>dusk</rdf:li></rdf:Bag></dc:subject>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"#
+);
+
+/// 45×31 JPEG (as stored) like a camera's: the picture of `exif_rot6.jpg`, a big-endian EXIF
+/// block written by `kamadak-exif` (make, model, orientation 6, dates, artist, copyright,
+/// exposure, lens, pixel size 45×31, a maker note, Interoperability, GPS, and a JPEG thumbnail
+/// in IFD1) and an XMP packet, in APP1 segments after JFIF like a camera's.
+fn exif_camera_jpeg() -> Result<Vec<u8>> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
+    let r = |num, denom| Rational { num, denom };
+    let f = |tag, value| Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value,
+    };
+    let fields = [
+        f(Tag::Make, ascii("AcmeCam")),
+        f(Tag::Model, ascii("AcmeCam X100")),
+        f(Tag::Orientation, Value::Short(vec![6])),
+        f(Tag::XResolution, Value::Rational(vec![r(300, 1)])),
+        f(Tag::YResolution, Value::Rational(vec![r(300, 1)])),
+        f(Tag::ResolutionUnit, Value::Short(vec![2])),
+        f(Tag::Software, ascii("AcmeCam firmware 1.2")),
+        f(Tag::DateTime, ascii("2024:05:06 07:08:09")),
+        f(Tag::Artist, ascii("Ada Example")),
+        f(Tag::Copyright, ascii("(c) 2024 Ada Example")),
+        f(Tag::ExposureTime, Value::Rational(vec![r(1, 250)])),
+        f(Tag::FNumber, Value::Rational(vec![r(28, 10)])),
+        f(Tag::PhotographicSensitivity, Value::Short(vec![400])),
+        f(Tag::DateTimeOriginal, ascii("2024:05:06 07:08:09")),
+        f(Tag::FocalLength, Value::Rational(vec![r(35, 1)])),
+        f(Tag::LensMake, ascii("Acme")),
+        f(Tag::LensModel, ascii("Acme 35mm F2.8")),
+        f(Tag::PixelXDimension, Value::Short(vec![GW as u16])),
+        f(Tag::PixelYDimension, Value::Short(vec![GH as u16])),
+        f(
+            Tag::MakerNote,
+            Value::Undefined(b"AcmeCam\0\x01\x02maker-private-bytes".to_vec(), 0),
+        ),
+        f(Tag::InteroperabilityIndex, ascii("R98")),
+        f(Tag::GPSVersionID, Value::Byte(vec![2, 3, 0, 0])),
+        f(Tag::GPSLatitudeRef, ascii("N")),
+        f(
+            Tag::GPSLatitude,
+            Value::Rational(vec![r(48, 1), r(51, 1), r(2959, 100)]),
+        ),
+        f(Tag::GPSLongitudeRef, ascii("E")),
+        f(
+            Tag::GPSLongitude,
+            Value::Rational(vec![r(2, 1), r(17, 1), r(4007, 100)]),
+        ),
+    ];
+    let thumb_fields = [Field {
+        tag: Tag::Compression,
+        ifd_num: In::THUMBNAIL,
+        value: Value::Short(vec![6]),
+    }];
+    // The thumbnail: an 8×6 JPEG of the same picture (red top-left on blue), as stored.
+    let thumb_rgb: Vec<u8> = (0..6)
+        .flat_map(|y| (0..8).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            if x < 3 && y < 2 {
+                [230, 20, 20]
+            } else {
+                [20, 40, 200]
+            }
+        })
+        .collect();
+    let mut thumb = Vec::new();
+    JpegEncoder::new_with_quality(&mut thumb, 80).write_image(
+        &thumb_rgb,
+        8,
+        6,
+        ExtendedColorType::Rgb8,
+    )?;
+    let mut writer = exif::experimental::Writer::new();
+    fields
+        .iter()
+        .chain(&thumb_fields)
+        .for_each(|f| writer.push_field(f));
+    writer.set_jpeg(&thumb, In::THUMBNAIL);
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    writer.write(&mut tiff, false)?;
+
+    // exif_rot6.jpg less its hand-made EXIF segment (right after SOI).
+    let rot6 = exif_rot6_jpeg()?;
+    let app1_len = 2 + usize::from(u16::from_be_bytes([rot6[4], rot6[5]]));
+    let jpg = [&rot6[..2], &rot6[2 + app1_len..]].concat();
+    assert_eq!(&jpg[2..4], &[0xFF, 0xE0], "JFIF APP0 follows SOI");
+    let jfif_end = 4 + usize::from(u16::from_be_bytes([jpg[4], jpg[5]]));
+
+    let app1 = |parts: &[&[u8]]| -> Vec<u8> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut s = vec![0xFF, 0xE1];
+        s.extend_from_slice(&u16::try_from(2 + len).unwrap().to_be_bytes());
+        parts.iter().for_each(|p| s.extend_from_slice(p));
+        s
+    };
+    let mut out = jpg[..jfif_end].to_vec();
+    out.extend(app1(&[b"Exif\0\0", tiff.get_ref()]));
+    out.extend(app1(&[
+        b"http://ns.adobe.com/xap/1.0/\0",
+        CAMERA_XMP.as_bytes(),
+    ]));
+    out.extend_from_slice(&jpg[jfif_end..]);
     Ok(out)
 }
 

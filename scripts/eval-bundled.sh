@@ -1,20 +1,58 @@
 #!/usr/bin/env bash
 # Measures the bundled weights on ../shared/data/eval with `aetool eval` (published protocols,
-# baselines in the same run) and prints the model-card figures. Skips cleanly without the data.
+# baselines in the same run) and prints the model-card figures. Skips cleanly without the data
+# (the whole run without ../shared/data/eval, one set at a time when a set is missing).
 #
 #   scripts/eval-bundled.sh | tee docs/eval-results.txt
+#
+# AETOOL=<binary> uses that binary instead of building one.
+# COMPARE_REV=<git revision> also runs that revision's bundled weights (weights/*.safetensors) on
+# the same inputs, printed as `previous` on every line (e.g. COMPARE_REV=HEAD~1 after a retrain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVAL=${EVAL:-../shared/data/eval}
 if [ ! -d "$EVAL" ]; then
   echo "skip: $EVAL not found (the evaluation photos live beside the project, see README)"; exit 0
 fi
-cargo build --release >&2
-BIN=target/release/aetool
-set -x
-$BIN eval --task denoise --sigma 15,25,50 "$EVAL/cbsd68"
+if [ -n "${AETOOL:-}" ]; then
+  BIN=$AETOOL  # an aetool binary already built
+else
+  cargo build --release >&2
+  BIN=${CARGO_TARGET_DIR:-target}/release/aetool
+fi
+
+PREV=""
+if [ -n "${COMPARE_REV:-}" ]; then
+  PREV=$(mktemp -d)
+  trap 'rm -rf "$PREV"' EXIT
+  for f in denoise upscale-x2 upscale-x4 colorize; do
+    git show "$COMPARE_REV:weights/$f.safetensors" > "$PREV/$f.safetensors"
+  done
+fi
+
+# ev WEIGHTS-NAME SET [eval flags…]: one eval run, skipped when the set is absent.
+ev() {
+  local name=$1 set=$2
+  shift 2
+  if [ ! -d "$EVAL/$set" ]; then
+    echo "skip: $EVAL/$set not found"; return 0
+  fi
+  local compare=()
+  if [ -n "$PREV" ]; then compare=(--compare "$PREV/$name.safetensors"); fi
+  (set -x; "$BIN" eval "$@" ${compare[@]+"${compare[@]}"} "$EVAL/$set")
+}
+
+# Denoise: Gaussian noise at known σ; clean photos through the blind default (σ 0); real camera
+# noise (noisy/ + clean/ pairs); JPEG artefacts.
+ev denoise cbsd68 --task denoise --sigma 15,25,50
+ev denoise cbsd68 --task denoise --sigma 0 --blind
+ev denoise polyu100 --task denoise
+ev denoise live1 --task denoise --jpeg 10,20,30,40
+# Upscale: the sets' LR images, and LR made from HR then JPEG-compressed.
 for s in 2 4; do
-  $BIN eval --task upscale -x$s "$EVAL/set5"
-  $BIN eval --task upscale -x$s "$EVAL/set14"
+  ev upscale-x$s set5 --task upscale -x$s
+  ev upscale-x$s set14 --task upscale -x$s
+  ev upscale-x$s set14 --task upscale -x$s --jpeg 50,60,70
 done
-$BIN eval --task colorize "$EVAL/cbsd68"
+# Colorize: PSNR, colourfulness and colour correctness, with the grey and sepia baselines.
+ev colorize cbsd68 --task colorize

@@ -18,7 +18,7 @@
 //! `pipeline/mod.rs` runs decode, restore and encode on three threads, one file after another.
 //! Weights come from `weights/` (bundled bytes, a file, the Hub through `weights/hub.rs`); which
 //! model is [`ModelKind`] (`models/kind.rs`). Training (`train/`) makes (degraded, clean) pairs
-//! from photos (`train/pairs.rs`) and trains the same networks; `app/eval.rs` measures them.
+//! from photos (`train/pairs.rs`) and trains the same networks; `app/eval/` measures them.
 //! Nothing lower in this list imports anything higher: `app` → `pipeline`, `train` → `weights`,
 //! `photo` → `models` → `ops`, `maths`.
 //!

@@ -2,7 +2,9 @@
 //! random networks and test weights files. Compiled for `cargo test` only (the `testing`
 //! feature, which the crate's dev-dependency on itself turns on), never into the product.
 
-use crate::models::{Arch, ModelKind, ModelSpec, Net, SrConfig, Task, UNetConfig};
+use crate::models::{
+    Arch, ColorNetConfig, EstimatorConfig, ModelKind, ModelSpec, Net, SrConfig, Task, UNetConfig,
+};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use std::path::Path;
@@ -16,18 +18,41 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) for denoise / colorize, a
-/// one-block 4-channel SR net for upscale. Used for weights files in tests.
+/// How far the Winograd path strays from the direct one: runs `forward` once with every conv
+/// direct ([`crate::ops::ConvImpl::Fused`]) and once on the default path (Winograd where the net
+/// was prepared), and returns max |difference| over the direct output's range (over its largest
+/// magnitude when that is wider: a few near-equal values have almost no range).
+#[cfg(any(test, feature = "bench"))]
+pub fn winograd_error(
+    forward: impl Fn() -> candle_core::Result<Tensor>,
+) -> candle_core::Result<f32> {
+    use crate::ops::{set_conv_impl, ConvImpl};
+    set_conv_impl(ConvImpl::Fused);
+    let direct = forward();
+    set_conv_impl(ConvImpl::default());
+    let direct = direct?.flatten_all()?.to_vec1::<f32>()?;
+    let winograd = forward()?.flatten_all()?.to_vec1::<f32>()?;
+    let (lo, hi) = direct
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let scale = (hi - lo).max(hi.abs()).max(lo.abs());
+    Ok(max_diff(&direct, &winograd) / scale)
+}
+
+/// The smallest spec of each kind: a two-level U-Net (widths [4, 8]) with a width-2 noise
+/// estimator for denoise, a one-block 4-channel SR net for upscale, a two-level colour
+/// classifier for colorize. Used for weights files in tests.
 pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     let (in_channels, out_channels) = kind.channels();
     let arch = match kind.task() {
-        Task::Denoise | Task::Colorize => Arch::Unet(UNetConfig {
+        Task::Denoise => Arch::Unet(UNetConfig {
             in_channels,
             out_channels,
             widths: vec![4, 8],
             blocks: 1,
-            residual: kind == ModelKind::Denoise,
+            residual: true,
         }),
+        Task::Colorize => Arch::Colornet(tiny_colornet(vec![4, 8], 1)),
         Task::Upscale => Arch::Srnet(SrConfig {
             scale: kind.scale(),
             width: 4,
@@ -37,25 +62,24 @@ pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     ModelSpec {
         task: kind.task(),
         arch,
+        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig { width: 2 }),
+    }
+}
+
+/// A colour classifier over the real ab classes (decoding needs them) with a tiny trunk whose
+/// logits come out at half resolution.
+fn tiny_colornet(widths: Vec<usize>, blocks: usize) -> ColorNetConfig {
+    ColorNetConfig {
+        widths,
+        blocks,
+        bins: crate::maths::colour_bins::AbBins::shared().len(),
+        out_level: 1,
     }
 }
 
 /// Small specs that still exercise each architecture's structure (three U-Net levels, several
 /// blocks), one per kind in [`ModelKind::ALL`] order: denoise, upscale ×2, ×4, colorize.
 pub fn small_specs() -> Vec<ModelSpec> {
-    let unet = |kind: ModelKind, widths: Vec<usize>, blocks| {
-        let (in_channels, out_channels) = kind.channels();
-        ModelSpec {
-            task: kind.task(),
-            arch: Arch::Unet(UNetConfig {
-                in_channels,
-                out_channels,
-                widths,
-                blocks,
-                residual: kind == ModelKind::Denoise,
-            }),
-        }
-    };
     let sr = |scale, blocks| ModelSpec {
         task: Task::Upscale,
         arch: Arch::Srnet(SrConfig {
@@ -63,12 +87,27 @@ pub fn small_specs() -> Vec<ModelSpec> {
             width: 4,
             blocks,
         }),
+        estimator: None,
     };
     vec![
-        unet(ModelKind::Denoise, vec![4, 6, 8], 1),
+        ModelSpec {
+            task: Task::Denoise,
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 4,
+                out_channels: 3,
+                widths: vec![4, 6, 8],
+                blocks: 1,
+                residual: true,
+            }),
+            estimator: Some(EstimatorConfig { width: 3 }),
+        },
         sr(2, 1),
         sr(4, 2),
-        unet(ModelKind::Colorize, vec![4, 8], 2),
+        ModelSpec {
+            task: Task::Colorize,
+            arch: Arch::Colornet(tiny_colornet(vec![4, 6, 8], 2)),
+            estimator: None,
+        },
     ]
 }
 
@@ -90,8 +129,13 @@ pub fn random_net(spec: &ModelSpec, jitter: f32) -> (Net, VarMap) {
 }
 
 /// Writes a valid aetool weights file for `spec` (initial random tensors) to `path`.
+/// The spec's noise estimator, if any, is written too (keys `estimator.*`).
 pub fn write_weights(path: &Path, spec: &ModelSpec, provenance: &serde_json::Value) {
     let (_, varmap) = random_net(spec, 0.0);
+    if let Some(c) = &spec.estimator {
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        crate::models::NoiseEstimator::new(vb.pp("estimator"), c).expect("build an estimator");
+    }
     let mut tensors: Vec<(String, Tensor)> = varmap
         .data()
         .lock()

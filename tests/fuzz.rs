@@ -138,6 +138,7 @@ fn restorer(spec: &ModelSpec, tile: TileSize) -> Restorer {
     let (net, _) = random_net(spec, 0.05);
     let loaded = Loaded {
         net,
+        estimator: None,
         spec: spec.clone(),
         provenance: serde_json::json!({}),
         origin: "fuzz".into(),
@@ -147,6 +148,7 @@ fn restorer(spec: &ModelSpec, tile: TileSize) -> Restorer {
         tile,
         tile_pad: None,
         work_size: 64,
+        ..RestoreSettings::default()
     };
     Restorer::new(loaded, Device::Cpu, settings)
 }

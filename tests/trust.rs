@@ -205,6 +205,7 @@ fn deep_unet_weights(path: &Path, levels: usize, blocks: usize) {
             blocks,
             residual: true,
         }),
+        estimator: None,
     };
     write_weights(path, &spec, &serde_json::json!({"steps": 1}));
 }

@@ -19,9 +19,13 @@ pub struct Cli {
 pub enum Command {
     /// Remove noise (U-Net conditioned on the noise level).
     Denoise {
-        /// Noise level on the 0–255 scale, or `auto` to estimate it per image.
+        /// Noise level on the 0–255 scale, or `auto` to estimate it per image (camera noise and
+        /// JPEG artefacts included).
         #[arg(long, default_value = "auto")]
         sigma: String,
+        /// With `--sigma auto`: scale the estimated level (above 1 removes more, below 1 less).
+        #[arg(long, default_value_t = 1.0)]
+        strength: f32,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -38,12 +42,17 @@ pub enum Command {
         /// Short side (pixels) of the working copy colours are predicted at.
         #[arg(long, default_value_t = crate::pipeline::restore::DEFAULT_WORK_SIZE)]
         work_size: u32,
+        /// Also colorize photos that already have colour (replacing it); by default they are
+        /// skipped with a note.
+        #[arg(long)]
+        recolor: bool,
         #[command(flatten)]
         run: RunArgs,
     },
     /// Train on your own photos (self-supervised: degraded copies of them are the inputs).
     Finetune(FinetuneArgs),
-    /// Measure PSNR/SSIM against the task's classic baseline on a folder of clean images.
+    /// Measure PSNR/SSIM against the task's baselines on a folder of clean images (or of
+    /// `noisy/` + `clean/` pairs).
     Eval(EvalArgs),
     /// Show the bundled weights, or a weights file / Hub model: task, architecture, size, speed, provenance.
     Info {
@@ -73,6 +82,13 @@ pub enum ScaleArg {
     X2,
     #[value(name = "4")]
     X4,
+}
+
+/// `finetune --degradation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DegradationArg {
+    Realistic,
+    Classic,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,6 +137,10 @@ pub struct RunArgs {
     /// Output format (default: same as the input).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Write outputs without the input's EXIF and XMP (camera, date, GPS, copyright…); by
+    /// default they are kept, with the orientation reset and the pixel size updated.
+    #[arg(long)]
+    pub strip_metadata: bool,
     /// Replace existing outputs (default: skip them, so a re-run resumes).
     #[arg(long)]
     pub overwrite: bool,
@@ -170,10 +190,11 @@ pub struct FinetuneArgs {
     /// Peak learning rate (default 3e-4 when fine-tuning, 2e-3 from scratch).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Colorize only: weight of the loss term that keeps predictions as colourful as the
-    /// originals (0 = plain L1, greyer but safer colours).
-    #[arg(long)]
-    pub chroma_weight: Option<f64>,
+    /// Denoise / upscale: what the inputs are degraded with. `realistic`: camera noise, JPEG,
+    /// blur and resizing, plus Gaussian noise (what photos on disk look like); `classic`: Gaussian
+    /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks.
+    #[arg(long, value_enum, default_value_t = DegradationArg::Realistic)]
+    pub degradation: DegradationArg,
     /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -208,10 +229,27 @@ pub struct EvalArgs {
     /// Scale for upscale: -x2 or -x4.
     #[arg(short = 'x', long = "scale", value_enum, default_value_t = ScaleArg::X2)]
     pub scale: ScaleArg,
-    /// Noise level(s) for denoise, comma-separated (0–255 scale).
-    #[arg(long, default_value = "25")]
-    pub sigma: String,
-    /// Folder of clean images (for upscale, `*_SRF_<s>_HR` / `_LR` pairs are used when present).
+    /// Denoise: Gaussian noise level(s) added to the clean images, comma-separated (0–255
+    /// scale; default 25), the model told each level. On a `noisy/` + `clean/` folder: run the
+    /// model at these fixed levels instead of its blind estimate.
+    #[arg(long, value_name = "N,N,…")]
+    pub sigma: Option<String>,
+    /// Denoise: run the model blind (its own noise-level estimate, as `aetool denoise` does by
+    /// default) instead of telling it the level added.
+    #[arg(long)]
+    pub blind: bool,
+    /// JPEG qualities (1–100, comma-separated). Denoise: compress the clean images at each
+    /// quality and run the model blind (baseline: the JPEG). Upscale: compress the bicubic
+    /// low-resolution copy of each HR image (baseline: bicubic upsampling of the JPEG).
+    #[arg(long, value_name = "Q,Q,…")]
+    pub jpeg: Option<String>,
+    /// Also run these weights (a file, `bundled`, or hf:OWNER/REPO[...]) on the same inputs and
+    /// print their figures as `previous` on each line.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub compare: Option<String>,
+    /// Folder of clean images (for upscale, `*_SRF_<s>_HR` / `_LR` pairs are used when present;
+    /// for denoise, a folder holding `noisy/` and `clean/` with the same file names is scored
+    /// as real noise).
     pub dir: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,

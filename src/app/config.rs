@@ -1,7 +1,9 @@
 //! Turns parsed flags into validated settings. Every combination check lives here, before any
 //! work starts, and every message says what to type instead.
 
-use crate::app::args::{EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg};
+use crate::app::args::{
+    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg,
+};
 use crate::models::planes::MAX_SIGMA;
 use crate::models::{ModelKind, Task};
 use crate::photo::{Limits, OutputFormat};
@@ -141,15 +143,8 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if let Some(v) = args.lr {
         hyper.lr = v;
     }
-    if let Some(v) = args.chroma_weight {
-        if kind.task() != Task::Colorize {
-            bail!("--chroma-weight applies to --task colorize only");
-        }
-        if !(v.is_finite() && v >= 0.0) {
-            bail!("--chroma-weight {v}: must be a number ≥ 0");
-        }
-        hyper.chroma_weight = v;
-    }
+    hyper.realistic =
+        kind.task() != Task::Colorize && args.degradation == DegradationArg::Realistic;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     let align = 1 << kind.default_spec().depth_align_log2();
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
@@ -213,9 +208,6 @@ fn train_bounds(h: &Hyper) -> Result<()> {
             h.patch
         );
     }
-    if !(h.chroma_weight.is_finite() && h.chroma_weight <= 100.0) {
-        bail!("--chroma-weight {}: at most 100", h.chroma_weight);
-    }
     Ok(())
 }
 
@@ -232,13 +224,32 @@ pub struct RestoreConfig {
     pub json: bool,
 }
 
+/// What `aetool eval` feeds the model, and what it scores against.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalProtocol {
+    /// Denoise: Gaussian noise of each σ (0–[`MAX_SIGMA`], 0–255 scale) added to the clean
+    /// images; the model told σ, or `blind` (its own estimate). Baseline: the noisy input.
+    Awgn { sigmas: Vec<f32>, blind: bool },
+    /// Denoise: `DIR/noisy/*` scored against `DIR/clean/*`; the model blind (`None`) or at each
+    /// fixed σ. Baseline: the noisy file.
+    RealNoise { sigmas: Option<Vec<f32>> },
+    /// Denoise: the clean images through JPEG (4:2:0) at each quality, the model blind;
+    /// baseline: the JPEG. Upscale: the bicubic LR made from HR through JPEG; baseline: bicubic
+    /// upsampling of that JPEG.
+    Jpeg { qualities: Vec<u8> },
+    /// Upscale: the clean LR (the set's `_SRF_` file, else a bicubic downscale); baseline:
+    /// bicubic. Colorize: the grey copy; baselines: the grey copy and a uniform sepia tint.
+    Standard,
+}
+
 /// Validated settings for `aetool eval`.
 pub struct EvalConfig {
     pub kind: ModelKind,
     pub source: Source,
     pub device: Device,
-    /// Noise levels to measure denoise at (0–[`MAX_SIGMA`] on the 0–255 scale).
-    pub sigmas: Vec<f32>,
+    pub protocol: EvalProtocol,
+    /// Second weights run on the same inputs (`--compare`), printed as `previous`.
+    pub compare: Option<Source>,
     pub dir: PathBuf,
     pub per_image: bool,
     pub json: bool,
@@ -300,6 +311,33 @@ fn work_size(work_size: u32) -> Result<u32> {
     Ok(work_size)
 }
 
+/// The task-specific flags of an inference command, as typed (see `args.rs`).
+pub struct TaskFlags<'a> {
+    pub sigma: &'a str,
+    pub strength: f32,
+    pub work_size: u32,
+    pub recolor: bool,
+}
+
+impl Default for TaskFlags<'_> {
+    fn default() -> Self {
+        Self {
+            sigma: "auto",
+            strength: 1.0,
+            work_size: crate::pipeline::restore::DEFAULT_WORK_SIZE,
+            recolor: false,
+        }
+    }
+}
+
+/// Checks `--strength` (a factor on the estimated noise level).
+fn strength(s: f32) -> Result<f32> {
+    if !(0.1..=4.0).contains(&s) {
+        bail!("--strength {s}: use a factor between 0.1 and 4 (1 = the estimated level)");
+    }
+    Ok(s)
+}
+
 /// `-o x.png` is an output file only with one input file; with several inputs or a folder it
 /// would silently become a folder named `x.png`. (An existing folder of that name is fine.)
 fn output_names_a_file(args: &RunArgs) -> Result<()> {
@@ -331,12 +369,7 @@ fn output_names_a_file(args: &RunArgs) -> Result<()> {
 }
 
 /// Validated settings for an inference command.
-pub fn restore(
-    kind: ModelKind,
-    sigma_arg: Option<&str>,
-    work_size_arg: u32,
-    args: &RunArgs,
-) -> Result<RestoreConfig> {
+pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<RestoreConfig> {
     let shard = args
         .shard
         .as_deref()
@@ -351,10 +384,13 @@ pub fn restore(
     }
     output_names_a_file(args)?;
     let settings = RestoreSettings {
-        sigma: sigma(sigma_arg.unwrap_or("auto"))?,
+        sigma: sigma(flags.sigma)?,
+        strength: strength(flags.strength)?,
+        recolor: flags.recolor,
         tile: tile(&args.tile)?,
         tile_pad: tile_pad(args.tile_pad)?,
-        work_size: work_size(work_size_arg)?,
+        work_size: work_size(flags.work_size)?,
+        strip_metadata: args.strip_metadata,
     };
     Ok(RestoreConfig {
         kind,
@@ -378,24 +414,189 @@ pub fn restore(
     })
 }
 
+/// Parses `--jpeg Q,Q,…` (qualities 1–100).
+fn jpeg_qualities(s: &str) -> Result<Vec<u8>> {
+    s.split(',')
+        .map(|q| match q.trim().parse::<u8>() {
+            Ok(v) if (1..=100).contains(&v) => Ok(v),
+            _ => bail!("--jpeg {s}: expected JPEG qualities from 1 to 100, like 10,20,30,40"),
+        })
+        .collect()
+}
+
 /// Validated settings for `aetool eval`.
 pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
     let kind = kind(args.task, args.scale);
-    let sigmas = if kind == ModelKind::Denoise {
-        args.sigma
-            .split(',')
-            .map(|s| sigma_level(s, "numbers like 15,25,50"))
-            .collect::<Result<_>>()?
-    } else {
-        vec![0.0]
+    let task = kind.task();
+    let sigmas = args
+        .sigma
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(|s| sigma_level(s, "numbers like 15,25,50"))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let qualities = args.jpeg.as_deref().map(jpeg_qualities).transpose()?;
+    if task != Task::Denoise && (sigmas.is_some() || args.blind) {
+        bail!("--sigma and --blind apply to --task denoise only");
+    }
+    if task == Task::Colorize && qualities.is_some() {
+        bail!("--jpeg applies to --task denoise and --task upscale");
+    }
+    let paired = task == Task::Denoise && crate::app::eval::is_paired_folder(&args.dir);
+    let protocol = match (task, qualities) {
+        (Task::Denoise, Some(_)) if paired => bail!(
+            "{}: holds noisy/ + clean/ pairs; for JPEG artefacts point at its clean photos: {}",
+            args.dir.display(),
+            args.dir.join("clean").display()
+        ),
+        (Task::Denoise, Some(_)) if sigmas.is_some() || args.blind => bail!(
+            "--jpeg compresses the clean images instead of adding noise, and runs the model blind: drop --sigma and --blind"
+        ),
+        (_, Some(qualities)) => EvalProtocol::Jpeg { qualities },
+        (Task::Denoise, None) if paired => {
+            if sigmas.is_some() && args.blind {
+                bail!("--sigma with --blind: on noisy/ + clean/ pairs the model runs blind by default; --sigma N runs it at fixed levels instead");
+            }
+            EvalProtocol::RealNoise { sigmas }
+        }
+        (Task::Denoise, None) => EvalProtocol::Awgn {
+            sigmas: sigmas.unwrap_or_else(|| vec![25.0]),
+            blind: args.blind,
+        },
+        (_, None) => EvalProtocol::Standard,
     };
+    let compare = args
+        .compare
+        .as_deref()
+        .map(|c| Source::parse(c).with_context(|| format!("--compare {c}")))
+        .transpose()?;
     Ok(EvalConfig {
         kind,
         source: source(&args.model)?,
         device: device(&args.model.device)?,
-        sigmas,
+        protocol,
+        compare,
         dir: args.dir.clone(),
         per_image: args.per_image,
         json: args.json,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::args::{Cli, Command};
+    use clap::Parser;
+
+    fn eval_config(args: &[&str]) -> Result<EvalConfig> {
+        let cli = Cli::try_parse_from(["aetool", "eval", "--device", "cpu"].iter().chain(args))
+            .expect("flags parse");
+        let Command::Eval(args) = cli.command else {
+            unreachable!()
+        };
+        eval(&args)
+    }
+
+    fn protocol(args: &[&str]) -> EvalProtocol {
+        eval_config(args).unwrap().protocol
+    }
+
+    fn error(args: &[&str]) -> String {
+        format!("{:#}", eval_config(args).err().expect("an error"))
+    }
+
+    #[test]
+    fn eval_protocols_from_flags() {
+        let plain = tempfile::tempdir().unwrap();
+        let d = plain.path().to_str().unwrap();
+        let awgn = |sigmas: &[f32], blind| EvalProtocol::Awgn {
+            sigmas: sigmas.to_vec(),
+            blind,
+        };
+        assert_eq!(protocol(&["--task", "denoise", d]), awgn(&[25.0], false));
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "15,25,50", d]),
+            awgn(&[15.0, 25.0, 50.0], false)
+        );
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "0", "--blind", d]),
+            awgn(&[0.0], true)
+        );
+        assert_eq!(
+            protocol(&["--task", "denoise", "--jpeg", "10, 20,30,40", d]),
+            EvalProtocol::Jpeg {
+                qualities: vec![10, 20, 30, 40]
+            }
+        );
+        assert_eq!(
+            protocol(&["--task", "upscale", "-x", "4", "--jpeg", "50,60,70", d]),
+            EvalProtocol::Jpeg {
+                qualities: vec![50, 60, 70]
+            }
+        );
+        assert_eq!(protocol(&["--task", "upscale", d]), EvalProtocol::Standard);
+        assert_eq!(protocol(&["--task", "colorize", d]), EvalProtocol::Standard);
+        let cfg = eval_config(&["--task", "colorize", "--compare", "old.safetensors", d]).unwrap();
+        assert_eq!(cfg.compare, Some(Source::File("old.safetensors".into())));
+        let cfg = eval_config(&["--task", "denoise", "--compare", "bundled", d]).unwrap();
+        assert_eq!(cfg.compare, Some(Source::Bundled));
+
+        // A folder of noisy/ + clean/ pairs: real noise, blind unless --sigma.
+        let pairs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(pairs.path().join("noisy")).unwrap();
+        std::fs::create_dir(pairs.path().join("clean")).unwrap();
+        let p = pairs.path().to_str().unwrap();
+        let real = |sigmas: Option<Vec<f32>>| EvalProtocol::RealNoise { sigmas };
+        assert_eq!(protocol(&["--task", "denoise", p]), real(None));
+        assert_eq!(protocol(&["--task", "denoise", "--blind", p]), real(None));
+        assert_eq!(
+            protocol(&["--task", "denoise", "--sigma", "5,10", p]),
+            real(Some(vec![5.0, 10.0]))
+        );
+        // Upscale and colorize do not look for pairs.
+        assert_eq!(protocol(&["--task", "colorize", p]), EvalProtocol::Standard);
+    }
+
+    #[test]
+    fn eval_flag_errors_say_what_to_type() {
+        let plain = tempfile::tempdir().unwrap();
+        let d = plain.path().to_str().unwrap();
+        for (args, want) in [
+            (vec!["--task", "denoise", "--sigma", "60"], "covers 0 to 50"),
+            (vec!["--task", "denoise", "--sigma", "x"], "15,25,50"),
+            (vec!["--task", "denoise", "--jpeg", "0"], "1 to 100"),
+            (vec!["--task", "denoise", "--jpeg", "101"], "1 to 100"),
+            (vec!["--task", "denoise", "--jpeg", "10,,20"], "1 to 100"),
+            (vec!["--task", "upscale", "--sigma", "25"], "denoise only"),
+            (vec!["--task", "colorize", "--blind"], "denoise only"),
+            (vec!["--task", "colorize", "--jpeg", "50"], "--jpeg applies"),
+            (
+                vec!["--task", "denoise", "--jpeg", "10", "--sigma", "25"],
+                "drop --sigma",
+            ),
+            (
+                vec!["--task", "denoise", "--jpeg", "10", "--blind"],
+                "drop --sigma",
+            ),
+            (vec!["--task", "denoise", "--compare", "hf:me"], "--compare"),
+        ] {
+            let mut args = args.clone();
+            args.push(d);
+            let err = error(&args);
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        let pairs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(pairs.path().join("noisy")).unwrap();
+        std::fs::create_dir(pairs.path().join("clean")).unwrap();
+        let p = pairs.path().to_str().unwrap();
+        let err = error(&["--task", "denoise", "--jpeg", "10", p]);
+        assert!(
+            err.contains("noisy/ + clean/") && err.contains("clean"),
+            "{err}"
+        );
+        let err = error(&["--task", "denoise", "--sigma", "10", "--blind", p]);
+        assert!(err.contains("blind by default"), "{err}");
+    }
 }

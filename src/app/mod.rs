@@ -11,7 +11,7 @@ use crate::models::ModelKind;
 use crate::pipeline::restore::Restorer;
 use anyhow::Result;
 use args::{Cli, Command};
-use config::RestoreConfig;
+use config::{RestoreConfig, TaskFlags};
 
 /// Exit statuses (ripgrep / fd style).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,22 +47,35 @@ pub fn run_cli() -> i32 {
 /// config, then the work starts.
 pub fn run(cli: Cli) -> Result<Status> {
     config::threads(cli.command.jobs())?;
-    let default_work_size = crate::pipeline::restore::DEFAULT_WORK_SIZE;
     match cli.command {
-        Command::Denoise { sigma, run } => restore(config::restore(
-            ModelKind::Denoise,
-            Some(&sigma),
-            default_work_size,
-            &run,
-        )?),
+        Command::Denoise {
+            sigma,
+            strength,
+            run,
+        } => {
+            let flags = TaskFlags {
+                sigma: &sigma,
+                strength,
+                ..TaskFlags::default()
+            };
+            restore(config::restore(ModelKind::Denoise, flags, &run)?)
+        }
         Command::Upscale { scale, run } => restore(config::restore(
             config::kind(args::TaskArg::Upscale, scale),
-            None,
-            default_work_size,
+            TaskFlags::default(),
             &run,
         )?),
-        Command::Colorize { work_size, run } => {
-            restore(config::restore(ModelKind::Colorize, None, work_size, &run)?)
+        Command::Colorize {
+            work_size,
+            recolor,
+            run,
+        } => {
+            let flags = TaskFlags {
+                work_size,
+                recolor,
+                ..TaskFlags::default()
+            };
+            restore(config::restore(ModelKind::Colorize, flags, &run)?)
         }
         Command::Finetune(args) => finetune(&args),
         Command::Eval(args) => eval::run(&config::eval(&args)?).map(|()| Status::Ok),
@@ -129,8 +142,12 @@ fn finetune(args: &args::FinetuneArgs) -> Result<Status> {
     if report.interrupted {
         return Ok(Status::Interrupted);
     }
+    let versus_base = report
+        .base_val_psnr
+        .map(|b| format!("base model {b:.2} dB, {:+.2} dB; ", report.val_psnr - b))
+        .unwrap_or_default();
     eprintln!(
-        "aetool: wrote {} after {} steps in {:.0} s: validation PSNR {:.2} dB (baseline {:.2} dB)",
+        "aetool: wrote {} after {} steps in {:.0} s: validation PSNR {:.2} dB ({versus_base}degraded input {:.2} dB)",
         cfg.output.display(),
         report.steps,
         report.seconds,

@@ -2,5 +2,7 @@
 //! estimation, quality metrics. No I/O, no models.
 
 pub mod color;
+pub mod colour_bins;
+pub mod colour_metrics;
 pub mod metrics;
 pub mod noise;

@@ -4,7 +4,7 @@
 //! planes in `planes.rs`, its branch in `pipeline/restore.rs`, its degradation in
 //! `train/pairs.rs`); the compiler lists every `match` that needs it.
 
-use super::{Arch, ModelSpec, SrConfig, UNetConfig};
+use super::{Arch, ColorNetConfig, EstimatorConfig, ModelSpec, SrConfig, UNetConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -43,10 +43,9 @@ pub struct TrainDefaults {
     pub patch: u32,
     /// Crops per step.
     pub batch: usize,
-    /// Range of the random downscale applied before cropping (removes JPEG artefacts and noise).
+    /// Range of the random downscale applied before cropping (removes JPEG artefacts and noise;
+    /// colorize crops whole scenes instead, see `train::COLORIZE_CONTEXT`).
     pub zoom: (f32, f32),
-    /// Weight of the colourfulness loss term (colorize); 0 for the other kinds.
-    pub chroma_weight: f64,
 }
 
 impl ModelKind {
@@ -136,33 +135,33 @@ impl ModelKind {
                 width: if self == Self::UpscaleX2 { 32 } else { 48 },
                 blocks: 4,
             }),
-            Self::Colorize => Arch::Unet(UNetConfig {
-                in_channels,
-                out_channels,
+            Self::Colorize => Arch::Colornet(ColorNetConfig {
                 widths: vec![16, 32, 64, 128, 192],
                 blocks: 1,
-                residual: false,
+                bins: crate::maths::colour_bins::AbBins::shared().len(),
+                out_level: 2,
             }),
         };
         ModelSpec {
             task: self.task(),
             arch,
+            estimator: (self == Self::Denoise).then_some(EstimatorConfig { width: 16 }),
         }
     }
 
     /// Default training settings for this kind.
     pub fn train_defaults(self) -> TrainDefaults {
-        let (patch, zoom, chroma_weight) = match self {
-            Self::Denoise => (64, (0.5, 1.0), 0.0),
-            Self::UpscaleX2 => (32, (0.5, 1.0), 0.0),
-            Self::UpscaleX4 => (24, (0.5, 1.0), 0.0),
-            Self::Colorize => (128, (0.5, 0.8), 0.2),
+        let (patch, batch) = match self {
+            Self::Denoise => (64, 16),
+            Self::UpscaleX2 => (32, 16),
+            Self::UpscaleX4 => (24, 16),
+            // Whole scenes at 128 px: fewer, larger crops.
+            Self::Colorize => (128, 8),
         };
         TrainDefaults {
             patch,
-            batch: 16,
-            zoom,
-            chroma_weight,
+            batch,
+            zoom: (0.5, 1.0),
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Conv {
     weight: Tensor,
     bias: Tensor,
     k: usize,
+    /// Set by [`Conv::prepare_inference`]: the 3×3 kernel transformed for Winograd.
+    winograd: Option<ops::Winograd>,
 }
 
 impl Conv {
@@ -38,13 +40,36 @@ impl Conv {
         };
         let weight = vb.get_with_hints((k * k * c_in, c_out), "weight", init)?;
         let bias = vb.get_with_hints(c_out, "bias", Init::Const(0.0))?;
-        Ok(Self { weight, bias, k })
+        Ok(Self {
+            weight,
+            bias,
+            k,
+            winograd: None,
+        })
     }
 
     /// A fixed (non-trainable) convolution from a `[k·k·C_in, C_out]` weight, zero bias.
     pub fn fixed(weight: Tensor, k: usize) -> Result<Self> {
         let bias = Tensor::zeros(weight.dim(1)?, weight.dtype(), weight.device())?;
-        Ok(Self { weight, bias, k })
+        Ok(Self {
+            weight,
+            bias,
+            k,
+            winograd: None,
+        })
+    }
+
+    /// For inference on the CPU with weights that no longer change (loaded weights): a 3×3 conv
+    /// with enough input channels ([`ops::Winograd::pays_off`]) gets its kernel transformed once
+    /// for [`ops::Winograd`], which its forward uses from then on. Its output then carries no
+    /// gradient, so a prepared conv cannot be trained; GPU convs, other kernel sizes and convs
+    /// with fewer channels are left as they are.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        let c_in = self.weight.dim(0)? / (self.k * self.k);
+        if self.k == 3 && self.weight.device().is_cpu() && ops::Winograd::pays_off(c_in) {
+            self.winograd = Some(ops::Winograd::new(&self.weight, &self.bias)?);
+        }
+        Ok(())
     }
 
     /// Number of trainable scalars.
@@ -69,19 +94,25 @@ impl Conv {
         self.run(x, true)
     }
 
-    /// Fused op on the CPU, candle's conv2d on a GPU (tests and the benchmark may switch the
-    /// CPU path with [`ops::set_conv_impl`]).
+    /// On the CPU Winograd when prepared, else the fused op; candle's conv2d on a GPU (tests
+    /// and the benchmark may switch the CPU path with [`ops::set_conv_impl`]).
     fn run(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         if !x.device().is_cpu() {
             return self.candle(x, relu);
         }
         #[cfg(any(test, feature = "bench"))]
         match ops::conv_impl() {
-            ops::ConvImpl::Fused => {}
+            ops::ConvImpl::Winograd => {}
+            ops::ConvImpl::Fused => {
+                return ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu)
+            }
             ops::ConvImpl::Im2col => return self.im2col(x, relu),
             ops::ConvImpl::Candle => return self.candle(x, relu),
         }
-        ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu)
+        match &self.winograd {
+            Some(w) => w.forward(x, relu),
+            None => ops::conv2d_nhwc(x, &self.weight, &self.bias, self.k, relu),
+        }
     }
 
     /// candle's own NCHW convolution on permuted tensors (GPU backends; stock baseline on the CPU).
@@ -159,6 +190,12 @@ impl ResBlock {
 
     pub fn radius(&self) -> usize {
         self.conv1.radius() + self.conv2.radius()
+    }
+
+    /// See [`Conv::prepare_inference`].
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.conv1.prepare_inference()?;
+        self.conv2.prepare_inference()
     }
 }
 

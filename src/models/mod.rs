@@ -1,6 +1,8 @@
 //! The networks. Every model is built by `new(vb, &config)`, where the `VarBuilder`'s `pp(...)`
 //! names are the safetensors keys, so one constructor serves random init (training) and loading.
 
+mod colornet;
+mod estimator;
 mod kind;
 mod layers;
 pub mod planes;
@@ -8,6 +10,8 @@ mod spec;
 mod srnet;
 mod unet;
 
+pub use colornet::{ColorNet, ColorNetConfig};
+pub use estimator::{level_from_log, EstimatorConfig, NoiseEstimator};
 pub use kind::{ModelKind, Task, TrainDefaults};
 pub use layers::{pixel_shuffle, pixel_unshuffle, Conv, ResBlock};
 pub use spec::{Arch, ModelSpec};
@@ -21,6 +25,7 @@ use candle_nn::VarBuilder;
 pub enum Net {
     Unet(UNet),
     Srnet(SrNet),
+    Colornet(ColorNet),
 }
 
 impl Net {
@@ -29,6 +34,7 @@ impl Net {
         Ok(match &spec.arch {
             Arch::Unet(c) => Net::Unet(UNet::new(vb, c)?),
             Arch::Srnet(c) => Net::Srnet(SrNet::new(vb, c)?),
+            Arch::Colornet(c) => Net::Colornet(ColorNet::new(vb, c)?),
         })
     }
 
@@ -36,6 +42,7 @@ impl Net {
     pub fn align(&self) -> usize {
         match self {
             Net::Unet(n) => n.align(),
+            Net::Colornet(n) => n.align(),
             Net::Srnet(_) => 1,
         }
     }
@@ -45,12 +52,14 @@ impl Net {
         match self {
             Net::Unet(n) => n.radius(),
             Net::Srnet(n) => n.radius(),
+            // Colorize runs on one whole working copy: the global branch sees everything.
+            Net::Colornet(_) => usize::MAX / 4,
         }
     }
 
     pub fn scale(&self) -> usize {
         match self {
-            Net::Unet(_) => 1,
+            Net::Unet(_) | Net::Colornet(_) => 1,
             Net::Srnet(n) => n.scale(),
         }
     }
@@ -59,6 +68,7 @@ impl Net {
     pub fn first_width(&self) -> usize {
         match self {
             Net::Unet(n) => n.config().widths[0],
+            Net::Colornet(n) => n.config().widths[0],
             Net::Srnet(n) => n.config().width,
         }
     }
@@ -67,6 +77,19 @@ impl Net {
         match self {
             Net::Unet(n) => n.params(),
             Net::Srnet(n) => n.params(),
+            Net::Colornet(n) => n.params(),
+        }
+    }
+
+    /// Readies a net whose weights will not change (loaded weights) for fast CPU inference:
+    /// its 3×3 convs get their kernels transformed once for Winograd (see
+    /// [`Conv::prepare_inference`]). A prepared net's output carries no gradient; training
+    /// never calls this.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        match self {
+            Net::Unet(n) => n.prepare_inference(),
+            Net::Srnet(n) => n.prepare_inference(),
+            Net::Colornet(n) => n.prepare_inference(),
         }
     }
 
@@ -74,6 +97,7 @@ impl Net {
         match self {
             Net::Unet(n) => n.macs_per_pixel(),
             Net::Srnet(n) => n.macs_per_pixel(),
+            Net::Colornet(n) => n.macs_per_pixel(),
         }
     }
 }
@@ -84,6 +108,7 @@ impl Module for Net {
         match self {
             Net::Unet(n) => n.forward(x),
             Net::Srnet(n) => n.forward(x),
+            Net::Colornet(n) => n.forward(x),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! All buffers are interleaved HWC f32. RGB values are in `[0, 1]`.
 
 use crate::maths::color::{lab_to_rgb, rgb_to_lab, AB_SCALE};
+use crate::maths::colour_bins::{AbBins, ANNEAL_T};
 
 /// Largest noise level the denoiser is trained for, on the `[0, 255]` scale.
 pub const MAX_SIGMA: f32 = 50.0;
@@ -28,6 +29,17 @@ pub fn lab_planes(rgb: &[f32]) -> (Vec<f32>, Vec<f32>) {
         ab.extend([lab[1] / AB_SCALE, lab[2] / AB_SCALE]);
     }
     (l, ab)
+}
+
+/// The classification colorizer's `[positions, Q]` logits → ab / [`AB_SCALE`] (`[positions, 2]`)
+/// by the annealed mean (softmax at temperature [`ANNEAL_T`] over the ab classes: vivid where
+/// the network is sure, muted where it hesitates).
+pub fn ab_from_logits(logits: &[f32]) -> Vec<f32> {
+    AbBins::shared()
+        .annealed_mean_plane(logits, ANNEAL_T)
+        .into_iter()
+        .map(|v| v / AB_SCALE)
+        .collect()
 }
 
 /// Recombines an L plane (L / 100) with predicted ab (ab / [`AB_SCALE`], clamped to ±1) into RGB.

@@ -2,7 +2,7 @@
 //! stored as the weights' `config` metadata (JSON), e.g.
 //! `{"task":"upscale","arch":"srnet","scale":2,"width":32,"blocks":4}`.
 
-use super::{ModelKind, SrConfig, Task, UNetConfig};
+use super::{ColorNetConfig, EstimatorConfig, ModelKind, SrConfig, Task, UNetConfig};
 use serde::{Deserialize, Serialize};
 
 /// Architecture and its hyper-parameters.
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum Arch {
     Unet(UNetConfig),
     Srnet(SrConfig),
+    /// Colorize as classification over quantised ab (see `maths::colour_bins`).
+    Colornet(ColorNetConfig),
 }
 
 /// Everything needed to build a network: the task it serves and its architecture.
@@ -18,6 +20,10 @@ pub enum Arch {
 pub struct ModelSpec {
     pub task: Task,
     pub arch: Arch,
+    /// Denoise only: the blind noise-level estimator stored beside the network (keys
+    /// `estimator.*`); weights without one fall back to the wavelet estimate for `--sigma auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<EstimatorConfig>,
 }
 
 impl ModelSpec {
@@ -25,7 +31,7 @@ impl ModelSpec {
     pub fn scale(&self) -> usize {
         match &self.arch {
             Arch::Srnet(c) => c.scale,
-            Arch::Unet(_) => 1,
+            Arch::Unet(_) | Arch::Colornet(_) => 1,
         }
     }
 
@@ -38,6 +44,7 @@ impl ModelSpec {
     pub fn depth_align_log2(&self) -> usize {
         match &self.arch {
             Arch::Unet(c) => c.widths.len().saturating_sub(1),
+            Arch::Colornet(c) => c.widths.len().saturating_sub(1),
             Arch::Srnet(_) => 0,
         }
     }
@@ -65,6 +72,16 @@ impl ModelSpec {
                 Ok(())
             }
             (Arch::Srnet(_), Task::Upscale) => Ok(()),
+            (Arch::Colornet(c), Task::Colorize) => {
+                let q = crate::maths::colour_bins::AbBins::shared().len();
+                if c.bins != q {
+                    return Err(format!(
+                        "a colorize classifier needs {q} ab classes (this aetool's grid); got {}",
+                        c.bins
+                    ));
+                }
+                Ok(())
+            }
             (arch, task) => Err(format!(
                 "a {task} model needs {} input and {} output channels on {}; got {arch:?}",
                 want.0,

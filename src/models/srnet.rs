@@ -118,6 +118,18 @@ impl SrNet {
         &self.cfg
     }
 
+    /// See [`Conv::prepare_inference`]: every conv of the net (the fixed 5×5 bicubic conv stays
+    /// direct).
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.head.prepare_inference()?;
+        self.body
+            .iter_mut()
+            .try_for_each(ResBlock::prepare_inference)?;
+        self.body_tail.prepare_inference()?;
+        self.tail.prepare_inference()?;
+        self.bicubic.prepare_inference()
+    }
+
     /// The fixed bicubic path alone: `[N, h, w, 3]` → `[N, h·s, w·s, 3]`.
     pub fn bicubic(&self, x: &Tensor) -> Result<Tensor> {
         pixel_shuffle(&self.bicubic.forward(x)?, self.cfg.scale)

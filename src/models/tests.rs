@@ -22,8 +22,15 @@ fn output_shapes() -> candle_core::Result<()> {
         )?;
         let y = net.forward(&x)?;
         let s = spec.scale();
-        let out_c = if spec.task == Task::Colorize { 2 } else { 3 };
-        assert_eq!(y.dims(), &[2, 3 * a * s, 5 * a * s, out_c], "{spec:?}");
+        let want = match &spec.arch {
+            // The colour classifier: logits over the ab classes on a coarser grid.
+            Arch::Colornet(c) => {
+                let stride = 1 << c.out_level;
+                [2, 3 * a / stride, 5 * a / stride, c.bins]
+            }
+            _ => [2, 3 * a * s, 5 * a * s, 3],
+        };
+        assert_eq!(y.dims(), &want, "{spec:?}");
         assert!(net.params() > 0 && net.macs_per_pixel() > 0.0);
     }
     Ok(())
@@ -72,7 +79,16 @@ fn gradients_reach_every_weight() -> candle_core::Result<()> {
         )?;
         let loss = net.forward(x.as_tensor())?.sqr()?.mean_all()?;
         let grads = loss.backward()?;
-        for var in vm.all_vars() {
+        // The noise estimator shares the map (`estimator.*`) but is a separate network.
+        let net_vars = vm
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| !name.starts_with("estimator."))
+            .map(|(_, var)| var.clone())
+            .collect::<Vec<_>>();
+        for var in net_vars {
             let g = grads.get(&var).expect("every weight gets a gradient");
             assert!(
                 g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0,
@@ -95,6 +111,7 @@ fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
             blocks: 1,
             residual: false,
         }),
+        estimator: None,
     };
     let dev = Device::Cpu;
     let vm = VarMap::new();
@@ -147,6 +164,54 @@ fn finite_difference_check_of_a_tiny_unet() -> candle_core::Result<()> {
                 (numeric - g[i]).abs() <= 2e-2 * (1.0 + g[i].abs()),
                 "numeric {numeric} vs autograd {}",
                 g[i]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Sets every variable to the scale of a trained net: weights He-normal (std √(2 / fan_in)),
+/// biases std 0.05.
+fn trained_scale(vm: &VarMap) -> candle_core::Result<()> {
+    for var in vm.all_vars() {
+        let std = match var.dims() {
+            [fan_in, _] => (2.0 / *fan_in as f32).sqrt(),
+            _ => 0.05,
+        };
+        var.set(&Tensor::randn(0f32, std, var.shape(), &Device::Cpu)?)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn winograd_matches_the_direct_path_on_every_shipped_architecture() -> candle_core::Result<()> {
+    use crate::testing::winograd_error;
+    let dev = Device::Cpu;
+    for kind in ModelKind::ALL {
+        let spec = kind.default_spec();
+        let (mut net, vm) = random_net(&spec, 0.0);
+        trained_scale(&vm)?;
+        net.prepare_inference()?;
+        let side = if kind.scale() > 1 { 48 } else { 64 };
+        let x = Tensor::rand(0f32, 1., (1, side, side, kind.channels().0), &dev)?;
+        let e = winograd_error(|| net.forward(&x))?;
+        eprintln!("{kind}: Winograd error {e:.2e} of the output range");
+        // Zero would mean the Winograd path never ran.
+        assert!(e > 0.0 && e < 1e-4, "{kind}: Winograd error {e:.2e}");
+        if let Some(cfg) = &spec.estimator {
+            let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+            let mut est = NoiseEstimator::new(vb.pp("estimator"), cfg)?;
+            est.prepare_inference()?;
+            // Crops of different contrast, so that the estimates differ.
+            let crops = (0..8)
+                .map(|i| Tensor::rand(0f32, 0.1 + 0.1 * i as f32, (1, 32, 32, 3), &dev))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let crops = Tensor::cat(&crops, 0)?;
+            let e = winograd_error(|| est.forward(&crops))?;
+            eprintln!("{kind} noise estimator: Winograd error {e:.2e}");
+            assert!(
+                e > 0.0 && e < 1e-4,
+                "{kind} estimator: Winograd error {e:.2e}"
             );
         }
     }

@@ -131,6 +131,22 @@ impl UNet {
     pub fn config(&self) -> &UNetConfig {
         &self.cfg
     }
+
+    /// See [`Conv::prepare_inference`]: every conv of the net.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.head.prepare_inference()?;
+        self.tail.prepare_inference()?;
+        for level in self.down.iter_mut().chain(&mut self.up) {
+            level.resample.prepare_inference()?;
+            level
+                .blocks
+                .iter_mut()
+                .try_for_each(ResBlock::prepare_inference)?;
+        }
+        self.mid
+            .iter_mut()
+            .try_for_each(ResBlock::prepare_inference)
+    }
 }
 
 fn run_blocks(blocks: &[ResBlock], mut x: Tensor) -> Result<Tensor> {

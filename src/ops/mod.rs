@@ -2,7 +2,9 @@
 //!
 //! The models keep activations channels-last (`[N, H, W, C]`). On the CPU a k×k convolution is
 //! [`conv2d_nhwc`]: one fused op (blocked implicit GEMM + bias + optional ReLU, with its own
-//! backward); on a GPU [`crate::models::Conv`] uses candle's own conv2d.
+//! backward); on a GPU [`crate::models::Conv`] uses candle's own conv2d. Inference nets (loaded
+//! weights: `Net::prepare_inference`) run their 3×3 convs through [`Winograd`] instead: forward
+//! only, with the kernel transformed once.
 //!
 //! For tests and the benchmark (`examples/aetool-bench.rs`) only — the `bench` feature, which
 //! the crate's dev-dependency on itself turns on — [`im2col`] is the older, unfused path (a
@@ -12,21 +14,28 @@
 mod conv;
 #[cfg(any(test, feature = "bench"))]
 mod im2col;
+mod winograd;
 
 pub use conv::conv2d_nhwc;
 #[cfg(any(test, feature = "bench"))]
 pub use im2col::im2col;
 #[cfg(any(test, feature = "bench"))]
 pub use switch::{conv_impl, set_conv_impl, ConvImpl};
+pub use winograd::Winograd;
 
 #[cfg(any(test, feature = "bench"))]
 mod switch {
     use std::cell::Cell;
 
     /// How [`crate::models::Conv`] runs on the CPU. GPU devices always use candle's own conv2d.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub enum ConvImpl {
-        /// [`super::conv2d_nhwc`]: fused implicit GEMM, bias and ReLU (the default).
+        /// The product's path (the default): [`super::Winograd`] for the 3×3 convs that
+        /// `prepare_inference` prepared, [`super::conv2d_nhwc`] for every other conv.
+        #[default]
+        Winograd,
+        /// [`super::conv2d_nhwc`] for every conv, prepared or not: fused implicit GEMM, bias
+        /// and ReLU (the direct path).
         Fused,
         /// [`super::im2col`] + candle matmul + broadcast bias add + separate ReLU.
         Im2col,
@@ -35,11 +44,12 @@ mod switch {
     }
 
     thread_local! {
-        static CONV_IMPL: Cell<ConvImpl> = const { Cell::new(ConvImpl::Fused) };
+        static CONV_IMPL: Cell<ConvImpl> = const { Cell::new(ConvImpl::Winograd) };
     }
 
     /// Selects the CPU convolution path of every [`crate::models::Conv`] run from the calling
-    /// thread (a benchmarking and testing knob; every thread starts at [`ConvImpl::Fused`]).
+    /// thread (a benchmarking and testing knob; every thread starts at the default,
+    /// [`ConvImpl::Winograd`]).
     pub fn set_conv_impl(imp: ConvImpl) {
         CONV_IMPL.with(|c| c.set(imp));
     }
@@ -62,5 +72,50 @@ fn f32_slice<'a>(
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
         None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`: `dst` and `rhs` row-major, `lhs` with the given
+/// `(row, column)` strides (they may overlap: an implicit im2col view), single-threaded.
+#[allow(clippy::too_many_arguments)]
+fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(dst.len() >= m * n && rhs.len() >= k * n);
+    assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    // SAFETY: the asserts above bound every element gemm reads or writes; `dst` does not alias
+    // `lhs`/`rhs` (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Image file → [`Photo`]: format from the content, size limits from the header, EXIF
-//! orientation applied, samples unpacked to f32 in `[0, 1]`.
+//! orientation applied, samples unpacked to f32 in `[0, 1]`, EXIF and XMP kept as read.
 
 use super::{clamp01, format::format_name, one_line, Limits, OutputFormat, Photo, PhotoMeta};
 use anyhow::{anyhow, bail, Result};
@@ -71,6 +71,7 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
         .ok()
         .flatten()
         .filter(|p| !p.is_empty());
+    let metadata = super::metadata::read(decoder.as_mut(), format, path);
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     decoder
         .set_limits(limits.image_limits())
@@ -78,7 +79,9 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
     let mut img =
         DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, format, limits))?;
     img.apply_orientation(orientation);
-    Ok(photo_from_image(img, icc, format))
+    let mut photo = photo_from_image(img, icc, format);
+    photo.meta.metadata = metadata;
+    Ok(photo)
 }
 
 /// The JPEG decoder paints a missing end of scan data flat grey without a word: refuse files
@@ -201,6 +204,7 @@ fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat
             sixteen_bit,
             icc,
             format,
+            metadata: Default::default(),
         },
     }
 }

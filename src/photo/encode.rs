@@ -1,17 +1,13 @@
 //! [`Photo`] → image file, written atomically: samples quantised to 8 or 16 bits, gray kept,
-//! alpha and ICC profile where the format carries them.
+//! alpha, ICC profile, EXIF and XMP where the format carries them.
 
+use super::metadata::{self, ExifTags, Metadata, EXIF_PREFIX};
 use super::{clamp01, one_line, OutputFormat, Photo};
-use anyhow::{anyhow, Result};
-use image::codecs::{
-    bmp::BmpEncoder,
-    jpeg::JpegEncoder,
-    png::{CompressionType, FilterType, PngEncoder},
-    tiff::TiffEncoder,
-    webp::WebPEncoder,
-};
+use anyhow::{anyhow, bail, Result};
+use image::codecs::{bmp::BmpEncoder, jpeg::JpegEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 
@@ -36,9 +32,26 @@ pub fn save(dest: &Path, photo: &Photo, format: OutputFormat) -> Result<()> {
         .as_deref()
         .filter(|p| icc_colour_space(p) == Some(if gray { *b"GRAY" } else { *b"RGB " }));
 
+    let meta = if format == OutputFormat::Bmp {
+        Metadata::default()
+    } else {
+        metadata::for_output(&photo.meta.metadata, width, height)
+    };
+
     crate::atomic::write_with(dest, |file| {
         let mut out = BufWriter::new(file);
-        encode(&mut out, format, &buf, width, height, color, icc)
+        let pixels = Pixels {
+            buf: &buf,
+            width,
+            height,
+            color,
+        };
+        let extras = Extras {
+            icc,
+            exif: meta.exif.as_deref(),
+            xmp: meta.xmp.as_deref(),
+        };
+        encode(&mut out, format, &pixels, extras)
             .map_err(|e| anyhow!("cannot encode {format}: {}", one_line(&e.to_string())))?;
         out.flush().map_err(|e| anyhow!("write failed: {e}"))?;
         Ok(())
@@ -103,55 +116,229 @@ fn pack(
     (buf, color)
 }
 
-fn encode<W: Write + Seek>(
-    mut out: W,
-    format: OutputFormat,
-    buf: &[u8],
+/// Packed samples, as `pack` made them.
+struct Pixels<'a> {
+    buf: &'a [u8],
     width: u32,
     height: u32,
     color: ExtendedColorType,
-    icc: Option<&[u8]>,
-) -> image::ImageResult<()> {
-    fn finish(
-        mut encoder: impl ImageEncoder,
-        buf: &[u8],
-        width: u32,
-        height: u32,
-        color: ExtendedColorType,
-        icc: Option<&[u8]>,
-    ) -> image::ImageResult<()> {
-        if let Some(profile) = icc {
-            // Unsupported by this encoder: written without a profile.
-            let _ = encoder.set_icc_profile(profile.to_vec());
-        }
-        encoder.write_image(buf, width, height, color)
-    }
+}
+
+/// What is written with the pixels, where the format carries it.
+#[derive(Clone, Copy)]
+struct Extras<'a> {
+    icc: Option<&'a [u8]>,
+    exif: Option<&'a [u8]>,
+    xmp: Option<&'a [u8]>,
+}
+
+fn encode<W: Write + Seek>(
+    mut out: W,
+    format: OutputFormat,
+    pixels: &Pixels<'_>,
+    extras: Extras<'_>,
+) -> Result<()> {
+    let Pixels {
+        buf,
+        width,
+        height,
+        color,
+    } = *pixels;
+    let Extras { icc, exif, xmp } = extras;
     match format {
-        OutputFormat::Png => finish(
-            PngEncoder::new_with_quality(out, CompressionType::Default, FilterType::Adaptive),
-            buf,
-            width,
-            height,
-            color,
-            icc,
-        ),
-        OutputFormat::Jpeg => finish(
-            JpegEncoder::new_with_quality(out, JPEG_QUALITY),
-            buf,
-            width,
-            height,
-            color,
-            icc,
-        ),
-        OutputFormat::Webp => finish(
-            WebPEncoder::new_lossless(out),
-            buf,
-            width,
-            height,
-            color,
-            icc,
-        ),
-        OutputFormat::Tiff => finish(TiffEncoder::new(out), buf, width, height, color, icc),
-        OutputFormat::Bmp => finish(BmpEncoder::new(&mut out), buf, width, height, color, icc),
+        OutputFormat::Png => encode_png(out, pixels, extras),
+        OutputFormat::Jpeg => {
+            // Encoded in memory: the XMP segment is inserted after the encoder's APP segments.
+            let mut jpeg = Vec::new();
+            let mut encoder = JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY);
+            if let Some(profile) = icc {
+                encoder.set_icc_profile(profile.to_vec())?;
+            }
+            // One APP1 segment holds at most 65533 bytes with its `Exif\0\0` header.
+            if let Some(exif) = exif.filter(|e| e.len() + EXIF_PREFIX.len() <= SEGMENT_MAX) {
+                encoder.set_exif_metadata(exif.to_vec())?;
+            }
+            encoder.write_image(buf, width, height, color)?;
+            if let Some(xmp) = xmp {
+                insert_jpeg_xmp(&mut jpeg, xmp);
+            }
+            out.write_all(&jpeg)?;
+            Ok(())
+        }
+        OutputFormat::Webp => {
+            use image_webp::ColorType as C;
+            let color = match color {
+                ExtendedColorType::L8 => C::L8,
+                ExtendedColorType::La8 => C::La8,
+                ExtendedColorType::Rgb8 => C::Rgb8,
+                ExtendedColorType::Rgba8 => C::Rgba8,
+                other => bail!("WebP has no {other:?} layout"),
+            };
+            let mut encoder = image_webp::WebPEncoder::new(out);
+            if let Some(profile) = icc {
+                encoder.set_icc_profile(profile.to_vec());
+            }
+            if let Some(exif) = exif {
+                encoder.set_exif_metadata(exif.to_vec());
+            }
+            if let Some(xmp) = xmp {
+                encoder.set_xmp_metadata(xmp.to_vec());
+            }
+            encoder.encode(buf, width, height, color)?;
+            Ok(())
+        }
+        OutputFormat::Tiff => encode_tiff(out, pixels, extras),
+        OutputFormat::Bmp => {
+            BmpEncoder::new(&mut out).write_image(buf, width, height, color)?;
+            Ok(())
+        }
     }
+}
+
+/// Largest payload of a JPEG marker segment (its 2-byte length counts itself).
+const SEGMENT_MAX: usize = 65533;
+
+/// The APP1 identifier before an XMP packet in JPEG.
+const XMP_NAMESPACE: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+
+/// Inserts `xmp` as an APP1 segment after the leading APP0/APP1 segments (JFIF, EXIF) of
+/// `jpeg`. A packet too large for one segment (extended XMP) is left out.
+fn insert_jpeg_xmp(jpeg: &mut Vec<u8>, xmp: &[u8]) {
+    let payload = XMP_NAMESPACE.len() + xmp.len();
+    if payload > SEGMENT_MAX || !jpeg.starts_with(&[0xFF, 0xD8]) {
+        return;
+    }
+    let mut at = 2;
+    while let [0xFF, 0xE0 | 0xE1, hi, lo, ..] = jpeg[at..] {
+        at += 2 + usize::from(u16::from_be_bytes([hi, lo]));
+    }
+    let at = at.min(jpeg.len());
+    let mut segment = Vec::with_capacity(4 + payload);
+    segment.extend_from_slice(&[0xFF, 0xE1]);
+    segment.extend_from_slice(&((payload + 2) as u16).to_be_bytes());
+    segment.extend_from_slice(XMP_NAMESPACE);
+    segment.extend_from_slice(xmp);
+    jpeg.splice(at..at, segment);
+}
+
+/// PNG through the `png` crate (the `image` encoder writes no XMP): ICC in `iCCP`, EXIF in
+/// `eXIf`, XMP in an uncompressed `iTXt` chunk keyed `XML:com.adobe.xmp`, all before the pixels.
+fn encode_png<W: Write>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Result<()> {
+    let Pixels {
+        buf,
+        width,
+        height,
+        color,
+    } = *pixels;
+    let Extras { icc, exif, xmp } = extras;
+    use png::{BitDepth as D, ColorType as C};
+    use ExtendedColorType as E;
+    let (ct, depth) = match color {
+        E::L8 => (C::Grayscale, D::Eight),
+        E::La8 => (C::GrayscaleAlpha, D::Eight),
+        E::Rgb8 => (C::Rgb, D::Eight),
+        E::Rgba8 => (C::Rgba, D::Eight),
+        E::L16 => (C::Grayscale, D::Sixteen),
+        E::La16 => (C::GrayscaleAlpha, D::Sixteen),
+        E::Rgb16 => (C::Rgb, D::Sixteen),
+        E::Rgba16 => (C::Rgba, D::Sixteen),
+        other => bail!("PNG has no {other:?} layout"),
+    };
+    let mut info = png::Info::with_size(width, height);
+    info.icc_profile = icc.map(Cow::Borrowed);
+    info.exif_metadata = exif.map(Cow::Borrowed);
+    if let Some(xmp) = xmp.and_then(|x| std::str::from_utf8(x).ok()) {
+        info.utf8_text
+            .push(png::text_metadata::ITXtChunk::new(PNG_XMP_KEY, xmp));
+    }
+    let mut encoder = png::Encoder::with_info(out, info)?;
+    encoder.set_color(ct);
+    encoder.set_depth(depth);
+    encoder.set_compression(png::Compression::Balanced);
+    encoder.set_filter(png::Filter::Adaptive);
+    let mut writer = encoder.write_header()?;
+    if depth == D::Sixteen && cfg!(target_endian = "little") {
+        // PNG samples are big-endian; `pack` wrote native ones.
+        let swapped: Vec<u8> = buf.chunks_exact(2).flat_map(|s| [s[1], s[0]]).collect();
+        writer.write_image_data(&swapped)?;
+    } else {
+        writer.write_image_data(buf)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// The `iTXt` keyword of an XMP packet in PNG.
+const PNG_XMP_KEY: &str = "XML:com.adobe.xmp";
+
+/// TIFF through the `tiff` crate (the `image` encoder writes no EXIF or XMP): uncompressed
+/// strips like `image`'s, the ICC profile, the EXIF block as the image's own tags plus Exif and
+/// GPS directories ([`ExifTags`]), XMP in tag 700.
+fn encode_tiff<W: Write + Seek>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Result<()> {
+    let Pixels {
+        buf,
+        width,
+        height,
+        color,
+    } = *pixels;
+    let Extras { icc, exif, xmp } = extras;
+    use tiff::encoder::colortype as ct;
+    use ExtendedColorType as E;
+    let mut encoder = tiff::encoder::TiffEncoder::new(out)?;
+    let tags = exif.and_then(ExifTags::from_exif).unwrap_or_default();
+    let pointers = tags.write_sub_dirs(&mut encoder)?;
+    let extra = TiffExtra {
+        tags: &tags,
+        pointers: &pointers,
+        icc,
+        xmp,
+    };
+    let wide = || -> Vec<u16> {
+        buf.chunks_exact(2)
+            .map(|s| u16::from_ne_bytes([s[0], s[1]]))
+            .collect()
+    };
+    match color {
+        E::L8 => tiff_image::<_, ct::Gray8>(&mut encoder, width, height, buf, &extra),
+        E::Rgb8 => tiff_image::<_, ct::RGB8>(&mut encoder, width, height, buf, &extra),
+        E::Rgba8 => tiff_image::<_, ct::RGBA8>(&mut encoder, width, height, buf, &extra),
+        E::L16 => tiff_image::<_, ct::Gray16>(&mut encoder, width, height, &wide(), &extra),
+        E::Rgb16 => tiff_image::<_, ct::RGB16>(&mut encoder, width, height, &wide(), &extra),
+        E::Rgba16 => tiff_image::<_, ct::RGBA16>(&mut encoder, width, height, &wide(), &extra),
+        other => bail!("TIFF has no {other:?} layout here"),
+    }
+}
+
+/// What a TIFF image's directory carries besides the pixels.
+struct TiffExtra<'a> {
+    tags: &'a ExifTags,
+    pointers: &'a [(u16, u32)],
+    icc: Option<&'a [u8]>,
+    xmp: Option<&'a [u8]>,
+}
+
+fn tiff_image<W: Write + Seek, C: tiff::encoder::colortype::ColorType>(
+    encoder: &mut tiff::encoder::TiffEncoder<W>,
+    width: u32,
+    height: u32,
+    data: &[C::Inner],
+    extra: &TiffExtra<'_>,
+) -> Result<()>
+where
+    [C::Inner]: tiff::encoder::TiffValue,
+{
+    use tiff::tags::Tag;
+    let mut image = encoder.new_image::<C>(width, height)?;
+    let dir = image.encoder();
+    // The EXIF tags first: any that the encoder also writes (resolution) replace its defaults.
+    extra.tags.write_image_tags(dir, extra.pointers)?;
+    if let Some(profile) = extra.icc {
+        dir.write_tag(Tag::IccProfile, profile)?;
+    }
+    if let Some(xmp) = extra.xmp {
+        // XMLPacket (700) is BYTE data.
+        dir.write_tag(Tag::Unknown(700), xmp)?;
+    }
+    image.write_data(data)?;
+    Ok(())
 }

@@ -1,11 +1,12 @@
 //! Image files ↔ f32 pixels. The only place images are decoded (`decode.rs`) and encoded
-//! (`encode.rs`); `format.rs` lists the supported formats and their file extensions.
+//! (`encode.rs`); `format.rs` lists the supported formats and their file extensions;
+//! `metadata.rs` carries EXIF and XMP from the input to the outputs.
 //!
 //! [`load`] reads PNG, JPEG, WebP, TIFF and BMP (format detected from the content, never the file
 //! name), refuses images over [`Limits`] from the header before decoding anything, applies the
 //! EXIF orientation and returns a [`Photo`]: interleaved RGB f32 in `[0, 1]` (gray replicated to
 //! three channels), an optional alpha plane, and what is needed to write the result back like the
-//! input ([`PhotoMeta`]: gray, 16-bit, ICC profile, source format).
+//! input ([`PhotoMeta`]: gray, 16-bit, ICC profile, source format, EXIF and XMP).
 //!
 //! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
 //! [`OutputFormat`]:
@@ -20,8 +21,11 @@
 //! - The ICC profile is embedded in PNG, JPEG, TIFF and WebP when its colour space matches what
 //!   is written (an RGB profile on RGB output, a gray profile on gray output); otherwise, and for
 //!   BMP, the file is written without one.
-//! - No EXIF is written: the orientation was applied to the pixels on load, so the output is
-//!   upright as stored and viewers do not rotate it a second time.
+//! - EXIF and XMP ([`Metadata`]: camera, lens, dates, GPS, copyright…) are written to JPEG, PNG,
+//!   WebP and TIFF, with the orientation reset to 1 (the pixels were rotated on load, so the
+//!   output is upright as stored and viewers do not rotate it a second time) and the pixel
+//!   dimensions set to the output's; the EXIF thumbnail is dropped. See `metadata.rs`. BMP
+//!   carries none. An empty [`PhotoMeta::metadata`] writes none.
 //!
 //! Error messages are one line and never contain the path: the caller adds it.
 
@@ -30,6 +34,7 @@ mod decode;
 mod encode;
 mod format;
 mod jpeg_end;
+mod metadata;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +42,7 @@ pub use animation::animated;
 pub use decode::load;
 pub use encode::{save, JPEG_QUALITY};
 pub use format::OutputFormat;
+pub use metadata::Metadata;
 
 use anyhow::{anyhow, bail, Result};
 use image::ImageFormat;
@@ -97,6 +103,8 @@ pub struct PhotoMeta {
     pub icc: Option<Vec<u8>>,
     /// Source format, detected from the content.
     pub format: ImageFormat,
+    /// EXIF and XMP as read from the source (written back, adjusted, by [`save`]).
+    pub metadata: Metadata,
 }
 
 impl fmt::Debug for PhotoMeta {
@@ -106,6 +114,7 @@ impl fmt::Debug for PhotoMeta {
             .field("sixteen_bit", &self.sixteen_bit)
             .field("icc_bytes", &self.icc.as_ref().map(Vec::len))
             .field("format", &self.format)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }

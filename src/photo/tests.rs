@@ -215,6 +215,7 @@ fn in_memory_photo_rounds_to_nearest() {
             sixteen_bit: false,
             icc: None,
             format: ImageFormat::Png,
+            metadata: Metadata::default(),
         },
     };
     let expect = |q: f32| -> Vec<f32> {
@@ -315,7 +316,14 @@ fn exif_orientation_is_applied_once() {
             .unwrap()
             .into_decoder()
             .unwrap();
-        assert_eq!(dec.exif_metadata().unwrap(), None, "{format}");
+        // The EXIF block is kept, its orientation reset to 1.
+        let exif = dec.exif_metadata().unwrap().expect("EXIF kept");
+        let orientation = exif::Reader::new()
+            .read_raw(exif)
+            .unwrap()
+            .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+            .and_then(|f| f.value.get_uint(0));
+        assert_eq!(orientation, Some(1), "{format}");
         assert_eq!(dec.orientation().unwrap(), Orientation::NoTransforms);
     }
 }
@@ -446,4 +454,111 @@ fn save_checks_buffers_and_is_atomic() {
     assert!(save(&dest, &p, OutputFormat::Png).is_err());
     // The earlier good output is untouched.
     assert_eq!(load(&dest, &Limits::default()).unwrap().alpha, None);
+}
+
+/// An XMP packet as a camera or a photo manager writes it (rotation and size as stored).
+const CAMERA_XMP: &str = concat!(
+    "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n",
+    r#"<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+    tiff:Orientation="6" exif:PixelXDimension="45" exif:PixelYDimension="31">
+   <dc:creator><rdf:Seq><rdf:li>Ada Example</rdf:li></rdf:Seq></dc:creator>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"#
+);
+
+/// EXIF and XMP are written in every format but BMP, adjusted to the pixels written, and read
+/// back by `load` (TIFF's EXIF from the file's own tags).
+#[test]
+fn metadata_round_trips_in_every_format_but_bmp() {
+    use super::metadata::tests::{camera_exif, MAKER_NOTE_BYTES};
+    use exif::{In, Tag};
+    let mut p = load_fixture("rgb8.png");
+    assert!(p.meta.metadata.is_empty());
+    p.meta.metadata = Metadata::new(
+        Some(camera_exif(false, 45, 31)),
+        Some(CAMERA_XMP.as_bytes().to_vec()),
+    );
+    for format in OutputFormat::ALL {
+        let (_d, _path, back) = roundtrip(&p, format);
+        assert_eq!(
+            (back.width, back.height),
+            (37, 29),
+            "{format}: not rotated again"
+        );
+        if format == OutputFormat::Bmp {
+            assert!(back.meta.metadata.is_empty());
+            continue;
+        }
+        let block = back
+            .meta
+            .metadata
+            .exif
+            .clone()
+            .unwrap_or_else(|| panic!("{format}: no EXIF"));
+        let e = exif::Reader::new().read_raw(block).unwrap();
+        let uint = |tag| {
+            e.get_field(tag, In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        };
+        let text = |tag| {
+            e.get_field(tag, In::PRIMARY)
+                .map(|f| f.display_value().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(uint(Tag::Orientation), Some(1), "{format}");
+        assert_eq!(uint(Tag::PixelXDimension), Some(37), "{format}");
+        assert_eq!(uint(Tag::PixelYDimension), Some(29), "{format}");
+        assert_eq!(text(Tag::Model), "\"AcmeCam X100\"", "{format}");
+        assert_eq!(
+            text(Tag::DateTimeOriginal),
+            "2024-05-06 07:08:09",
+            "{format}"
+        );
+        assert_eq!(text(Tag::Copyright), "\"(c) 2024 Ada Example\"", "{format}");
+        assert!(
+            text(Tag::GPSLatitude).starts_with("48 deg 51 min 29.59 sec"),
+            "{format}: {}",
+            text(Tag::GPSLatitude)
+        );
+        let maker_note = e.get_field(Tag::MakerNote, In::PRIMARY);
+        if format == OutputFormat::Tiff {
+            assert!(maker_note.is_none(), "TIFF leaves maker notes out");
+        } else {
+            let kept = matches!(&maker_note.unwrap().value, exif::Value::Undefined(b, _) if b == MAKER_NOTE_BYTES);
+            assert!(kept, "{format}: maker note changed");
+        }
+        assert!(
+            e.fields().all(|f| f.ifd_num == In::PRIMARY),
+            "{format}: thumbnail kept"
+        );
+
+        let xmp = back
+            .meta
+            .metadata
+            .xmp
+            .clone()
+            .unwrap_or_else(|| panic!("{format}: no XMP"));
+        let xmp = String::from_utf8(xmp).unwrap();
+        assert!(xmp.contains(r#"tiff:Orientation="1""#), "{format}: {xmp}");
+        assert!(
+            xmp.contains(r#"exif:PixelXDimension="37""#),
+            "{format}: {xmp}"
+        );
+        assert!(
+            xmp.contains("<rdf:li>Ada Example</rdf:li>"),
+            "{format}: {xmp}"
+        );
+    }
+
+    // Without metadata, nothing is written.
+    p.meta.metadata = Metadata::default();
+    for format in OutputFormat::ALL {
+        let (_d, _path, back) = roundtrip(&p, format);
+        assert!(back.meta.metadata.is_empty(), "{format}");
+    }
 }

@@ -116,6 +116,12 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
                     continue;
                 }
             };
+            if let Some(why) = restorer.skip_reason(&photo) {
+                progress.note(format!("aetool: skipping {name}: {why}"));
+                summary.lock().expect("summary lock").skipped += 1;
+                progress.bar().inc(1);
+                continue;
+            }
             let mut on_tile = |done: usize, total: usize| {
                 if total > 1 {
                     progress

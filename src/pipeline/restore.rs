@@ -1,8 +1,11 @@
 //! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
 
-use crate::models::planes::{denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA};
+use crate::maths::colour_metrics::is_already_colour;
+use crate::models::planes::{
+    ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
+};
 use crate::models::{Net, Task};
-use crate::photo::Photo;
+use crate::photo::{Metadata, Photo};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
@@ -13,7 +16,10 @@ use image::{ImageBuffer, Luma, LumaA};
 /// How the denoiser's strength is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sigma {
-    /// Estimated per image (median absolute deviation of the finest diagonal wavelet band).
+    /// Estimated per image by the weights' learned noise-level estimator (median over a grid of
+    /// crops; it sees camera noise and JPEG artefacts), times [`RestoreSettings::strength`].
+    /// Weights without an estimator use the median absolute deviation of the finest diagonal
+    /// wavelet band (blind to JPEG, whose quantisation empties that band).
     Auto,
     /// Fixed noise level on the 0–255 scale.
     Fixed(f32),
@@ -41,21 +47,30 @@ pub const DEFAULT_WORK_SIZE: u32 = 256;
 pub struct RestoreSettings {
     /// Denoise strength.
     pub sigma: Sigma,
+    /// Factor on the estimated level with `Sigma::Auto` (1 = as measured; > 1 removes more).
+    pub strength: f32,
+    /// Colorize: replace the colours of photos that already have some (otherwise skipped).
+    pub recolor: bool,
     pub tile: TileSize,
     /// Context border per tile; `None` = the model's receptive radius.
     pub tile_pad: Option<usize>,
     /// Colorize: short side of the working copy (≥ 32).
     pub work_size: u32,
+    /// Outputs carry no EXIF or XMP (`--strip-metadata`); otherwise the input's are passed on.
+    pub strip_metadata: bool,
 }
 
 impl Default for RestoreSettings {
-    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`].
+    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`], metadata kept.
     fn default() -> Self {
         Self {
             sigma: Sigma::Auto,
+            strength: 1.0,
+            recolor: false,
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
+            strip_metadata: false,
         }
     }
 }
@@ -125,6 +140,28 @@ impl Restorer {
         4 * (24 * self.net().first_width() + 8 * 3 * s2)
     }
 
+    /// Why `photo` should not be processed, if so: colorize leaves photos that are already in
+    /// colour alone unless `--recolor`.
+    pub fn skip_reason(&self, photo: &Photo) -> Option<String> {
+        let colour = self.loaded.spec.task == Task::Colorize
+            && !self.settings.recolor
+            && !photo.meta.gray
+            && is_already_colour(&photo.rgb, photo.width);
+        colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
+    }
+
+    /// The noise level to denoise `photo` at (0–255 scale).
+    fn sigma_for(&self, photo: &Photo) -> Result<f32> {
+        let (w, h) = (photo.width, photo.height);
+        let level = match (self.settings.sigma, &self.loaded.estimator) {
+            (Sigma::Fixed(s), _) => return Ok(s),
+            (Sigma::Auto, Some(est)) => est.measure(&photo.rgb, w, h, &self.device)?,
+            (Sigma::Auto, None) => None,
+        };
+        let level = level.unwrap_or_else(|| crate::maths::noise::estimate_sigma(&photo.rgb, w, h));
+        Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
+    }
+
     /// Restores a photo; `on_tile(done, total)` is called after each tile.
     pub fn restore(
         &self,
@@ -134,14 +171,9 @@ impl Restorer {
         let task = self.loaded.spec.task;
         let (w, h) = (photo.width, photo.height);
         let mut details = Details::default();
-        let out = match task {
+        let mut out = match task {
             Task::Denoise => {
-                let sigma = match self.settings.sigma {
-                    Sigma::Fixed(s) => s,
-                    Sigma::Auto => {
-                        crate::maths::noise::estimate_sigma(&photo.rgb, w, h).clamp(0.0, MAX_SIGMA)
-                    }
-                };
+                let sigma = self.sigma_for(photo)?;
                 details.sigma = Some(sigma);
                 let rgb = self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| {
                     denoise_input(win, sigma)
@@ -183,6 +215,9 @@ impl Restorer {
                 }
             }
         };
+        if self.settings.strip_metadata {
+            out.meta.metadata = Metadata::default();
+        }
         Ok((out, details))
     }
 
@@ -216,15 +251,14 @@ impl Restorer {
     fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
         let c = window.len() / (t.w * t.h);
         let x = Tensor::from_vec(window, (1, t.h, t.w, c), &self.device)?;
-        Ok(self
-            .net()
-            .forward(&x)?
-            .clamp(0f32, 1f32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?)
+        let y = self.net().forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        finite(&y)?;
+        Ok(y.into_iter().map(|v| v.clamp(0.0, 1.0)).collect())
     }
 
-    /// Predicts ab at the working size and recombines it with the full-resolution L.
+    /// Predicts ab at the working size (regression weights: ab directly; the classifier: class
+    /// logits on a coarser grid, decoded by the annealed mean), upsamples it, and recombines it
+    /// with the full-resolution L.
     fn colorize(&self, rgb: &[f32], w: usize, h: usize) -> Result<Vec<f32>> {
         let (l, _) = lab_planes(rgb);
         let align = self.net().align();
@@ -234,18 +268,37 @@ impl Restorer {
         let (ww, wh) = (round(w), round(h));
         let small = resize_plane(&l, w, h, ww, wh);
         let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
+        let out = self.net().forward(&x)?;
+        finite(&out.flatten_all()?.to_vec1::<f32>()?)?;
+        let (_, oh, ow, c) = out.dims4()?;
+        let ab_small = match self.net() {
+            Net::Colornet(_) => ab_from_logits(&out.flatten_all()?.to_vec1::<f32>()?),
+            _ => out.flatten_all()?.to_vec1::<f32>()?,
+        };
+        debug_assert!(c == 2 || matches!(self.net(), Net::Colornet(_)));
         // `image`'s resize clamps f32 pixels to [0, 1], so ab (in [-1, 1]) travels as (ab + 1) / 2.
-        let ab_small = ((self.net().forward(&x)?.clamp(-1f32, 1f32)? + 1.0)? * 0.5)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let ab_small = ab_small
+            .into_iter()
+            .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
+            .collect();
         let ab_img: ImageBuffer<LumaA<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(ww as u32, wh as u32, ab_small).expect("sized buffer");
+            ImageBuffer::from_raw(ow as u32, oh as u32, ab_small).expect("sized buffer");
         let ab: Vec<f32> = imageops::resize(&ab_img, w as u32, h as u32, FilterType::CatmullRom)
             .into_raw()
             .into_iter()
             .map(|v| v * 2.0 - 1.0)
             .collect();
         Ok(lab_to_rgb_planes(&l, &ab))
+    }
+}
+
+/// Refuses a model output holding NaN or infinity (weights with absurd values overflow), so a
+/// damaged weights file never writes garbage pixels.
+fn finite(values: &[f32]) -> Result<()> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        bail!("the model produced non-finite values (damaged or absurd weights?); nothing written")
     }
 }
 
@@ -275,10 +328,13 @@ mod tests {
         restorer(random_net(&spec, 0.05).0, spec)
     }
 
-    /// A whole-image CPU restorer around `net` (σ 20, working size 64).
-    fn restorer(net: Net, spec: ModelSpec) -> Restorer {
+    /// A whole-image CPU restorer around `net` (σ 20, working size 64), prepared for inference
+    /// as loaded weights are (Winograd).
+    fn restorer(mut net: Net, spec: ModelSpec) -> Restorer {
+        net.prepare_inference().unwrap();
         let loaded = Loaded {
             net,
+            estimator: None,
             spec,
             provenance: serde_json::json!({}),
             origin: "test".into(),
@@ -286,8 +342,8 @@ mod tests {
         let settings = RestoreSettings {
             sigma: Sigma::Fixed(20.0),
             tile: TileSize::Whole,
-            tile_pad: None,
             work_size: 64,
+            ..RestoreSettings::default()
         };
         Restorer::new(loaded, Device::Cpu, settings)
     }
@@ -301,6 +357,7 @@ mod tests {
             sixteen_bit: false,
             icc: None,
             format: image::ImageFormat::Png,
+            metadata: Default::default(),
         };
         Photo {
             width: w,
@@ -365,16 +422,19 @@ mod tests {
         assert_eq!(out.alpha.as_ref().map(Vec::len), Some(36 * 28));
         assert!(out.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
 
-        // Colorize with a known prediction (tail zeroed, bias = a fixed in-gamut ab): the output
-        // keeps the input's lightness and carries exactly that colour.
+        // Colorize with a known prediction (tail zeroed, bias = one dominant ab class, centre
+        // (10, -10)): the output keeps the input's lightness and carries exactly that colour.
         let spec = small_specs()[3].clone();
         let (net, vm) = random_net(&spec, 0.0);
         {
             let vars = vm.data().lock().unwrap();
             let w = &vars["tail.weight"];
             w.set(&w.as_tensor().zeros_like().unwrap()).unwrap();
+            let bins = crate::maths::colour_bins::AbBins::shared();
+            let mut bias = vec![0f32; bins.len()];
+            bias[bins.nearest(10.0, -10.0) as usize] = 50.0;
             vars["tail.bias"]
-                .set(&Tensor::new(&[0.1f32, -0.1], &Device::Cpu).unwrap())
+                .set(&Tensor::new(bias, &Device::Cpu).unwrap())
                 .unwrap();
         }
         let col = restorer(net, spec);
@@ -397,9 +457,10 @@ mod tests {
             .sum::<f32>()
             / l_in.len() as f32;
         assert!(mean_dl < 1e-3, "mean |ΔL|/100 = {mean_dl}");
+        let want = 10.0 / crate::maths::color::AB_SCALE;
         for ab in ab_out.chunks(2) {
             assert!(
-                (ab[0] - 0.1).abs() < 2e-3 && (ab[1] + 0.1).abs() < 2e-3,
+                (ab[0] - want).abs() < 2e-3 && (ab[1] + want).abs() < 2e-3,
                 "{ab:?}"
             );
         }

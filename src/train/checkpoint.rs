@@ -15,6 +15,7 @@ pub fn save(
     hyper: &Hyper,
     spec: &ModelSpec,
     step: u64,
+    base_val_psnr: Option<f64>,
     vars: &[(String, Var)],
     opt: &AdamW,
 ) -> Result<()> {
@@ -28,16 +29,20 @@ pub fn save(
         tensors.iter().map(|(n, t)| (n.as_str(), t)),
         &path.display().to_string(),
     )?;
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("step".to_string(), step.to_string()),
         ("hyper".to_string(), serde_json::to_string(hyper)?),
         ("config".to_string(), serde_json::to_string(spec)?),
     ]);
+    if let Some(p) = base_val_psnr.filter(|p| p.is_finite()) {
+        meta.insert("base_val_psnr".to_string(), p.to_string());
+    }
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))?;
     crate::atomic::write(path, &bytes)
 }
 
-/// Restores weights and optimizer state; returns the number of completed steps. The checkpoint
+/// Restores weights and optimizer state; returns the number of completed steps and the base
+/// model's validation PSNR when the checkpoint recorded it. The checkpoint
 /// must come from a run with the same architecture and hyper-parameters (the total step count
 /// may differ, to extend a run).
 pub fn load(
@@ -47,7 +52,7 @@ pub fn load(
     vars: &[(String, Var)],
     opt: &mut AdamW,
     device: &Device,
-) -> Result<u64> {
+) -> Result<(u64, Option<f64>)> {
     let what = path.display();
     crate::weights::ensure_regular_file(path, "checkpoint")?;
     let bytes = std::fs::read(path)
@@ -85,5 +90,6 @@ pub fn load(
         var.set(&get(&format!("model.{name}"))?)?;
     }
     opt.load_state(step, get)?;
-    Ok(step)
+    let base_val_psnr = meta.get("base_val_psnr").and_then(|v| v.parse().ok());
+    Ok((step, base_val_psnr))
 }

@@ -25,6 +25,33 @@ pub struct Dataset {
     pub left_out: usize,
 }
 
+impl Dataset {
+    /// The data set by name, for provenance: the folder's name and the collections (sub-folders)
+    /// in it, e.g. `train (cbsd432, imagenet-sample, t91)` — never a path on this machine.
+    pub fn description(&self, dir: &Path) -> String {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "photos".into())
+        };
+        let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut subs: Vec<String> = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| name(&e.path()))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        subs.sort();
+        if subs.is_empty() {
+            name(&root)
+        } else {
+            format!("{} ({})", name(&root), subs.join(", "))
+        }
+    }
+}
+
 /// How much of a photo folder training holds in memory (3 bytes a pixel).
 #[derive(Clone, Copy, Debug)]
 pub struct MemoryBudget {
@@ -197,6 +224,28 @@ pub fn random_crop(img: &RgbImage, size: u32, zoom: (f32, f32), rng: &mut impl R
         3 => imageops::rotate270(&out),
         _ => out,
     }
+}
+
+/// A random square crop covering `share_range` of the image's short side (context for
+/// colorize: most of the scene), resized to `size`×`size` and flipped left–right at random.
+/// Never rotated: the sky stays up.
+pub fn context_crop(
+    img: &RgbImage,
+    size: u32,
+    share_range: (f32, f32),
+    rng: &mut impl Rng,
+) -> Rgb32FImage {
+    let short = img.width().min(img.height());
+    let share = rng.random_range(share_range.0..=share_range.1);
+    let src = ((short as f32 * share).round() as u32).clamp(1, short);
+    let x = rng.random_range(0..=img.width() - src);
+    let y = rng.random_range(0..=img.height() - src);
+    let crop = to_f32(&imageops::crop_imm(img, x, y, src, src).to_image());
+    let mut out = imageops::resize(&crop, size, size, FilterType::CatmullRom);
+    if rng.random_bool(0.5) {
+        imageops::flip_horizontal_in_place(&mut out);
+    }
+    out
 }
 
 /// The deterministic validation crop of an image: its centre, `size`×`size`, downscaled first so

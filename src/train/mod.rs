@@ -6,16 +6,22 @@
 
 mod batch;
 mod checkpoint;
+mod colour_targets;
 mod data;
+mod degrade;
 mod guard;
 mod loss;
 mod model;
 mod optim;
 mod pairs;
+mod tracker;
 mod validation;
 
 pub use data::Dataset;
 use data::MemoryBudget;
+/// JPEG round trip at an IJG quality with 4:2:0 chroma (the training degradation's encoder),
+/// for `aetool eval`'s JPEG protocols.
+pub(crate) use degrade::jpeg;
 pub use pairs::{Degradation, Pair};
 
 use crate::models::{ModelKind, Task};
@@ -23,14 +29,16 @@ use crate::progress::{Kind, Progress};
 use crate::weights::Source;
 use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
-use candle_core::{Device, Module};
-use loss::loss;
+use candle_core::{Device, Module, Tensor};
+use colour_targets::ColourCoder;
+use loss::{class_loss, estimator_loss, l1, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
+use tracker::Tracker;
 use validation::Validation;
 
 /// Where training starts from.
@@ -58,14 +66,11 @@ pub struct Hyper {
     pub seed: u64,
     /// Global gradient-norm clip.
     pub clip: f64,
-    /// Weight of the colourfulness term of the colorize loss (see [`loss`]); 0 for other tasks.
-    /// Checkpoints written before this field existed used 1.0.
-    #[serde(default = "legacy_chroma_weight")]
-    pub chroma_weight: f64,
-}
-
-fn legacy_chroma_weight() -> f64 {
-    1.0
+    /// Denoise / upscale: draw realistic degradations (camera noise, JPEG, blur, resizing; see
+    /// [`degrade`]) rather than the classic ones (Gaussian noise / bicubic). Checkpoints written
+    /// before this field: classic.
+    #[serde(default)]
+    pub realistic: bool,
 }
 
 impl Hyper {
@@ -82,7 +87,7 @@ impl Hyper {
             warmup: 100,
             seed: 0,
             clip: 1.0,
-            chroma_weight: d.chroma_weight,
+            realistic: kind.task() != Task::Colorize,
         }
     }
 
@@ -96,13 +101,40 @@ impl Hyper {
         self.kind().train_defaults().zoom
     }
 
+    /// A random training crop of `side` pixels: restoration tasks zoom into detail (flipped and
+    /// rotated); colorize sees most of the scene, upright (see [`data::context_crop`]).
+    fn crop(
+        &self,
+        img: &image::RgbImage,
+        side: u32,
+        rng: &mut impl rand::Rng,
+    ) -> image::Rgb32FImage {
+        match self.task {
+            Task::Colorize => data::context_crop(img, side, COLORIZE_CONTEXT, rng),
+            _ => data::random_crop(img, side, self.zoom(), rng),
+        }
+    }
+
+    /// Shortest side a training photo needs: colorize scales whole scenes down to the crop;
+    /// the others cut validation crops of twice the patch at full resolution.
+    fn min_side(&self) -> u32 {
+        match self.task {
+            Task::Colorize => self.patch,
+            _ => self.degradation(None).clean_side(self.patch * 2),
+        }
+    }
+
     fn degradation(&self, sigma: Option<f32>) -> Degradation {
         Degradation {
             kind: self.kind(),
             sigma,
+            realistic: self.realistic,
         }
     }
 }
+
+/// Share of the photo's short side a colorize training crop covers.
+const COLORIZE_CONTEXT: (f32, f32) = (0.6, 1.0);
 
 /// Everything `finetune` needs.
 pub struct TrainConfig {
@@ -137,10 +169,14 @@ impl TrainConfig {
 pub struct TrainReport {
     pub steps: u64,
     pub final_loss: f32,
-    /// Validation PSNR (dB) of the model and of the task's baseline (noisy input at σ 25 /
+    /// Validation PSNR (dB) of the weights written (the best validation of the run), of the
+    /// base model before step 1 (when known) and of the task's baseline (the degraded input /
     /// bicubic / grey), on the held-out crops.
     pub val_psnr: f64,
+    pub base_val_psnr: Option<f64>,
     pub val_baseline_psnr: f64,
+    /// Step whose weights were written (0: the base weights; no step improved on them).
+    pub best_step: u64,
     pub seconds: f64,
     pub interrupted: bool,
 }
@@ -151,42 +187,66 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let started = Instant::now();
     let model = Model::start(cfg)?;
     let mut opt = AdamW::new(model.named_vars(), AdamWConfig::default())?;
-    let start = if cfg.resume {
+    let (start, resumed_base) = if cfg.resume {
         let vars = model.named_vars();
-        checkpoint::load(
+        let (step, base) = checkpoint::load(
             &cfg.checkpoint_path(),
             h,
             &model.spec,
             &vars,
             &mut opt,
             &cfg.device,
-        )?
+        )?;
+        (step, base)
     } else {
-        0
+        (0, None)
     };
     let budget = MemoryBudget::default();
-    let data = Dataset::load(
-        &cfg.dir,
-        h.degradation(None).clean_side(h.patch * 2),
-        h.seed,
-        budget,
-    )?;
+    let data = Dataset::load(&cfg.dir, h.min_side(), h.seed, budget)?;
     let progress = Progress::new(Kind::Steps, h.steps, cfg.quiet);
     announce(&progress, cfg, &model, &data, budget);
     let val = Validation::new(&data, h, &cfg.device)?;
+    let coder = ColourCoder::for_spec(&model.spec, &data)?;
+    // The weights training starts from (base or checkpoint) are the first candidate for "best".
+    let now = val.psnr(&model.net, coder.as_ref())?;
+    let mut tracker = Tracker::new(if start == 0 { Some(now) } else { resumed_base });
+    tracker.record(start, now, &model)?;
+    if start == 0 {
+        progress.note(format!(
+            "step 0 (base {}): validation PSNR {now:.2} dB (degraded input {:.2} dB)",
+            model.base_name, val.baseline_psnr
+        ));
+    }
     progress.bar().set_position(start);
-    let outcome = train_steps(cfg, &model, &mut opt, &data, &val, &progress, start)?;
+    let outcome = train_steps(
+        cfg,
+        &model,
+        &mut opt,
+        &data,
+        (&val, coder.as_ref()),
+        &mut tracker,
+        &progress,
+        start,
+    )?;
     progress.finish();
+    let (best_step, best_psnr) = tracker.best().unwrap_or((opt.step, outcome.val_psnr));
     let report = TrainReport {
         steps: opt.step,
         final_loss: outcome.loss,
-        val_psnr: outcome.val_psnr,
+        val_psnr: best_psnr,
+        base_val_psnr: tracker.base,
         val_baseline_psnr: val.baseline_psnr,
+        best_step,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: outcome.interrupted,
     };
     if !outcome.interrupted {
-        write_output(cfg, &model, &data, &report)?;
+        verdict(&progress, &tracker, &report);
+        let improved = tracker.improved();
+        let tensors = tracker
+            .into_best_tensors()
+            .unwrap_or_else(|| model.tensors());
+        write_output(cfg, &model, tensors, &data, &report, improved)?;
     }
     if report.steps == 0 && h.steps > 0 {
         bail!("no training step ran");
@@ -202,6 +262,9 @@ fn announce(
     data: &Dataset,
     budget: MemoryBudget,
 ) {
+    if let Some(note) = &model.warm_start {
+        progress.note(note.clone());
+    }
     for (f, why) in &data.skipped {
         progress.note(format!("aetool: skipping {}: {why}", f.display()));
     }
@@ -224,6 +287,22 @@ fn announce(
     ));
 }
 
+/// Says which weights are written and whether fine-tuning helped, plainly.
+fn verdict(progress: &Progress, tracker: &Tracker, report: &TrainReport) {
+    if report.best_step != report.steps {
+        progress.note(format!(
+            "aetool: the held-out photos scored best after step {} ({:.2} dB): writing those weights",
+            report.best_step, report.val_psnr
+        ));
+    }
+    if let (false, Some(base)) = (tracker.improved(), tracker.base) {
+        progress.note(format!(
+            "aetool: fine-tuning did NOT improve on the base model on the held-out photos ({:.2} dB vs {base:.2} dB): too few photos, too many steps or too high a --lr? The output keeps the best weights found",
+            report.val_psnr
+        ));
+    }
+}
+
 /// How the step loop ended.
 struct Outcome {
     /// Smoothed training loss.
@@ -235,12 +314,14 @@ struct Outcome {
 /// Steps `start..steps`: batches made on a helper thread one or two steps ahead of the
 /// optimiser; validation every `val_every` steps, a checkpoint every `checkpoint_every` steps
 /// and on Ctrl-C (which ends the loop).
+#[allow(clippy::too_many_arguments)]
 fn train_steps(
     cfg: &TrainConfig,
     model: &Model,
     opt: &mut AdamW,
     data: &Dataset,
-    val: &Validation,
+    (val, coder): (&Validation, Option<&ColourCoder>),
+    tracker: &mut Tracker,
     progress: &Progress,
     start: u64,
 ) -> Result<Outcome> {
@@ -251,7 +332,7 @@ fn train_steps(
     std::thread::scope(|scope| -> Result<Outcome> {
         scope.spawn(move || {
             for step in start..steps {
-                if tx.send(make_batch(data, h, step)).is_err() {
+                if tx.send(make_batch(data, h, step, coder)).is_err() {
                     break;
                 }
             }
@@ -263,7 +344,7 @@ fn train_steps(
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = loss(h, &net.forward(&x)?, &y)?;
+            let loss = step_loss(model, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             guard::ensure_finite(loss.to_scalar::<f32>()?, norm, step + 1, h.lr)?;
@@ -282,16 +363,23 @@ fn train_steps(
             };
             let done = step + 1;
             if done % cfg.val_every == 0 || done == steps {
-                val_psnr = val.psnr(net)?;
+                val_psnr = val.psnr(net, coder)?;
+                tracker.record(done, val_psnr, model)?;
+                let estimate = match &model.estimator {
+                    Some(est) => format!(", σ estimate off by {:.2}", val.estimator_error(est)?),
+                    None => String::new(),
+                };
                 progress.note(format!(
-                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB (baseline {:.2} dB), {:.2} s/step",
+                    "step {done}: loss {loss_ema:.5}, validation PSNR {val_psnr:.2} dB ({}degraded input {:.2} dB){estimate}, {:.2} s/step",
+                    tracker.versus_base(val_psnr),
                     val.baseline_psnr,
                     t0.elapsed().as_secs_f64() / (done - start) as f64
                 ));
             }
             interrupted = crate::interrupt::requested();
             if done % cfg.checkpoint_every == 0 || interrupted {
-                checkpoint::save(&ckpt_path, h, &model.spec, done, &model.named_vars(), opt)?;
+                let vars = model.named_vars();
+                checkpoint::save(&ckpt_path, h, &model.spec, done, tracker.base, &vars, opt)?;
             }
             progress.bar().set_position(done);
             progress
@@ -307,7 +395,8 @@ fn train_steps(
         }
         drop(rx);
         if !interrupted && (val_psnr.is_nan() || start == steps) {
-            val_psnr = val.psnr(net)?;
+            val_psnr = val.psnr(net, coder)?;
+            tracker.record(steps, val_psnr, model)?;
         }
         Ok(Outcome {
             loss: loss_ema,
@@ -317,23 +406,55 @@ fn train_steps(
     })
 }
 
-/// Writes the trained weights with their provenance.
+/// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
+/// the noise estimator's when there is one.
+fn step_loss(model: &Model, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let out = model.net.forward(x)?;
+    let mut total = match &batch.classes {
+        Some(t) => class_loss(&out, t)?,
+        None => l1(&out, y)?,
+    };
+    if let Some(est) = &model.estimator {
+        let levels = Tensor::from_slice(&batch.levels, batch.levels.len(), x.device())?;
+        let pred = est.forward(&x.narrow(3, 0, 3)?.contiguous()?)?;
+        total = (total + (estimator_loss(&pred, &levels)? * ESTIMATOR_WEIGHT)?)?;
+    }
+    Ok(total)
+}
+
+/// The base weights by name: `bundled:…` and `hf:…` as they are, a local file by its file name.
+fn base_label(origin: &str) -> String {
+    if origin.starts_with("bundled:") || origin.starts_with("hf:") || origin == "scratch" {
+        return origin.to_string();
+    }
+    std::path::Path::new(origin)
+        .file_name()
+        .map_or_else(|| origin.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Writes the trained weights with their provenance: the data set by name (the folder and the
+/// collections in it), never a path on the training machine.
 fn write_output(
     cfg: &TrainConfig,
     model: &Model,
+    tensors: Vec<(String, Tensor)>,
     data: &Dataset,
     report: &TrainReport,
+    improved: bool,
 ) -> Result<()> {
     let provenance = serde_json::json!({
         "steps": report.steps,
-        "base": model.base_name,
-        "data": cfg.dir.display().to_string(),
+        "best_step": report.best_step,
+        "base": base_label(&model.base_name),
+        "data": data.description(&cfg.dir),
         "train_images": data.train.len(),
         "val_images": data.val.len(),
         "val_psnr": report.val_psnr,
+        "base_val_psnr": report.base_val_psnr,
+        "improved_on_base": improved,
         "val_baseline_psnr": report.val_baseline_psnr,
         "hyper": cfg.hyper,
         "created_by": format!("aetool {}", env!("CARGO_PKG_VERSION")),
     });
-    crate::weights::save(&cfg.output, &model.tensors(), &model.spec, &provenance)
+    crate::weights::save(&cfg.output, &tensors, &model.spec, &provenance)
 }

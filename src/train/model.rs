@@ -1,12 +1,15 @@
 //! The network being trained: its spec, its variables and their initial values (the base
-//! weights, or fresh ones drawn from the run's seed).
+//! weights, or fresh ones drawn from the run's seed). Denoise trains a noise-level estimator
+//! beside the network (keys `estimator.*`); base weights of an older architecture for the
+//! task warm-start today's architecture from every tensor whose name and shape match.
 
 use super::{Base, TrainConfig};
-use crate::models::{ModelSpec, Net};
-use anyhow::{anyhow, Result};
+use crate::models::{ModelSpec, Net, NoiseEstimator};
+use anyhow::{bail, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
 
 /// A trainable network.
 pub(super) struct Model {
@@ -14,6 +17,10 @@ pub(super) struct Model {
     /// Where the initial values came from: `scratch`, `bundled:denoise`, a path, `hf:…`.
     pub(super) base_name: String,
     pub(super) net: Net,
+    /// Denoise: the blind noise-level estimator trained beside the network.
+    pub(super) estimator: Option<NoiseEstimator>,
+    /// Set when the base had an older architecture: how much of it was reused.
+    pub(super) warm_start: Option<String>,
     varmap: VarMap,
 }
 
@@ -22,45 +29,80 @@ impl Model {
     pub(super) fn start(cfg: &TrainConfig) -> Result<Self> {
         let (h, device) = (&cfg.hyper, &cfg.device);
         let kind = h.kind();
-        let (spec, base_name, base_tensors) = match &cfg.base {
-            Base::Scratch => (kind.default_spec(), "scratch".to_string(), None),
+        let default = kind.default_spec();
+        let (mut spec, base_name, base_tensors) = match &cfg.base {
+            Base::Scratch => (default.clone(), "scratch".to_string(), None),
             Base::Weights(src) => {
                 let (spec, origin, tensors) = crate::weights::load_tensors(src, kind, device)?;
                 (spec, origin, Some(tensors))
             }
         };
+        let transfer = std::mem::discriminant(&spec.arch) != std::mem::discriminant(&default.arch);
+        if transfer {
+            spec = default.clone();
+        }
+        if h.realistic && spec.estimator.is_none() {
+            // Denoise weights made before the estimator gain a fresh one.
+            spec.estimator = default.estimator;
+        }
         let varmap = VarMap::new();
-        // Fresh weights are drawn from the run's seed: candle's CPU RNG cannot be seeded, so with
-        // `from_varmap` two `--from scratch` runs with the same `--seed` would differ.
-        let vb = match &cfg.base {
-            Base::Scratch => VarBuilder::from_backend(
-                Box::new(SeededInit {
-                    map: varmap.clone(),
-                    rng: std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(
-                        h.seed ^ 0xA5A5_1D1D_5EED_0001,
-                    )),
-                }),
-                DType::F32,
-                device.clone(),
-            ),
-            Base::Weights(_) => VarBuilder::from_varmap(&varmap, DType::F32, device),
-        };
-        let net = Net::new(vb, &spec)?;
-        let model = Self {
+        // Fresh weights are drawn from the run's seed (candle's CPU RNG cannot be seeded, so with
+        // `from_varmap` two runs with the same `--seed` would differ); base weights replace them.
+        let vb = VarBuilder::from_backend(
+            Box::new(SeededInit {
+                map: varmap.clone(),
+                rng: std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(
+                    h.seed ^ 0xA5A5_1D1D_5EED_0001,
+                )),
+            }),
+            DType::F32,
+            device.clone(),
+        );
+        let net = Net::new(vb.clone(), &spec)?;
+        let estimator = spec
+            .estimator
+            .as_ref()
+            .map(|c| NoiseEstimator::new(vb.pp("estimator"), c))
+            .transpose()?;
+        let mut model = Self {
             spec,
             base_name,
             net,
+            estimator,
+            warm_start: None,
             varmap,
         };
         if let Some(tensors) = &base_tensors {
-            for (name, var) in model.named_vars() {
-                let t = tensors
-                    .get(&name)
-                    .ok_or_else(|| anyhow!("{}: missing tensor `{name}`", model.base_name))?;
-                var.set(t)?;
-            }
+            model.take_base(tensors, transfer)?;
         }
         Ok(model)
+    }
+
+    /// Sets the variables from the base weights. With `transfer` (an older architecture) only
+    /// tensors of matching name and shape are taken; a base without an estimator keeps the
+    /// fresh one.
+    fn take_base(&mut self, tensors: &HashMap<String, Tensor>, transfer: bool) -> Result<()> {
+        let has_estimator = tensors.keys().any(|k| k.starts_with("estimator."));
+        let vars = self.named_vars();
+        let mut taken = 0;
+        for (name, var) in &vars {
+            match tensors.get(name) {
+                Some(t) if !transfer || t.dims() == var.dims() => {
+                    var.set(t)?;
+                    taken += 1;
+                }
+                _ if transfer || (!has_estimator && name.starts_with("estimator.")) => {}
+                _ => bail!("{}: missing tensor `{name}`", self.base_name),
+            }
+        }
+        if transfer {
+            self.warm_start = Some(format!(
+                "aetool: warm start: {taken} of {} tensors taken from {} (an older architecture); the rest start fresh",
+                vars.len(),
+                self.base_name
+            ));
+        }
+        Ok(())
     }
 
     /// The variables sorted by name (the safetensors keys).

@@ -1,11 +1,20 @@
 //! Synthetic degradations: a clean crop becomes an (input, target) pair for one task.
 //!
+//! Realistic (the default, see [`super::degrade`]):
+//! - denoise: a mixture of camera noise (Poisson-Gaussian through a simulated mosaic /
+//!   demosaic), colour blotches, JPEG (single and shifted double), and plain Gaussian noise; the
+//!   level plane carries the RMS difference to the clean crop (σ for Gaussian noise);
+//! - upscale: blur, resize, noise and JPEG on the low-resolution side, sometimes twice.
+//!
+//! Classic (`--degradation classic`, and fixed-σ validation):
 //! - denoise: additive white Gaussian noise, σ drawn uniformly from `[0, 50]` (on `[0, 255]`),
 //!   the noisy image clipped to `[0, 1]` like a real 8-bit photo, σ fed as the level plane;
 //! - upscale: antialiased bicubic (Catmull-Rom) downscale by the scale factor, quantised to
-//!   8 bits as a real low-resolution file would be;
-//! - colorize: CIE Lab, L in, ab out.
+//!   8 bits as a real low-resolution file would be.
+//!
+//! Colorize: CIE Lab, L in, ab out.
 
+use super::degrade::{degrade, rms_255, Profile};
 use crate::models::planes::{denoise_input, lab_planes, MAX_SIGMA};
 use crate::models::{ModelKind, Task};
 use image::imageops::{self, FilterType};
@@ -17,14 +26,19 @@ use rand_distr::{Distribution, StandardNormal};
 pub struct Pair {
     pub input: Vec<f32>,
     pub target: Vec<f32>,
+    /// Denoise: the RMS difference between input and target on the 0–255 scale (the level
+    /// the σ plane carries and the noise estimator learns); 0 for other tasks.
+    pub level: f32,
 }
 
 /// How to degrade: the model kind and an optional fixed σ (denoise validation).
 #[derive(Clone, Copy, Debug)]
 pub struct Degradation {
     pub kind: ModelKind,
-    /// Fixed noise level on `[0, 255]`; `None` draws one per example from `[0, MAX_SIGMA]`.
+    /// Fixed noise level on `[0, 255]` (classic Gaussian noise); `None` draws a degradation.
     pub sigma: Option<f32>,
+    /// Draw from the realistic engine rather than the classic degradation.
+    pub realistic: bool,
 }
 
 impl Degradation {
@@ -35,7 +49,27 @@ impl Degradation {
 
     /// Makes the pair from a clean crop (RGB in `[0, 1]`).
     pub fn apply(&self, clean: &Rgb32FImage, rng: &mut impl Rng) -> Pair {
+        let realistic = self.realistic && self.sigma.is_none();
         match self.kind.task() {
+            Task::Denoise if realistic => {
+                let noisy = degrade(clean, Profile::Denoise, rng).image;
+                let level = rms_255(&noisy, clean).min(MAX_SIGMA);
+                Pair {
+                    input: denoise_input(noisy.as_raw(), level),
+                    target: clean.as_raw().clone(),
+                    level,
+                }
+            }
+            Task::Upscale if realistic => {
+                let scale = self.kind.scale() as u32;
+                Pair {
+                    input: degrade(clean, Profile::Upscale { scale }, rng)
+                        .image
+                        .into_raw(),
+                    target: clean.as_raw().clone(),
+                    level: 0.0,
+                }
+            }
             Task::Denoise => {
                 let sigma = self
                     .sigma
@@ -51,6 +85,7 @@ impl Degradation {
                 Pair {
                     input: denoise_input(&noisy, sigma),
                     target: clean.as_raw().clone(),
+                    level: sigma,
                 }
             }
             Task::Upscale => {
@@ -65,6 +100,7 @@ impl Degradation {
                 Pair {
                     input,
                     target: clean.as_raw().clone(),
+                    level: 0.0,
                 }
             }
             Task::Colorize => {
@@ -72,6 +108,7 @@ impl Degradation {
                 Pair {
                     input: l,
                     target: ab,
+                    level: 0.0,
                 }
             }
         }
@@ -94,6 +131,7 @@ mod tests {
         let d = Degradation {
             kind: ModelKind::Denoise,
             sigma: Some(25.0),
+            realistic: false,
         };
         let pair = d.apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 64 * 64 * 4);
@@ -117,6 +155,7 @@ mod tests {
         let pair = Degradation {
             kind: ModelKind::UpscaleX4,
             sigma: None,
+            realistic: false,
         }
         .apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 8 * 8 * 3);
@@ -137,6 +176,7 @@ mod tests {
         let pair = Degradation {
             kind: ModelKind::Colorize,
             sigma: None,
+            realistic: false,
         }
         .apply(&flat(8, 0.5), &mut rng);
         assert_eq!((pair.input.len(), pair.target.len()), (64, 128));

@@ -1,8 +1,9 @@
 //! The fixed validation set and the PSNR measured on it during training.
 
 use super::batch::{to_tensors, Batch};
+use super::colour_targets::{downsample_ab, ColourCoder};
 use super::{Dataset, Hyper};
-use crate::models::{Net, Task};
+use crate::models::{level_from_log, Net, NoiseEstimator, Task};
 use anyhow::Result;
 use candle_core::{Device, Module, Tensor};
 use image::imageops::{self, FilterType};
@@ -13,27 +14,31 @@ fn psnr01(mse: f64) -> f64 {
     10.0 * (1.0 / mse.max(1e-12)).log10()
 }
 
-/// Fixed validation set: centre crops of the held-out images with a fixed degradation
-/// (σ = 25 for denoise), plus the baseline's PSNR on it.
+/// Fixed validation set: centre crops of the held-out images with a fixed degradation (σ = 25
+/// for classic denoise; the realistic mixture drawn from a fixed seed otherwise), plus the
+/// baseline's PSNR on it.
 pub(super) struct Validation {
     input: Tensor,
     target: Tensor,
+    /// `[N]` degradation levels (denoise).
+    levels: Vec<f32>,
     pub(super) baseline_psnr: f64,
 }
 
 impl Validation {
     pub(super) fn new(data: &Dataset, h: &Hyper, device: &Device) -> Result<Self> {
-        let deg = h.degradation(Some(25.0));
+        let deg = h.degradation((!h.realistic).then_some(25.0));
         let side = deg.clean_side(h.patch * 2);
         let zoom = (h.zoom().0 + h.zoom().1) / 2.0;
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
-        let mut batch = Batch {
-            input: Vec::new(),
-            target: Vec::new(),
-        };
+        let mut batch = Batch::default();
         let mut baseline_se = 0f64;
         for img in &data.val {
-            let clean = super::data::center_crop(img, side, zoom);
+            let clean = match h.task {
+                // The whole centre square: colorize trains on context.
+                Task::Colorize => super::data::center_crop(img, side, 1e-3),
+                _ => super::data::center_crop(img, side, zoom),
+            };
             let pair = deg.apply(&clean, &mut rng);
             let base: Vec<f32> = match h.task {
                 Task::Denoise => pair.input.chunks(4).flat_map(|p| p[..3].to_vec()).collect(),
@@ -50,8 +55,7 @@ impl Validation {
                 .zip(&pair.target)
                 .map(|(a, b)| ((a.clamp(-1.0, 1.0) - b) as f64).powi(2))
                 .sum::<f64>();
-            batch.input.extend(pair.input);
-            batch.target.extend(pair.target);
+            batch.push(pair);
         }
         let hv = Hyper {
             patch: h.patch * 2,
@@ -62,22 +66,51 @@ impl Validation {
         Ok(Self {
             input,
             target,
+            levels: batch.levels,
             baseline_psnr,
         })
     }
 
-    /// PSNR of the model on the validation crops (colorize: on the ab planes, ±1 range).
-    pub(super) fn psnr(&self, net: &Net) -> Result<f64> {
+    /// PSNR of the model on the validation crops (colorize: on the ab planes, ±1 range; the
+    /// classification colorizer is decoded by the annealed mean and scored on its output grid).
+    pub(super) fn psnr(&self, net: &Net, coder: Option<&ColourCoder>) -> Result<f64> {
         let n = self.input.dim(0)?;
         let mut se = 0f64;
+        let mut count = 0;
         for i in (0..n).step_by(4) {
             let len = 4.min(n - i);
-            let out = net
-                .forward(&self.input.narrow(0, i, len)?.detach())?
-                .clamp(-1f32, 1f32)?;
-            let d = (out - self.target.narrow(0, i, len)?)?;
+            let out = net.forward(&self.input.narrow(0, i, len)?.detach())?;
+            let target = self.target.narrow(0, i, len)?;
+            let (out, target) = match coder {
+                Some(c) => {
+                    let (_, oh, ow, q) = out.dims4()?;
+                    let logits = out.reshape((len * oh * ow, q))?.to_vec2::<f32>()?.concat();
+                    let side = target.dim(1)?;
+                    let ab = target.flatten_all()?.to_vec1::<f32>()?;
+                    let dev = out.device();
+                    (
+                        Tensor::new(crate::models::planes::ab_from_logits(&logits), dev)?,
+                        Tensor::new(downsample_ab(&ab, len, side, c.stride()), dev)?,
+                    )
+                }
+                None => (out.clamp(-1f32, 1f32)?, target),
+            };
+            let d = (out - target)?;
             se += d.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            count += d.elem_count();
         }
-        Ok(psnr01(se / self.target.elem_count() as f64))
+        Ok(psnr01(se / count.max(1) as f64))
+    }
+
+    /// Mean absolute error of the estimated noise level on the validation crops (0–255 scale).
+    pub(super) fn estimator_error(&self, est: &NoiseEstimator) -> Result<f64> {
+        let rgb = self.input.narrow(3, 0, 3)?.contiguous()?.detach();
+        let pred = est.forward(&rgb)?.to_vec1::<f32>()?;
+        let err: f64 = pred
+            .iter()
+            .zip(&self.levels)
+            .map(|(p, l)| (level_from_log(*p) - l).abs() as f64)
+            .sum();
+        Ok(err / pred.len().max(1) as f64)
     }
 }

@@ -14,6 +14,8 @@ pub const MAX_UNET_BLOCKS: usize = 16;
 pub const MAX_SR_BLOCKS: usize = 64;
 /// Most input or output channels.
 pub const MAX_CHANNELS: usize = 64;
+/// Most colour classes of a colorize classifier.
+pub const MAX_CLASSES: usize = 4096;
 /// Most trainable parameters (400 MB of f32).
 pub const MAX_PARAMS: u64 = 100_000_000;
 
@@ -43,6 +45,18 @@ pub fn check(spec: &ModelSpec) -> Result<(), String> {
             within("width", c.width, 1, MAX_WIDTH)?;
             within("blocks", c.blocks, 0, MAX_SR_BLOCKS)?;
         }
+        Arch::Colornet(c) => {
+            within("levels", c.widths.len(), 1, MAX_LEVELS)?;
+            for &w in &c.widths {
+                within("a width of", w, 1, MAX_WIDTH)?;
+            }
+            within("blocks", c.blocks, 0, MAX_UNET_BLOCKS)?;
+            within("classes", c.bins, 1, MAX_CLASSES)?;
+            within("output level", c.out_level, 0, c.widths.len() - 1)?;
+        }
+    }
+    if let Some(e) = &spec.estimator {
+        within("an estimator width of", e.width, 1, MAX_WIDTH)?;
     }
     let params = params(spec).filter(|&p| p <= MAX_PARAMS);
     if params.is_none() {
@@ -65,6 +79,8 @@ pub fn check_window(net: &Net, spec: &ModelSpec) -> Result<(), String> {
     let width = match &spec.arch {
         Arch::Unet(c) => c.widths.iter().copied().max().unwrap_or(1),
         Arch::Srnet(c) => c.width,
+        // Never tiled: it runs once on a working copy whose size `--work-size` bounds.
+        Arch::Colornet(_) => return Ok(()),
     };
     let (r, a, s) = (net.radius() as f64, net.align() as f64, net.scale() as f64);
     let side = 2.0 * (r / a).ceil() * a + a;
@@ -102,6 +118,28 @@ fn params(spec: &ModelSpec) -> Option<u64> {
                     .checked_mul(2)?
                     .checked_add(conv(1, pair[0].checked_mul(4)?, pair[1])?)?
                     .checked_add(conv(1, pair[1], pair[0].checked_mul(4)?)?)?;
+                total = total.checked_add(level)?;
+            }
+            Some(total)
+        }
+        Arch::Colornet(c) => {
+            let w = &c.widths;
+            let deep = *w.last()?;
+            let mut total = conv(3, 1, w[0])?
+                .checked_add(conv(1, *w.get(c.out_level)?, c.bins)?)?
+                .checked_add(conv(1, deep, deep)?.checked_mul(2)?)?
+                .checked_add(blocks(c.blocks, deep)?)?;
+            for (l, pair) in w.windows(2).enumerate() {
+                let mut level = blocks(c.blocks, pair[0])?.checked_add(conv(
+                    1,
+                    pair[0].checked_mul(4)?,
+                    pair[1],
+                )?)?;
+                if l >= c.out_level {
+                    level = level
+                        .checked_add(blocks(c.blocks, pair[0])?)?
+                        .checked_add(conv(1, pair[1], pair[0].checked_mul(4)?)?)?;
+                }
                 total = total.checked_add(level)?;
             }
             Some(total)
@@ -144,6 +182,7 @@ mod tests {
                 blocks: 16,
                 residual: true,
             }),
+            estimator: None,
         };
         assert_eq!(check(&spec), Ok(()));
         let (net, _) = crate::testing::random_net(&spec, 0.0);
@@ -162,6 +201,7 @@ mod tests {
                 blocks,
                 residual: true,
             }),
+            estimator: None,
         };
         for (spec, says) in [
             (unet(vec![1; 40], 1), "levels 40"),

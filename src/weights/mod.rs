@@ -14,7 +14,7 @@ mod source;
 pub use finite::check_tensors as check_finite;
 pub use source::Source;
 
-use crate::models::{ModelKind, ModelSpec, Net};
+use crate::models::{ModelKind, ModelSpec, Net, NoiseEstimator};
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -45,6 +45,8 @@ impl std::ops::Deref for Bytes {
 /// A loaded network with its description.
 pub struct Loaded {
     pub net: Net,
+    /// Denoise: the blind noise-level estimator, when the weights have one.
+    pub estimator: Option<NoiseEstimator>,
     pub spec: ModelSpec,
     /// Free-form JSON object from the `provenance` metadata.
     pub provenance: serde_json::Value,
@@ -174,19 +176,32 @@ fn from_bytes(
     finite::check_bytes(bytes, origin)?;
     let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)
         .map_err(|e| anyhow!("{origin}: not a safetensors weights file ({e})"))?;
-    let net = Net::new(vb, &spec).map_err(|e| {
+    let mismatch = |e: candle_core::Error| {
         anyhow!(
             "{origin}: tensors do not match the `{}` architecture in its metadata: {e}",
             spec.name()
         )
-    })?;
+    };
+    let mut net = Net::new(vb.clone(), &spec).map_err(mismatch)?;
+    let mut estimator = spec
+        .estimator
+        .as_ref()
+        .map(|c| NoiseEstimator::new(vb.pp("estimator"), c))
+        .transpose()
+        .map_err(mismatch)?;
     bounds::check_window(&net, &spec).map_err(|e| anyhow!("{origin}: {e}"))?;
+    // Loaded weights are for inference: Winograd kernels, transformed once here.
+    net.prepare_inference()?;
+    if let Some(e) = &mut estimator {
+        e.prepare_inference()?;
+    }
     let provenance = meta
         .get("provenance")
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or(serde_json::Value::Object(Default::default()));
     Ok(Loaded {
         net,
+        estimator,
         spec,
         provenance,
         origin: origin.to_string(),
@@ -236,6 +251,7 @@ pub fn save(
     let arch = match spec.arch {
         crate::models::Arch::Unet(_) => "unet",
         crate::models::Arch::Srnet(_) => "srnet",
+        crate::models::Arch::Colornet(_) => "colornet",
     };
     let meta = HashMap::from([
         ("task".to_string(), spec.task.to_string()),
@@ -247,3 +263,6 @@ pub fn save(
         .with_context(|| format!("{}: cannot serialise weights", path.display()))?;
     crate::atomic::write(path, &data)
 }
+
+#[cfg(test)]
+mod tests;

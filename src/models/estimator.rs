@@ -1,0 +1,204 @@
+//! Blind noise-level estimator for the denoiser (`--sigma auto`).
+//!
+//! ```text
+//! RGB ─ 3×3 conv, ReLU ─ [unshuffle 2 ─ 1×1 conv, ReLU ─ 3×3 conv, ReLU]×2 ─ 1×1 conv ─ mean over H, W
+//! ```
+//! It predicts `ln(1 + σ)`, σ being the RMS difference between the photo and its clean version
+//! on the 0–255 scale (for additive white Gaussian noise, the noise's σ): the denoiser's
+//! strength unit. It is trained beside the denoiser on the same degraded crops (camera noise,
+//! JPEG, Gaussian noise), so unlike a wavelet estimator it sees through JPEG's emptied fine
+//! bands and measures what the denoiser needs. A whole photo is measured on a grid of crops
+//! whose median is taken (see `restore`).
+
+use super::layers::{pixel_unshuffle, Conv};
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+/// Shape of a [`NoiseEstimator`]; stored in the denoiser's `config` metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EstimatorConfig {
+    /// Channels of the full-resolution layer; the two half-resolution stages use 2× and 3×.
+    pub width: usize,
+}
+
+/// `[N, H, W, 3]` RGB in `[0, 1]` → `[N]` predicted `ln(1 + σ)`. H and W must be multiples of 4.
+pub struct NoiseEstimator {
+    head: Conv,
+    stages: Vec<(Conv, Conv)>,
+    tail: Conv,
+}
+
+impl NoiseEstimator {
+    /// Keys (under the caller's prefix, `estimator` in denoise weights): `head`,
+    /// `stages.{i}.down`, `stages.{i}.conv`, `tail` (each `.weight` / `.bias`).
+    pub fn new(vb: VarBuilder, cfg: &EstimatorConfig) -> Result<Self> {
+        let w = cfg.width;
+        if w == 0 {
+            candle_core::bail!("estimator width must be positive");
+        }
+        let widths = [w, 2 * w, 3 * w];
+        let stages = (0..2)
+            .map(|i| {
+                let vb = vb.pp("stages").pp(i);
+                Ok((
+                    Conv::new(vb.pp("down"), 4 * widths[i], widths[i + 1], 1, false)?,
+                    Conv::new(vb.pp("conv"), widths[i + 1], widths[i + 1], 3, false)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            head: Conv::new(vb.pp("head"), 3, w, 3, false)?,
+            stages,
+            tail: Conv::new(vb.pp("tail"), widths[2], 1, 1, false)?,
+        })
+    }
+
+    /// Input sides must be multiples of this.
+    pub fn align(&self) -> usize {
+        4
+    }
+
+    /// See [`Conv::prepare_inference`]: every conv of the estimator.
+    pub fn prepare_inference(&mut self) -> Result<()> {
+        self.head.prepare_inference()?;
+        self.tail.prepare_inference()?;
+        for (down, conv) in &mut self.stages {
+            down.prepare_inference()?;
+            conv.prepare_inference()?;
+        }
+        Ok(())
+    }
+
+    pub fn params(&self) -> usize {
+        self.head.params()
+            + self.tail.params()
+            + self
+                .stages
+                .iter()
+                .map(|(d, c)| d.params() + c.params())
+                .sum::<usize>()
+    }
+}
+
+impl Module for NoiseEstimator {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = self.head.forward_relu(x)?;
+        for (down, conv) in &self.stages {
+            h = down.forward_relu(&pixel_unshuffle(&h, 2)?)?;
+            h = conv.forward_relu(&h)?;
+        }
+        let (n, _, _, _) = h.dims4()?;
+        self.tail.forward(&h)?.reshape((n, ()))?.mean(1)
+    }
+}
+
+/// Side of the crops a photo is measured on (the denoiser's training crop).
+const CROP: usize = 64;
+/// Most crops per axis (at most 8 × 8 = 64 crops per photo).
+const MAX_PER_AXIS: usize = 8;
+
+impl NoiseEstimator {
+    /// The noise level (0–255 scale) of a photo, `rgb` `[h, w, 3]` in `[0, 1]`: the median of
+    /// the estimates on an evenly spread grid of up to 8 × 8 crops of 64 px (smaller photos:
+    /// one crop of their short side rounded down to a multiple of 4). `None` under 8 px.
+    pub fn measure(&self, rgb: &[f32], w: usize, h: usize, device: &Device) -> Result<Option<f32>> {
+        let side = CROP.min(w.min(h) / 4 * 4);
+        if side < 8 {
+            return Ok(None);
+        }
+        let count = |len: usize| (len / side).clamp(1, MAX_PER_AXIS);
+        let (nx, ny) = (count(w), count(h));
+        let start = |len: usize, n: usize, i: usize| {
+            if n == 1 {
+                (len - side) / 2
+            } else {
+                i * (len - side) / (n - 1)
+            }
+        };
+        let mut crops = Vec::with_capacity(nx * ny * side * side * 3);
+        for iy in 0..ny {
+            let y0 = start(h, ny, iy);
+            for ix in 0..nx {
+                let x0 = start(w, nx, ix);
+                for y in y0..y0 + side {
+                    crops.extend_from_slice(&rgb[(y * w + x0) * 3..(y * w + x0 + side) * 3]);
+                }
+            }
+        }
+        let x = Tensor::from_vec(crops, (nx * ny, side, side, 3), device)?;
+        let mut levels: Vec<f32> = self
+            .forward(&x)?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(level_from_log)
+            .collect();
+        levels.sort_by(f32::total_cmp);
+        Ok(Some(levels[levels.len() / 2]))
+    }
+}
+
+/// Converts a prediction of [`NoiseEstimator`] back to σ on the 0–255 scale.
+pub fn level_from_log(log1p_sigma: f32) -> f32 {
+    log1p_sigma.exp_m1().max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn one_value_per_image_and_gradients_reach_every_weight() -> Result<()> {
+        let vm = VarMap::new();
+        let est = NoiseEstimator::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+            &EstimatorConfig { width: 4 },
+        )?;
+        let x = Tensor::rand(0f32, 1f32, (3, 8, 12, 3), &Device::Cpu)?;
+        let y = est.forward(&x)?;
+        assert_eq!(y.dims(), &[3]);
+        let grads = y.sqr()?.sum_all()?.backward()?;
+        for var in vm.all_vars() {
+            let g = grads
+                .get(var.as_tensor())
+                .expect("every weight has a gradient");
+            assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0 || var.dims().len() == 1);
+        }
+        assert_eq!(
+            est.params(),
+            vm.all_vars().iter().map(|v| v.elem_count()).sum::<usize>()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_photo_is_measured_on_a_grid_of_crops() -> Result<()> {
+        // Zero weights and a tail bias of ln(1 + 7): every crop says σ 7, whatever the size.
+        let vm = VarMap::new();
+        let est = NoiseEstimator::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+            &EstimatorConfig { width: 2 },
+        )?;
+        for (name, var) in vm.data().lock().unwrap().iter() {
+            let value = if name == "tail.bias" { 8f32.ln() } else { 0.0 };
+            var.set(&var.as_tensor().ones_like()?.affine(0.0, value as f64)?)?;
+        }
+        for (w, h) in [(300, 200), (37, 29), (9, 500)] {
+            let rgb = vec![0.5; w * h * 3];
+            let level = est.measure(&rgb, w, h, &Device::Cpu)?.unwrap();
+            assert!((level - 7.0).abs() < 1e-4, "{w}x{h}: {level}");
+        }
+        assert_eq!(est.measure(&[0.5; 7 * 7 * 3], 7, 7, &Device::Cpu)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn log_level_round_trip() {
+        for s in [0.0f32, 0.5, 7.0, 50.0] {
+            assert!((level_from_log(s.ln_1p()) - s).abs() < 1e-4);
+        }
+        assert_eq!(level_from_log(-0.3), 0.0);
+    }
+}

@@ -1,0 +1,200 @@
+//! Winograd F(4×4, 3×3) convolution for inference: `relu?(conv3×3(x, w) + b)`, stride 1, "same"
+//! zero padding, channels-last, forward only (training keeps [`super::conv2d_nhwc`]).
+//!
+//! The kernel is transformed once ([`Winograd::new`], at weight load): `U[ξ]`, 36 matrices
+//! `[c_in, c_out]`. The output is cut into 4×4 tiles (the last row and column of tiles may hang
+//! over the image edge; their extra pixels are dropped), and tiles are processed in blocks small
+//! enough that a block's transformed inputs `V` `[36, tiles, c_in]` and products `M` `[36, tiles,
+//! c_out]` stay in the core's L2 cache: per block, the input transform fills `V` (reading the
+//! zero padding from a zero vector, no padded copy), 36 single-threaded GEMMs `M[ξ] = V[ξ] ·
+//! U[ξ]` (the `gemm` crate, as in [`super::conv2d_nhwc`]) do 4× fewer multiply-adds than the
+//! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Blocks (a few
+//! tile rows of one image) run in parallel on rayon's pool; each worker keeps its buffers in a
+//! thread-local scratch, so no call allocates more than its output.
+
+#[cfg(test)]
+mod tests;
+mod transform;
+
+use super::{f32_slice, sgemm};
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::cell::RefCell;
+use transform::{Block, A, M, POINTS};
+
+/// A 3×3 convolution prepared for Winograd inference: its transformed kernel and its bias.
+pub struct Winograd {
+    /// `[36, c_in, c_out]`: see [`transform::kernel`].
+    u: Vec<f32>,
+    /// `[c_out]`.
+    bias: Vec<f32>,
+    c_in: usize,
+}
+
+impl Winograd {
+    /// Whether a 3×3 conv with `c_in` input channels runs faster through Winograd than through
+    /// the direct implicit GEMM: from 4 on, whatever the output channels (measured with
+    /// `aetool-bench --only layers`: with 1–3 terms per product the GEMMs are mostly overhead
+    /// and the direct conv's 9·`c_in` terms win).
+    pub fn pays_off(c_in: usize) -> bool {
+        c_in >= 4
+    }
+
+    /// Prepares the conv with weights `w` `[9·c_in, c_out]` (rows ordered `(ky, kx, c_in)`, as in
+    /// [`crate::models::Conv`]) and bias `b` `[c_out]` (CPU, f32).
+    pub fn new(w: &Tensor, b: &Tensor) -> Result<Self> {
+        let (rows, c_out) = w.dims2()?;
+        if rows % 9 != 0 || b.dims() != [c_out] {
+            bail!(
+                "winograd: weight {:?} and bias {:?} are not a 3×3 conv",
+                w.shape(),
+                b.shape()
+            );
+        }
+        let c_in = rows / 9;
+        let w = w.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Self {
+            u: transform::kernel(&w, c_in, c_out),
+            bias: b.to_vec1::<f32>()?,
+            c_in,
+        })
+    }
+
+    /// `relu?(conv3×3(x, w) + b)`: `[N, H, W, c_in]` → `[N, H, W, c_out]` (CPU, f32). The result
+    /// carries no gradient.
+    pub fn forward(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        x.contiguous()?.apply_op1_no_bwd(&Op { conv: self, relu })
+    }
+
+    fn c_out(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Tiles per block: `V` and `M` of a block take about [`BLOCK_FLOATS`] floats.
+    fn block_tiles(&self) -> usize {
+        (BLOCK_FLOATS / (POINTS * (self.c_in + self.c_out()))).clamp(8, 1024)
+    }
+}
+
+/// Target size of one block's `V` and `M` together, in floats (384 KiB: they stay in L2 between
+/// the transforms and the GEMMs; measured: 24→24 at 512² ran ~10% slower with half of it, no
+/// faster with 2–8× more).
+const BLOCK_FLOATS: usize = 96 * 1024;
+
+/// Per-worker buffers, grown on demand and kept for the thread's life.
+#[derive(Default)]
+struct Scratch {
+    /// Transformed input tiles `[36, block, c_in]`.
+    v: Vec<f32>,
+    /// GEMM products `[36, block, c_out]`.
+    m: Vec<f32>,
+    /// The input transform's first pass (see [`transform::input_block`]).
+    rows: Vec<f32>,
+    /// The output transform's first pass `[4, 6, block, c_out]`.
+    cols: Vec<f32>,
+    /// One partial output tile row.
+    tmp: Vec<f32>,
+    /// Zeros: the padding rows.
+    zeros: Vec<f32>,
+}
+
+/// Grows `buf` to at least `len` floats (new ones zero) and returns its first `len`.
+fn take(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The candle op: one [`Winograd`] conv with or without its ReLU.
+struct Op<'a> {
+    conv: &'a Winograd,
+    relu: bool,
+}
+
+impl Op<'_> {
+    /// The output of one image `x` `[h, w, c_in]` from tile row `ty0` on: `y` holds whole tile
+    /// rows `[rows, w, c_out]` (the last may be cut by the image's bottom edge).
+    fn tile_rows(&self, x: &[f32], (h, w): (usize, usize), ty0: usize, y: &mut [f32]) {
+        let (k, c, co) = (self.conv, self.conv.c_in, self.conv.c_out());
+        let tiles_x = w.div_ceil(M);
+        let count = y.len() / (w * co);
+        let tiles = count.div_ceil(M) * tiles_x;
+        let bt = k.block_tiles();
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let v = take(&mut s.v, POINTS * bt * c);
+            let m = take(&mut s.m, POINTS * bt * co);
+            let cols = take(&mut s.cols, A * M * bt * co);
+            let tmp = take(&mut s.tmp, M * co);
+            let zeros = take(&mut s.zeros, (M * bt + 2) * c);
+            for first in (0..tiles).step_by(bt) {
+                let blk = Block {
+                    h,
+                    w,
+                    c,
+                    tiles_x,
+                    first: ty0 * tiles_x + first,
+                    count: bt.min(tiles - first),
+                    stride: bt,
+                };
+                let rows = take(&mut s.rows, blk.rows_len());
+                transform::input_block(x, blk, zeros, rows, v);
+                for p in 0..POINTS {
+                    let (vp, up) = (&v[p * bt * c..], &k.u[p * c * co..][..c * co]);
+                    sgemm(
+                        blk.count,
+                        co,
+                        c,
+                        &mut m[p * bt * co..],
+                        false,
+                        vp,
+                        (c, 1),
+                        up,
+                    );
+                }
+                // Rows of `y` from this block's first tile row on.
+                let from = (first / tiles_x) * M * w * co;
+                transform::output_block(m, blk, &k.bias, self.relu, cols, tmp, &mut y[from..]);
+            }
+        });
+    }
+}
+
+impl CustomOp1 for Op<'_> {
+    fn name(&self) -> &'static str {
+        "winograd-conv3x3-nhwc"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = layout.shape().dims4()?;
+        let (c_in, co) = (self.conv.c_in, self.conv.c_out());
+        if c != c_in {
+            bail!("winograd: input has {c} channels, the conv takes {c_in}");
+        }
+        let x = f32_slice(storage, layout, "winograd conv")?;
+        let mut y = vec![0f32; n * h * w * co];
+        if !y.is_empty() {
+            // Groups of whole tile rows: about one block each, and enough groups for every core.
+            let tiles_x = w.div_ceil(M);
+            let tiles_y = h.div_ceil(M);
+            let by_block = (self.conv.block_tiles() / tiles_x).max(1);
+            let by_threads = (n * tiles_y)
+                .div_ceil(4 * rayon::current_num_threads())
+                .max(1);
+            let rows = by_block.min(by_threads);
+            y.par_chunks_mut(h * w * co)
+                .zip(x.par_chunks(h * w * c))
+                .for_each(|(img, x)| {
+                    img.par_chunks_mut(rows * M * w * co)
+                        .enumerate()
+                        .for_each(|(g, y)| self.tile_rows(x, (h, w), g * rows, y));
+                });
+        }
+        Ok((CpuStorage::F32(y), Shape::from((n, h, w, co))))
+    }
+}

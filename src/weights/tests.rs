@@ -1,0 +1,56 @@
+//! The bundled weights as they are used: loaded nets run Winograd, and it agrees with the
+//! direct path.
+
+use super::*;
+use crate::models::planes::{denoise_input, lab_planes};
+use crate::models::Task;
+use crate::testing::winograd_error;
+use candle_core::Module;
+
+/// A photo-like `w × h` RGB image in `[0, 1]`: smooth shading, a hard-edged shape and fine
+/// texture (deterministic).
+fn photo(w: usize, h: usize) -> Vec<f32> {
+    (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x as f32, y as f32)))
+        .flat_map(|(x, y)| {
+            let shade = 0.45 + 0.25 * (x / 17.0).sin() * (y / 23.0).cos();
+            let disc = if (x - 40.0).hypot(y - 30.0) < 18.0 {
+                0.3
+            } else {
+                0.0
+            };
+            let grain = 0.04 * ((x * 12.9898 + y * 78.233).sin() * 43_758.547).fract();
+            [0.9, 0.7, 0.5].map(|tint| (tint * shade + disc + grain).clamp(0.0, 1.0))
+        })
+        .collect()
+}
+
+#[test]
+fn bundled_nets_run_winograd_within_1e_4_of_the_direct_path() -> Result<()> {
+    let dev = Device::Cpu;
+    let (w, h) = (96, 64);
+    let rgb = photo(w, h);
+    for kind in ModelKind::ALL {
+        let loaded = load(&Source::Bundled, kind, &dev)?;
+        let planes = match kind.task() {
+            Task::Denoise => denoise_input(&rgb, 25.0),
+            Task::Upscale => rgb.clone(),
+            Task::Colorize => lab_planes(&rgb).0,
+        };
+        let x = Tensor::from_vec(planes, (1, h, w, kind.channels().0), &dev)?;
+        let e = winograd_error(|| loaded.net.forward(&x))?;
+        eprintln!("bundled {kind}: Winograd error {e:.2e} of the output range");
+        // Zero would mean the loaded net was not prepared for Winograd.
+        assert!(
+            e > 0.0 && e < 1e-4,
+            "bundled {kind}: Winograd error {e:.2e}"
+        );
+        if let Some(est) = &loaded.estimator {
+            let x = Tensor::from_vec(rgb.clone(), (1, h, w, 3), &dev)?;
+            let e = winograd_error(|| est.forward(&x))?;
+            eprintln!("bundled {kind} noise estimator: Winograd error {e:.2e}");
+            assert!(e > 0.0 && e < 1e-4, "bundled {kind} estimator: {e:.2e}");
+        }
+    }
+    Ok(())
+}
