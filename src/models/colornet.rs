@@ -10,7 +10,8 @@
 //! and the finest decoder levels are never computed; the caller decodes the logits with the
 //! annealed mean (`colour_bins`) and recombines the upsampled ab with the full-resolution L.
 
-use super::layers::{pixel_shuffle, pixel_unshuffle, Conv, ResBlock};
+use super::layers::Conv;
+use super::trunk::Trunk;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
@@ -28,25 +29,14 @@ pub struct ColorNetConfig {
     pub out_level: usize,
 }
 
-struct Level {
-    blocks: Vec<ResBlock>,
-    resample: Conv,
-}
-
 /// `[N, H, W, 1]` (L / 100) → `[N, H / 2^out_level, W / 2^out_level, bins]` logits; H and W must
 /// be multiples of [`ColorNet::align`].
 pub struct ColorNet {
     cfg: ColorNetConfig,
     head: Conv,
-    down: Vec<Level>,
-    mid: Vec<ResBlock>,
+    trunk: Trunk,
     global: (Conv, Conv),
-    up: Vec<Level>,
     tail: Conv,
-}
-
-fn res_blocks(vb: VarBuilder, n: usize, c: usize) -> Result<Vec<ResBlock>> {
-    (0..n).map(|i| ResBlock::new(vb.pp(i), c)).collect()
 }
 
 impl ColorNet {
@@ -59,43 +49,22 @@ impl ColorNet {
                 "colornet config needs levels, bins and out_level < levels: {cfg:?}"
             );
         }
-        let levels = w.len() - 1;
-        let down = (0..levels)
-            .map(|l| {
-                let vb = vb.pp("down").pp(l);
-                Ok(Level {
-                    blocks: res_blocks(vb.pp("blocks"), cfg.blocks, w[l])?,
-                    resample: Conv::new(vb.pp("resample"), 4 * w[l], w[l + 1], 1, false)?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let up = (cfg.out_level..levels)
-            .map(|l| {
-                let vb = vb.pp("up").pp(l);
-                Ok(Level {
-                    resample: Conv::new(vb.pp("resample"), w[l + 1], 4 * w[l], 1, false)?,
-                    blocks: res_blocks(vb.pp("blocks"), cfg.blocks, w[l])?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let deep = w[levels];
+        let deep = w[w.len() - 1];
         Ok(Self {
             head: Conv::new(vb.pp("head"), 1, w[0], 3, false)?,
-            mid: res_blocks(vb.pp("mid"), cfg.blocks, deep)?,
+            trunk: Trunk::new(&vb, w, cfg.blocks, cfg.out_level)?,
             global: (
                 Conv::new(vb.pp("global").pp(0), deep, deep, 1, false)?,
                 Conv::new(vb.pp("global").pp(1), deep, deep, 1, true)?,
             ),
             tail: Conv::new(vb.pp("tail"), w[cfg.out_level], cfg.bins, 1, false)?,
-            down,
-            up,
             cfg: cfg.clone(),
         })
     }
 
     /// Height and width must be multiples of this (2^(levels-1)).
     pub fn align(&self) -> usize {
-        1 << self.down.len()
+        1 << self.trunk.depth()
     }
 
     /// Output grid step in input pixels.
@@ -105,27 +74,16 @@ impl ColorNet {
 
     /// Multiply-adds per input pixel (the global branch is negligible).
     pub fn macs_per_pixel(&self) -> f64 {
-        let at = |n: usize, level: usize| n as f64 / (1usize << (2 * level)) as f64;
-        let mut m = self.head.macs() as f64 + at(self.tail.macs(), self.cfg.out_level);
-        for (l, d) in self.down.iter().enumerate() {
-            m += at(d.blocks.iter().map(ResBlock::macs).sum(), l) + at(d.resample.macs(), l + 1);
-        }
-        for (u, l) in self.up.iter().zip(self.cfg.out_level..) {
-            m += at(u.blocks.iter().map(ResBlock::macs).sum(), l) + at(u.resample.macs(), l + 1);
-        }
-        m + at(self.mid.iter().map(ResBlock::macs).sum(), self.down.len())
+        let tail = self.tail.macs() as f64 / (1usize << (2 * self.cfg.out_level)) as f64;
+        self.head.macs() as f64 + tail + self.trunk.macs_per_pixel()
     }
 
     pub fn params(&self) -> usize {
-        let level = |lv: &Level| {
-            lv.resample.params() + lv.blocks.iter().map(ResBlock::params).sum::<usize>()
-        };
         self.head.params()
             + self.tail.params()
             + self.global.0.params()
             + self.global.1.params()
-            + self.mid.iter().map(ResBlock::params).sum::<usize>()
-            + self.down.iter().chain(&self.up).map(level).sum::<usize>()
+            + self.trunk.params()
     }
 
     pub fn config(&self) -> &ColorNetConfig {
@@ -138,46 +96,18 @@ impl ColorNet {
         self.tail.prepare_inference()?;
         self.global.0.prepare_inference()?;
         self.global.1.prepare_inference()?;
-        for level in self.down.iter_mut().chain(&mut self.up) {
-            level.resample.prepare_inference()?;
-            level
-                .blocks
-                .iter_mut()
-                .try_for_each(ResBlock::prepare_inference)?;
-        }
-        self.mid
-            .iter_mut()
-            .try_for_each(ResBlock::prepare_inference)
+        self.trunk.prepare_inference()
     }
-}
-
-fn run_blocks(blocks: &[ResBlock], mut x: Tensor) -> Result<Tensor> {
-    for b in blocks {
-        x = b.forward(&x)?;
-    }
-    Ok(x)
 }
 
 impl Module for ColorNet {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut h = self.head.forward(x)?;
-        let mut skips = Vec::with_capacity(self.down.len());
-        for level in &self.down {
-            h = run_blocks(&level.blocks, h)?;
-            skips.push(h.clone());
-            h = level.resample.forward(&pixel_unshuffle(&h, 2)?)?;
-        }
-        h = run_blocks(&self.mid, h)?;
+        let (h, skips) = self.trunk.encode(self.head.forward(x)?)?;
         // Global scene vector: [N, 1, 1, C], added to every position.
         let g = h.mean_keepdim(1)?.mean_keepdim(2)?;
         let g = self.global.1.forward(&self.global.0.forward_relu(&g)?)?;
-        h = h.broadcast_add(&g)?;
-        for level in self.up.iter().rev() {
-            let skip = skips.pop().expect("one skip per level");
-            h = (pixel_shuffle(&level.resample.forward(&h)?, 2)? + skip)?;
-            h = run_blocks(&level.blocks, h)?;
-        }
-        self.tail.forward(&h)
+        self.tail
+            .forward(&self.trunk.decode(h.broadcast_add(&g)?, skips)?)
     }
 }
 

@@ -8,6 +8,7 @@ mod layers;
 pub mod planes;
 mod spec;
 mod srnet;
+mod trunk;
 mod unet;
 
 pub use colornet::{ColorNet, ColorNetConfig};
