@@ -160,6 +160,36 @@ fn assert_clear(err: &anyhow::Error, context: &str) {
     assert!(!msg.contains('\n'), "{context}: multi-line error: {msg}");
 }
 
+/// Counts the fuzz outcomes: a panic fails at once, an error must be one clear line.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    refused: usize,
+}
+
+impl Tally {
+    fn record(&mut self, outcome: std::thread::Result<anyhow::Result<()>>, context: &str) {
+        match outcome {
+            Err(_) => panic!("{context}: panicked (see above)"),
+            Ok(Ok(())) => self.ok += 1,
+            Ok(Err(e)) => {
+                assert_clear(&e, context);
+                self.refused += 1;
+            }
+        }
+    }
+
+    /// Prints the counts; the mutations must have given both outcomes.
+    fn finish(self, what: &str, done: &str) {
+        let Tally { ok, refused } = self;
+        eprintln!("fuzz {what}: {ok} {done}, {refused} refused with a clear error");
+        assert!(
+            ok > 0 && refused > 0,
+            "{ok} / {refused}: the mutations should give both"
+        );
+    }
+}
+
 #[test]
 fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
     let seed = env_u64("AETOOL_FUZZ_SEED", 13);
@@ -190,7 +220,7 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
     };
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let (mut ok, mut refused) = (0, 0);
+    let mut tally = Tally::default();
     for case in 0..cases {
         if started.elapsed() > budget() {
             eprintln!("fuzz: time budget reached after {case} cases");
@@ -216,20 +246,9 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
             );
             Ok(())
         }));
-        match outcome {
-            Err(_) => panic!("{context}: panicked (see above)"),
-            Ok(Ok(())) => ok += 1,
-            Ok(Err(e)) => {
-                assert_clear(&e, &context);
-                refused += 1;
-            }
-        }
+        tally.record(outcome, &context);
     }
-    eprintln!("fuzz images: {ok} restored, {refused} refused with a clear error");
-    assert!(
-        ok > 0 && refused > 0,
-        "{ok} / {refused}: the mutations should give both"
-    );
+    tally.finish("images", "restored");
 }
 
 /// `key` of the `config` metadata set to `value`, the header re-serialised.
@@ -289,7 +308,7 @@ fn mutated_weights_load_or_fail_clearly() {
     let path = dir.path().join("w.safetensors");
     let photo = photo::load(&fixtures().join("rgb8.png"), &Limits::default()).unwrap();
     let started = Instant::now();
-    let (mut ok, mut refused) = (0, 0);
+    let mut tally = Tally::default();
     for case in 0..cases {
         if started.elapsed() > budget() {
             eprintln!("fuzz: time budget reached after {case} cases");
@@ -338,18 +357,7 @@ fn mutated_weights_load_or_fail_clearly() {
             assert!(out.rgb.iter().all(|v| v.is_finite()), "{context}");
             Ok(())
         }));
-        match outcome {
-            Err(_) => panic!("{context}: panicked (see above)"),
-            Ok(Ok(())) => ok += 1,
-            Ok(Err(e)) => {
-                assert_clear(&e, &context);
-                refused += 1;
-            }
-        }
+        tally.record(outcome, &context);
     }
-    eprintln!("fuzz weights: {ok} loaded and ran, {refused} refused with a clear error");
-    assert!(
-        ok > 0 && refused > 0,
-        "{ok} / {refused}: the mutations should give both"
-    );
+    tally.finish("weights", "loaded and ran");
 }
