@@ -154,3 +154,28 @@ pub fn weights_bytes(spec: &ModelSpec, provenance: &serde_json::Value) -> Vec<u8
     write_weights(&path, spec, provenance);
     std::fs::read(&path).expect("read test weights back")
 }
+
+/// CRC-32 (IEEE 802.3, as PNG chunks use) of `bytes`, for hand-made and mutated PNG files.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        // The standard check value of CRC-32/IEEE.
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+    }
+}

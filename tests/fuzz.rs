@@ -50,22 +50,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// CRC-32 (IEEE), to keep a mutated PNG header chunk valid.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// Writes a huge width and/or height into the header of a PNG, JPEG or BMP (others: `None`).
 fn huge_dimensions(data: &[u8], rng: &mut Rng) -> Option<Vec<u8>> {
     let mut d = data.to_vec();
@@ -73,7 +57,7 @@ fn huge_dimensions(data: &[u8], rng: &mut Rng) -> Option<Vec<u8>> {
     if d.starts_with(b"\x89PNG") && d.len() > 33 {
         let field = 16 + 4 * rng.below(2);
         d[field..field + 4].copy_from_slice(&big.to_be_bytes());
-        let crc = crc32(&d[12..29]);
+        let crc = aetool::testing::crc32(&d[12..29]);
         d[29..33].copy_from_slice(&crc.to_be_bytes());
         return Some(d);
     }

@@ -788,22 +788,6 @@ fn earlier_output_folders_inside_a_tree_are_skipped() {
     assert!(!tmp.path().join("photos-denoised/sub-denoised").exists());
 }
 
-/// CRC-32 (IEEE) of `bytes`, for hand-made PNG chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[test]
 fn animated_png_gets_a_note_that_only_frame_one_is_restored() {
     let tmp = tempdir();
@@ -814,7 +798,7 @@ fn animated_png_gets_a_note_that_only_frame_one_is_restored() {
         let mut body = kind.to_vec();
         body.extend_from_slice(data);
         c.extend_from_slice(&body);
-        c.extend_from_slice(&crc32(&body).to_be_bytes());
+        c.extend_from_slice(&aetool::testing::crc32(&body).to_be_bytes());
         c
     };
     let idat = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
