@@ -269,13 +269,13 @@ impl Restorer {
         let small = resize_plane(&l, w, h, ww, wh);
         let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
         let out = self.net().forward(&x)?;
-        finite(&out.flatten_all()?.to_vec1::<f32>()?)?;
-        let (_, oh, ow, c) = out.dims4()?;
+        let (_, oh, ow, _) = out.dims4()?;
+        let values = out.flatten_all()?.to_vec1::<f32>()?;
+        finite(&values)?;
         let ab_small = match self.net() {
-            Net::Colornet(_) => ab_from_logits(&out.flatten_all()?.to_vec1::<f32>()?),
-            _ => out.flatten_all()?.to_vec1::<f32>()?,
+            Net::Colornet(_) => ab_from_logits(&values),
+            _ => values,
         };
-        debug_assert!(c == 2 || matches!(self.net(), Net::Colornet(_)));
         // `image`'s resize clamps f32 pixels to [0, 1], so ab (in [-1, 1]) travels as (ab + 1) / 2.
         let ab_small = ab_small
             .into_iter()
