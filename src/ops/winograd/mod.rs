@@ -20,7 +20,7 @@ use super::{f32_slice, sgemm};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::cell::RefCell;
-use transform::{Block, A, M, POINTS};
+use transform::{Block, M, POINTS};
 
 /// A 3×3 convolution prepared for Winograd inference: its transformed kernel and its bias.
 pub struct Winograd {
@@ -76,10 +76,10 @@ impl Winograd {
     }
 }
 
-/// Target size of one block's `V` and `M` together, in floats (384 KiB: they stay in L2 between
-/// the transforms and the GEMMs; measured: 24→24 at 512² ran ~10% slower with half of it, no
-/// faster with 2–8× more).
-const BLOCK_FLOATS: usize = 96 * 1024;
+/// Target size of one block's `V` and `M` together, in floats (768 KiB: they stay in L2 between
+/// the transforms and the GEMMs; measured on a 2 MiB-L2 core, 24→24 at 512²: ~15% slower at
+/// 192 KiB, ~5% at 384 KiB, the same up to 3 MiB; fewer, larger GEMM calls).
+const BLOCK_FLOATS: usize = 192 * 1024;
 
 /// Per-worker buffers, grown on demand and kept for the thread's life.
 #[derive(Default)]
@@ -88,13 +88,7 @@ struct Scratch {
     v: Vec<f32>,
     /// GEMM products `[36, block, c_out]`.
     m: Vec<f32>,
-    /// The input transform's first pass (see [`transform::input_block`]).
-    rows: Vec<f32>,
-    /// The output transform's first pass `[4, 6, block, c_out]`.
-    cols: Vec<f32>,
-    /// One partial output tile row.
-    tmp: Vec<f32>,
-    /// Zeros: the padding rows.
+    /// `c_in` zeros: the padding.
     zeros: Vec<f32>,
 }
 
@@ -129,21 +123,17 @@ impl Op<'_> {
             let s = &mut *s.borrow_mut();
             let v = take(&mut s.v, POINTS * bt * c);
             let m = take(&mut s.m, POINTS * bt * co);
-            let cols = take(&mut s.cols, A * M * bt * co);
-            let tmp = take(&mut s.tmp, M * co);
-            let zeros = take(&mut s.zeros, (M * bt + 2) * c);
+            let zeros = take(&mut s.zeros, c);
             for first in (0..tiles).step_by(bt) {
                 let blk = Block {
                     h,
                     w,
-                    c,
                     tiles_x,
                     first: ty0 * tiles_x + first,
                     count: bt.min(tiles - first),
                     stride: bt,
                 };
-                let rows = take(&mut s.rows, blk.rows_len());
-                transform::input_block(x, blk, zeros, rows, v);
+                transform::input_block(x, blk, zeros, v);
                 for p in 0..POINTS {
                     let (vp, up) = (&v[p * bt * c..], &k.u[p * c * co..][..c * co]);
                     sgemm(
@@ -159,7 +149,7 @@ impl Op<'_> {
                 }
                 // Rows of `y` from this block's first tile row on.
                 let from = (first / tiles_x) * M * w * co;
-                transform::output_block(m, blk, &k.bias, self.relu, cols, tmp, &mut y[from..]);
+                transform::output_block(m, blk, &k.bias, self.relu, &mut y[from..]);
             }
         });
     }
