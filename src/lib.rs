@@ -40,6 +40,7 @@
 mod app;
 mod atomic;
 mod interrupt;
+mod json_path;
 mod maths;
 pub mod models;
 #[cfg(feature = "bench")]

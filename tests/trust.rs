@@ -193,47 +193,44 @@ fn weights_with_nan_or_infinity_are_refused_by_every_command() {
 // 3. Aborts instead of errors
 // ---------------------------------------------------------------------------------------------
 
-/// A weights file whose metadata declares a U-Net of `levels` levels (tensors for two levels).
-fn deep_unet_weights(path: &Path, levels: usize) {
-    let real = tiny_spec(ModelKind::Denoise);
-    let (_, vm) = aetool::testing::random_net(&real, 0.0);
-    let tensors: Vec<(String, Tensor)> = vm
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
-        .collect();
+/// A complete weights file (tensors included) of a width-1 U-Net with `levels` levels: a few
+/// KB that used to ask for 2^(levels-1)-pixel tile alignment (terabytes) or overflow.
+fn deep_unet_weights(path: &Path, levels: usize, blocks: usize) {
     let spec = ModelSpec {
         task: Task::Denoise,
         arch: Arch::Unet(UNetConfig {
             in_channels: 4,
             out_channels: 3,
             widths: vec![1; levels],
-            blocks: 1,
+            blocks,
             residual: true,
         }),
         estimator: None,
     };
-    aetool::weights::save(path, &tensors, &spec, &serde_json::json!({"steps": 1})).unwrap();
+    write_weights(path, &spec, &serde_json::json!({"steps": 1}));
 }
 
 #[test]
 fn absurd_architectures_are_refused_at_load_not_aborted() {
     let tmp = tempdir();
-    for levels in [12, 40, 64, 200] {
+    for (levels, blocks, says) in [
+        (12, 1, "levels 12"),
+        (40, 1, "levels 40"),
+        (64, 1, "levels 64"),
+        // Within every single bound, but ±12,734 px of context: a 25,000² tile at least.
+        (8, 16, "smallest tile"),
+    ] {
         let w = tmp.path().join(format!("deep{levels}.safetensors"));
-        deep_unet_weights(&w, levels);
-        let says = format!("levels {levels}");
+        deep_unet_weights(&w, levels, blocks);
         let ws = w.to_string_lossy().into_owned();
-        assert_fatal(run(aetool().arg("info").arg(&w)), &[&ws, &says], "info");
+        assert_fatal(run(aetool().arg("info").arg(&w)), &[&ws, says], "info");
         let res = run(aetool()
             .args(["denoise", "--sigma", "5", "--weights"])
             .arg(&w)
             .arg(fixture("rgb8.png"))
             .arg("-o")
             .arg(tmp.path().join("o.png")));
-        assert_fatal(res, &[&ws, &says], "denoise");
+        assert_fatal(res, &[&ws, says], "denoise");
     }
 }
 
@@ -382,4 +379,509 @@ fn truncated_baseline_and_progressive_jpegs_are_reported() {
         );
     }
     assert!(out.join("baseline.jpg").is_file() && out.join("progressive.jpg").is_file());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. SIGTERM and leftovers
+// ---------------------------------------------------------------------------------------------
+
+/// Sends SIGTERM to `child`.
+#[cfg(unix)]
+fn sigterm(child: &std::process::Child) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+}
+
+/// Waits until `ready()` or `limit` passes.
+#[cfg(unix)]
+fn wait_for(limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_restore_run_after_the_current_file_with_status_143() {
+    let tmp = tempdir();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let big = image::RgbImage::from_fn(384, 384, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 5) as u8, ((x + y) * 7) as u8])
+    });
+    for i in 0..12 {
+        big.save(inputs.join(format!("p{i:02}.png"))).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aetool"))
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["denoise", "--quiet", "--json", "--sigma", "10"])
+        .arg(&inputs)
+        .arg("-o")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = wait_for(Duration::from_secs(60), || {
+        std::fs::read_dir(&out).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+    });
+    assert!(started, "no output appeared");
+    sigterm(&child);
+    let end = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&end.stderr);
+    assert_eq!(end.status.code(), Some(143), "{err}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    let summary: serde_json::Value = serde_json::from_slice(&end.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let done = summary["done"].as_u64().unwrap();
+    assert!((1..12).contains(&done), "{summary}");
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert_eq!(
+        written.len() as u64,
+        done,
+        "no temp file or partial output left"
+    );
+    for e in written {
+        let img = image::open(e.path()).unwrap();
+        assert_eq!((img.width(), img.height()), (384, 384));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_checkpoints_training_and_exits_143() {
+    use std::io::BufRead;
+    let tmp = tempdir();
+    let photos = photos(tmp.path(), 3);
+    let out = tmp.path().join("w.safetensors");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aetool"))
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["finetune", "--task", "denoise", "--from", "scratch"])
+        .args(["--steps", "1000000", "--batch", "2", "--patch", "16"])
+        .args(["--checkpoint-every", "1000000", "--val-every", "1000000"])
+        .arg("--dir")
+        .arg(&photos)
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("training ") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("training started");
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("checkpoint saved at step"), "{err}");
+    assert!(tmp.path().join("w.ckpt.safetensors").is_file(), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn stale_temp_files_of_a_killed_run_are_removed_and_others_kept() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for name in [".aetool-tmp-AbC123", ".aetool-tmp-x9", ".keep", "old.png"] {
+        let f = std::fs::File::create(out.join(name)).unwrap();
+        f.set_modified(hour_ago).unwrap();
+    }
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".keep", "old.png", "rgb8.png"]);
+
+    // The same beside a finetune output.
+    let photos = photos(tmp.path(), 2);
+    let stale = tmp.path().join(".aetool-tmp-ckpt1");
+    std::fs::File::create(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let (code, _, err) = run(aetool()
+        .args([
+            "finetune", "--task", "denoise", "--from", "scratch", "--steps", "0",
+        ])
+        .args(["--patch", "16", "--quiet", "--dir"])
+        .arg(&photos)
+        .arg("-o")
+        .arg(tmp.path().join("t.safetensors")));
+    assert_eq!(code, 0, "{err}");
+    assert!(!stale.exists());
+}
+
+#[test]
+fn an_unwritable_destination_is_found_before_any_work() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let blocker = tmp.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let out = blocker.join("out");
+    // The inputs are never decoded: a corrupt one is reported for its destination, not its bytes.
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(fixture("corrupt.jpg"))
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 1, "{err}");
+    for name in ["corrupt.jpg", "rgb8.png"] {
+        let output = out.join(name).to_string_lossy().into_owned();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(&output)).collect();
+        assert_eq!(lines.len(), 1, "{name}:\n{err}");
+        assert!(lines[0].contains("cannot write output") && lines[0].contains("not a folder"));
+    }
+    assert!(!err.contains("corrupt JPEG"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Smaller ones
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn json_summaries_survive_file_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let odd = photos.join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+    std::fs::copy(fixture("rgb8.png"), &odd).unwrap();
+    std::fs::copy(fixture("gray8.png"), photos.join("plain.png")).unwrap();
+    let (code, stdout, err) = run(aetool()
+        .args(["denoise", "--quiet", "--json", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(&photos)
+        .arg("-o")
+        .arg(tmp.path().join("out")));
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["done"], 2, "{summary}");
+    assert!(stdout.contains("caf\u{FFFD}.png"), "{stdout}");
+
+    let (code, stdout, err) = run(aetool()
+        .args([
+            "eval",
+            "--task",
+            "denoise",
+            "--json",
+            "--per-image",
+            "--weights",
+        ])
+        .arg(&w)
+        .arg(&photos));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["images"].as_array().unwrap().len(), 2, "{doc}");
+}
+
+#[test]
+fn eval_upscale_skips_images_too_small_to_score() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::UpscaleX2);
+    let set = tmp.path().join("set");
+    std::fs::create_dir(&set).unwrap();
+    for (name, (x, y)) in [
+        ("a1x1.png", (1, 1)),
+        ("b7x5.png", (7, 5)),
+        ("c5x7.png", (5, 7)),
+    ] {
+        image::RgbImage::from_pixel(x, y, image::Rgb([90, 120, 200]))
+            .save(set.join(name))
+            .unwrap();
+    }
+    let res = run(aetool()
+        .args(["eval", "--task", "upscale", "-x2", "--weights"])
+        .arg(&w)
+        .arg(&set));
+    let (code, _, err) = &res;
+    assert_eq!(*code, 2, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for name in ["a1x1.png", "b7x5.png", "c5x7.png"] {
+        assert!(
+            err.contains(&format!("{name}: ")) && err.contains("too small"),
+            "{err}"
+        );
+    }
+    assert!(err.contains("no image large enough"), "{err}");
+
+    // With one usable image the others are skipped and the run succeeds.
+    image::RgbImage::from_fn(24, 18, |x, y| image::Rgb([x as u8 * 9, y as u8 * 13, 77]))
+        .save(set.join("d24x18.png"))
+        .unwrap();
+    let (code, stdout, err) = run(aetool()
+        .args(["eval", "--task", "upscale", "-x2", "--weights"])
+        .arg(&w)
+        .arg(&set));
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("1 images"), "{stdout}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_refused_instead_of_blocking() {
+    let tmp = tempdir();
+    let fifo = tmp.path().join("w.safetensors");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let fs = fifo.to_string_lossy().into_owned();
+    let says = [fs.as_str(), "not a regular file"];
+    let out = tmp.path().join("o.png");
+    let started = Instant::now();
+    assert_fatal(
+        run(aetool()
+            .arg("denoise")
+            .arg("--weights")
+            .arg(&fifo)
+            .arg(fixture("rgb8.png"))
+            .arg("-o")
+            .arg(&out)),
+        &says,
+        "--weights",
+    );
+    assert_fatal(run(aetool().arg("info").arg(&fifo)), &says, "info");
+    let photos = photos(tmp.path(), 2);
+    assert_fatal(
+        run(aetool()
+            .args(["finetune", "--task", "denoise", "--from"])
+            .arg(&fifo)
+            .arg("--dir")
+            .arg(&photos)
+            .arg("-o")
+            .arg(tmp.path().join("x.safetensors"))),
+        &says,
+        "--from",
+    );
+    // The checkpoint beside `-o w.safetensors` is `w.ckpt.safetensors`.
+    let ckpt = tmp.path().join("t.ckpt.safetensors");
+    let c = std::ffi::CString::new(ckpt.to_string_lossy().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let cs = ckpt.to_string_lossy().into_owned();
+    assert_fatal(
+        run(aetool()
+            .args([
+                "finetune", "--task", "denoise", "--from", "scratch", "--resume",
+            ])
+            .args(["--patch", "16", "--dir"])
+            .arg(&photos)
+            .arg("-o")
+            .arg(tmp.path().join("t.safetensors"))),
+        &[cs.as_str(), "not a regular file"],
+        "checkpoint",
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn an_image_file_name_for_many_inputs_is_refused() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let out = tmp.path().join("two.png");
+    assert_fatal(
+        run(aetool()
+            .args(["denoise", "--weights"])
+            .arg(&w)
+            .arg(fixture("rgb8.png"))
+            .arg(fixture("gray8.png"))
+            .arg("-o")
+            .arg(&out)),
+        &["-o", "two.png", "2 inputs"],
+        "two inputs",
+    );
+    let folder = tmp.path().join("in");
+    std::fs::create_dir(&folder).unwrap();
+    assert_fatal(
+        run(aetool()
+            .args(["denoise", "--weights"])
+            .arg(&w)
+            .arg(&folder)
+            .arg("-o")
+            .arg(&out)),
+        &["two.png", "is a folder"],
+        "folder input",
+    );
+    assert!(!out.exists());
+    // An existing folder with an image-like name is still a folder.
+    std::fs::create_dir(&out).unwrap();
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(fixture("rgb8.png"))
+        .arg(fixture("gray8.png"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("rgb8.png").is_file() && out.join("gray8.png").is_file());
+}
+
+#[test]
+fn earlier_output_folders_inside_a_tree_are_skipped() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(photos.join("sub")).unwrap();
+    std::fs::copy(fixture("rgb8.png"), photos.join("sub/a.png")).unwrap();
+    // An earlier `aetool denoise photos/sub` made photos/sub-denoised.
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(photos.join("sub")));
+    assert_eq!(code, 0, "{err}");
+    assert!(photos.join("sub-denoised/a.png").is_file());
+    // A folder that only looks like one is processed.
+    std::fs::create_dir_all(photos.join("summer-x2")).unwrap();
+    std::fs::copy(fixture("gray8.png"), photos.join("summer-x2/b.png")).unwrap();
+
+    let (code, stdout, err) = run(aetool()
+        .args(["denoise", "--json", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(&photos));
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["done"], 2, "{summary}");
+    let note = format!(
+        "skipping {}: earlier aetool output",
+        photos.join("sub-denoised").display()
+    );
+    assert!(err.contains(&note), "{err}");
+    assert!(!tmp.path().join("photos-denoised/sub-denoised").exists());
+}
+
+/// CRC-32 (IEEE) of `bytes`, for hand-made PNG chunks.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn animated_png_gets_a_note_that_only_frame_one_is_restored() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let png = std::fs::read(fixture("rgb8.png")).unwrap();
+    let chunk = |kind: &[u8; 4], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        c.extend_from_slice(&body);
+        c.extend_from_slice(&crc32(&body).to_be_bytes());
+        c
+    };
+    let idat = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
+    let mut fctl = vec![0u8; 4];
+    fctl.extend_from_slice(&37u32.to_be_bytes());
+    fctl.extend_from_slice(&29u32.to_be_bytes());
+    fctl.extend_from_slice(&[0; 8]);
+    fctl.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+    let mut apng = png[..idat].to_vec();
+    apng.extend(chunk(b"acTL", &[0, 0, 0, 1, 0, 0, 0, 0]));
+    apng.extend(chunk(b"fcTL", &fctl));
+    apng.extend_from_slice(&png[idat..]);
+    let input = tmp.path().join("anim.png");
+    std::fs::write(&input, apng).unwrap();
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(&input));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("animated PNG: only the first frame is restored"),
+        "{err}"
+    );
+    assert!(tmp.path().join("anim.denoised.png").is_file());
+}
+
+#[test]
+fn a_png_whose_icc_chunk_inflates_to_80_mb_decodes_without_it() {
+    use image::ImageEncoder;
+    let tmp = tempdir();
+    let path = tmp.path().join("icc-bomb.png");
+    let img = image::RgbImage::from_pixel(16, 12, image::Rgb([10, 200, 30]));
+    let mut enc = image::codecs::png::PngEncoder::new(std::fs::File::create(&path).unwrap());
+    enc.set_icc_profile(vec![0u8; 80 << 20]).unwrap();
+    enc.write_image(img.as_raw(), 16, 12, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    let photo = aetool::photo::load(&path, &aetool::photo::Limits::default()).unwrap();
+    assert_eq!((photo.width, photo.height), (16, 12));
+    assert!(photo.meta.icc.is_none());
+    // A real profile is still read.
+    let real = aetool::photo::load(&fixture("icc.png"), &Default::default()).unwrap();
+    assert!(real.meta.icc.is_some());
+}
+
+#[test]
+fn folder_walking_is_not_quadratic_in_depth() {
+    let tmp = tempdir();
+    let w = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let mut deep = tmp.path().join("deep");
+    for _ in 0..1500 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::copy(fixture("rgb8.png"), deep.join("x.png")).unwrap();
+    let started = Instant::now();
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--sigma", "5", "--weights"])
+        .arg(&w)
+        .arg(tmp.path().join("deep"))
+        .arg("-o")
+        .arg(tmp.path().join("out")));
+    assert_eq!(code, 0, "{err}");
+    // Measured on 2 cores: 44 s before (a path resolution per folder), under 1 s after.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -338,6 +338,36 @@ fn strength(s: f32) -> Result<f32> {
     Ok(s)
 }
 
+/// `-o x.png` is an output file only with one input file; with several inputs or a folder it
+/// would silently become a folder named `x.png`. (An existing folder of that name is fine.)
+fn output_names_a_file(args: &RunArgs) -> Result<()> {
+    let Some(out) = &args.output else {
+        return Ok(());
+    };
+    let image_ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .and_then(OutputFormat::from_extension)
+        .is_some();
+    if !image_ext || out.is_dir() {
+        return Ok(());
+    }
+    let o = out.display();
+    if args.inputs.len() > 1 {
+        bail!(
+            "-o {o} names an image file, but there are {} inputs; give a folder for -o (one without an image extension), or a single input",
+            args.inputs.len()
+        );
+    }
+    if let Some(dir) = args.inputs.iter().find(|i| i.is_dir()) {
+        bail!(
+            "-o {o} names an image file, but {} is a folder; give a folder for -o (one without an image extension)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Validated settings for an inference command.
 pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<RestoreConfig> {
     let shard = args
@@ -352,6 +382,7 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
             args.max_megapixels
         );
     }
+    output_names_a_file(args)?;
     let settings = RestoreSettings {
         sigma: sigma(flags.sigma)?,
         strength: strength(flags.strength)?,

@@ -1,5 +1,5 @@
 //! Runs a parsed command line. Returns the process exit status: 0 all good, 1 some files
-//! failed, 2 usage or fatal error (the latter as `Err`), 130 interrupted.
+//! failed, 2 usage or fatal error (the latter as `Err`), 130 interrupted (143 by SIGTERM).
 
 pub mod args;
 pub mod config;
@@ -19,6 +19,7 @@ pub enum Status {
     Ok = 0,
     SomeFailed = 1,
     Fatal = 2,
+    /// Ctrl-C (130) or SIGTERM (143, see `interrupt::exit_status`).
     Interrupted = 130,
 }
 
@@ -36,7 +37,10 @@ pub fn run_cli() -> i32 {
             Status::Fatal
         }
     };
-    status as i32
+    match status {
+        Status::Interrupted => crate::interrupt::exit_status(),
+        other => other as i32,
+    }
 }
 
 /// Runs one command: the thread count is applied first, then the flags become a validated
@@ -80,6 +84,7 @@ pub fn run(cli: Cli) -> Result<Status> {
 }
 
 fn restore(mut cfg: RestoreConfig) -> Result<Status> {
+    let started = std::time::SystemTime::now();
     let loaded = crate::weights::load(&cfg.source, cfg.kind, &cfg.device)?;
     if loaded.trained_steps() == 0 {
         eprintln!(
@@ -96,7 +101,8 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
         cfg.settings.tile_pad = Some(pad.min(radius));
     }
     let restorer = Restorer::new(loaded, cfg.device, cfg.settings);
-    let plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
+    let mut plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
+    crate::pipeline::dest::prepare(&mut plan, started);
     let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, cfg.quiet);
     if cfg.json {
         crate::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
@@ -123,6 +129,12 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
 
 fn finetune(args: &args::FinetuneArgs) -> Result<Status> {
     let cfg = config::finetune(args)?;
+    // Temp files of weights or checkpoints a killed run left beside the output.
+    let folder = cfg.output.parent().filter(|p| !p.as_os_str().is_empty());
+    crate::atomic::remove_stale(
+        folder.unwrap_or(std::path::Path::new(".")),
+        std::time::SystemTime::now(),
+    );
     let report = crate::train::run(&cfg)?;
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;

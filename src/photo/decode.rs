@@ -42,7 +42,11 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
             TiffDecoder::new(reader.into_inner()).map_err(|e| decode_error(e, format, limits))?,
         )
     } else {
-        reader.limits(limits.image_limits());
+        reader.limits(if format == ImageFormat::Png {
+            limits.png_header_limits()
+        } else {
+            limits.image_limits()
+        });
         Box::new(
             reader
                 .into_decoder()

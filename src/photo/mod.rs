@@ -29,6 +29,7 @@
 //!
 //! Error messages are one line and never contain the path: the caller adds it.
 
+mod animation;
 mod decode;
 mod encode;
 mod format;
@@ -37,6 +38,7 @@ mod metadata;
 #[cfg(test)]
 mod tests;
 
+pub use animation::animated;
 pub use decode::load;
 pub use encode::{save, JPEG_QUALITY};
 pub use format::OutputFormat;
@@ -69,6 +71,17 @@ impl Limits {
     /// accepted up to half of `max_pixels`.
     pub fn max_alloc(&self) -> u64 {
         self.max_pixels.saturating_mul(8).saturating_add(64 << 20)
+    }
+
+    /// Limits while a PNG's header is read. The `png` crate's own allocations are a row buffer
+    /// and the metadata chunks, and with the whole image budget a compressed ICC profile of a
+    /// few hundred KB inflates to a gigabyte: 64 MiB is plenty for any real profile (a larger
+    /// one is dropped, as the crate drops unreadable profiles). The pixels are bounded by
+    /// [`Limits::image_limits`], set once the header is read.
+    pub fn png_header_limits(&self) -> image::Limits {
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(self.max_alloc().min(64 << 20));
+        limits
     }
 
     /// The `image` crate limits enforcing [`Limits::max_alloc`].

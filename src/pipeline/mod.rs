@@ -2,6 +2,7 @@
 //! three threads (decoding the next file and encoding the previous one while the model runs),
 //! with per-file errors reported and counted, never fatal.
 
+pub mod dest;
 pub mod restore;
 pub mod tiling;
 pub mod walk;
@@ -19,6 +20,7 @@ use std::time::Instant;
 /// One failed file.
 #[derive(Debug, Serialize)]
 pub struct Failure {
+    #[serde(serialize_with = "crate::json_path::one")]
     pub file: PathBuf,
     pub error: String,
 }
@@ -34,6 +36,7 @@ pub struct Summary {
     pub megapixels: f64,
     pub seconds: f64,
     pub megapixels_per_second: f64,
+    #[serde(serialize_with = "crate::json_path::many")]
     pub outputs: Vec<PathBuf>,
     pub failures: Vec<Failure>,
     pub interrupted: bool,
@@ -99,7 +102,14 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
             let name = job.input.display().to_string();
             progress.bar().set_message(name.clone());
             let photo = match decoded {
-                Ok(p) => p,
+                Ok(p) => {
+                    if let Some(format) = io::animated(&job.input) {
+                        progress.note(format!(
+                            "aetool: {name}: animated {format}: only the first frame is restored"
+                        ));
+                    }
+                    p
+                }
                 Err(e) => {
                     fail(&job.input, format!("{e:#}"));
                     progress.bar().inc(1);

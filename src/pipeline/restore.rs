@@ -251,12 +251,9 @@ impl Restorer {
     fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
         let c = window.len() / (t.w * t.h);
         let x = Tensor::from_vec(window, (1, t.h, t.w, c), &self.device)?;
-        Ok(self
-            .net()
-            .forward(&x)?
-            .clamp(0f32, 1f32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?)
+        let y = self.net().forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        finite(&y)?;
+        Ok(y.into_iter().map(|v| v.clamp(0.0, 1.0)).collect())
     }
 
     /// Predicts ab at the working size (regression weights: ab directly; the classifier: class
@@ -272,6 +269,7 @@ impl Restorer {
         let small = resize_plane(&l, w, h, ww, wh);
         let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
         let out = self.net().forward(&x)?;
+        finite(&out.flatten_all()?.to_vec1::<f32>()?)?;
         let (_, oh, ow, c) = out.dims4()?;
         let ab_small = match self.net() {
             Net::Colornet(_) => ab_from_logits(&out.flatten_all()?.to_vec1::<f32>()?),
@@ -291,6 +289,16 @@ impl Restorer {
             .map(|v| v * 2.0 - 1.0)
             .collect();
         Ok(lab_to_rgb_planes(&l, &ab))
+    }
+}
+
+/// Refuses a model output holding NaN or infinity (weights with absurd values overflow), so a
+/// damaged weights file never writes garbage pixels.
+fn finite(values: &[f32]) -> Result<()> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        bail!("the model produced non-finite values (damaged or absurd weights?); nothing written")
     }
 }
 

@@ -2,7 +2,7 @@
 //! anything is built from it: a few bytes of JSON must not be able to ask for petabytes (a
 //! 40-level U-Net aligns tiles to 2^39 pixels) or overflow the size arithmetic.
 
-use crate::models::{Arch, ModelSpec};
+use crate::models::{Arch, ModelSpec, Net};
 
 /// Most U-Net levels (each halves the resolution; 8 levels align tiles to 128 pixels).
 pub const MAX_LEVELS: usize = 8;
@@ -62,6 +62,34 @@ pub fn check(spec: &ModelSpec) -> Result<(), String> {
     if params.is_none() {
         return Err(format!(
             "architecture has more than {MAX_PARAMS} parameters; not an aetool model"
+        ));
+    }
+    Ok(())
+}
+
+/// Most working memory the smallest tile of a model may need (its window is at least twice the
+/// receptive radius wide): a small file with many levels and blocks of wide layers would
+/// otherwise ask for terabytes on any photo.
+pub const MAX_WINDOW_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
+
+/// Checks that the smallest tile window of `net` (built from a spec that passed [`check`], so
+/// its radius cannot overflow) fits [`MAX_WINDOW_BYTES`], with the restorer's estimate of
+/// 4 · (24 · width + 24 · scale²) bytes per input pixel at the widest layer.
+pub fn check_window(net: &Net, spec: &ModelSpec) -> Result<(), String> {
+    let width = match &spec.arch {
+        Arch::Unet(c) => c.widths.iter().copied().max().unwrap_or(1),
+        Arch::Srnet(c) => c.width,
+        // Never tiled: it runs once on a working copy whose size `--work-size` bounds.
+        Arch::Colornet(_) => return Ok(()),
+    };
+    let (r, a, s) = (net.radius() as f64, net.align() as f64, net.scale() as f64);
+    let side = 2.0 * (r / a).ceil() * a + a;
+    let bytes = side * side * 4.0 * (24.0 * width as f64 + 24.0 * s * s);
+    if bytes > MAX_WINDOW_BYTES {
+        return Err(format!(
+            "architecture needs about {:.0} GiB for its smallest tile (receptive radius ±{} px, {width} channels); not a usable model",
+            bytes / (1u64 << 30) as f64,
+            net.radius()
         ));
     }
     Ok(())
@@ -138,7 +166,28 @@ mod tests {
             assert_eq!(check(&spec), Ok(()), "{kind}");
             let (net, _) = crate::testing::random_net(&spec, 0.0);
             assert_eq!(params(&spec), Some(net.params() as u64), "{kind}");
+            assert_eq!(check_window(&net, &spec), Ok(()), "{kind}");
         }
+    }
+
+    #[test]
+    fn a_receptive_field_too_wide_for_any_tile_is_refused() {
+        // 8 levels of 16 blocks: ±12,734 px of context, a 25,000² window even for a tiny photo.
+        let spec = ModelSpec {
+            task: Task::Denoise,
+            arch: Arch::Unet(UNetConfig {
+                in_channels: 4,
+                out_channels: 3,
+                widths: vec![2; 8],
+                blocks: 16,
+                residual: true,
+            }),
+            estimator: None,
+        };
+        assert_eq!(check(&spec), Ok(()));
+        let (net, _) = crate::testing::random_net(&spec, 0.0);
+        let err = check_window(&net, &spec).unwrap_err();
+        assert!(err.contains("smallest tile"), "{err}");
     }
 
     #[test]

@@ -189,6 +189,7 @@ fn from_bytes(
         .map(|c| NoiseEstimator::new(vb.pp("estimator"), c))
         .transpose()
         .map_err(mismatch)?;
+    bounds::check_window(&net, &spec).map_err(|e| anyhow!("{origin}: {e}"))?;
     // Loaded weights are for inference: Winograd kernels, transformed once here.
     net.prepare_inference()?;
     if let Some(e) = &mut estimator {

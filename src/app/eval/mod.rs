@@ -80,6 +80,7 @@ struct Case {
 
 #[derive(Debug, Serialize)]
 struct Row {
+    #[serde(serialize_with = "crate::json_path::one")]
     file: PathBuf,
     setting: String,
     scores: Scores,
@@ -259,11 +260,12 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
         for (i, input) in files.iter().enumerate() {
             let file = &input.clean;
             let case = match task {
-                Task::Denoise => denoise::case(input, setting.degrade, i, &limits),
+                Task::Denoise => denoise::case(input, setting.degrade, i, &limits).map(Some),
                 Task::Upscale => upscale::case(input, setting.degrade, cfg.kind.scale(), &limits),
-                Task::Colorize => colorize::case(input, &limits),
+                Task::Colorize => colorize::case(input, &limits).map(Some),
             }
             .with_context(|| file.display().to_string())?;
+            let Some(case) = case else { continue };
             let (out, _) = restorer.restore(&case.input, &mut |_, _| {})?;
             let prev_out = previous
                 .as_ref()
@@ -293,6 +295,9 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
                 setting: setting.label.clone(),
                 scores,
             });
+        }
+        if set.is_empty() {
+            bail!("{}: no image large enough to evaluate", cfg.dir.display());
         }
         let refs: Vec<&Scores> = set.iter().collect();
         let m = mean(&refs);
@@ -327,7 +332,7 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
         let doc = serde_json::json!({
             "model": model,
             "previous": previous.as_ref().map(|p| p.origin().to_string()),
-            "dir": cfg.dir,
+            "dir": cfg.dir.to_string_lossy(),
             "task": task,
             "means": means,
             "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null },

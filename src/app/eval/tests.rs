@@ -268,7 +268,9 @@ fn upscale_jpeg_lr_is_made_from_hr_and_scores_below_clean_lr() {
     assert_eq!(jpeg_inputs[0].degraded, None);
     let limits = Limits::default();
     let baseline = |degrade| {
-        let case = upscale::case(&jpeg_inputs[0], degrade, 2, &limits).unwrap();
+        let case = upscale::case(&jpeg_inputs[0], degrade, 2, &limits)
+            .unwrap()
+            .unwrap();
         assert_eq!((case.width, case.height), (64, 50));
         assert_eq!((case.input.width, case.input.height), (32, 25));
         assert_eq!(case.space, Space::Y { border: 2 });
@@ -293,7 +295,9 @@ fn upscale_jpeg_lr_is_made_from_hr_and_scores_below_clean_lr() {
         dir.path(),
     ))
     .unwrap();
-    let case = upscale::case(&std_inputs[0], Degrade::Given, 2, &limits).unwrap();
+    let case = upscale::case(&std_inputs[0], Degrade::Given, 2, &limits)
+        .unwrap()
+        .unwrap();
     assert!(case.input.rgb.iter().all(|&v| v == 0.0));
 }
 

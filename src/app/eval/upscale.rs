@@ -82,9 +82,26 @@ pub(super) fn low_res(
     }
 }
 
-/// The case of one HR image.
-pub(super) fn case(input: &Input, degrade: Degrade, scale: usize, limits: &Limits) -> Result<Case> {
+/// Why a `w`×`h` image cannot be scored at ×`scale` (the protocol crops `scale` pixels from
+/// each border of the HR image, whose sides are cut to multiples of `scale`): `None` if it can.
+pub(super) fn too_small(w: usize, h: usize, scale: usize) -> Option<String> {
+    let min = 3 * scale;
+    (w / scale * scale < min || h / scale * scale < min)
+        .then(|| format!("{w}×{h} is too small to evaluate ×{scale} (at least {min}×{min} pixels)"))
+}
+
+/// The case of one HR image; `None` (after a note naming it) when it is too small to score.
+pub(super) fn case(
+    input: &Input,
+    degrade: Degrade,
+    scale: usize,
+    limits: &Limits,
+) -> Result<Option<Case>> {
     let clean = io::load(&input.clean, limits)?;
+    if let Some(why) = too_small(clean.width, clean.height, scale) {
+        eprintln!("aetool: skipping {}: {why}", input.clean.display());
+        return Ok(None);
+    }
     let (hr, hw, hh) = crop_to_scale(&clean.rgb, clean.width, clean.height, scale);
     let (lw, lh) = (hw / scale, hh / scale);
     let lr = match (degrade, &input.degraded) {
@@ -99,12 +116,12 @@ pub(super) fn case(input: &Input, degrade: Degrade, scale: usize, limits: &Limit
         bail!("LR image is {}×{}, expected {lw}×{lh}", lr.width, lr.height);
     }
     let baseline = resize_rgb(&lr.rgb, lw, lh, hw, hh);
-    Ok(Case {
+    Ok(Some(Case {
         input: lr,
         reference: hr,
         width: hw,
         height: hh,
         baseline,
         space: Space::Y { border: scale },
-    })
+    }))
 }

@@ -17,7 +17,9 @@
 //! - earlier aetool outputs: files whose name, before the extension, ends with the suffix of a
 //!   model kind ([`ModelKind::suffix`]: `.denoised`, `.x2`, `.x4`, `.colorized`; e.g.
 //!   `cat.denoised.png`, `cat.x2.jpg`);
-//! - the output folder, when it lies inside an input folder: it is never entered.
+//! - the output folder, when it lies inside an input folder: it is never entered;
+//! - earlier output folders: a folder `<name>-<suffix>` (`sub-denoised`, `sub-x2`, …) beside a
+//!   folder `<name>`, as a run on `<name>` makes it.
 //!
 //! Folders are walked recursively; `--no-recursive` processes only a folder's direct files.
 //! Symbolic links are followed; a link that loops back to one of its own parent folders, and a
@@ -405,6 +407,7 @@ fn walk_folder(
     cands: &mut Vec<Candidate>,
     plan: &mut Plan,
 ) {
+    let out_ids = folder_ids(out_roots);
     let mut walker = WalkDir::new(root).follow_links(true).sort_by_file_name();
     if !opts.recursive {
         walker = walker.max_depth(1);
@@ -441,7 +444,8 @@ fn walk_folder(
             if let Some(skip) = name_skip(name) {
                 plan.skipped.push((path.to_path_buf(), skip));
                 it.skip_current_dir();
-            } else if std::fs::canonicalize(path).is_ok_and(|c| out_roots.contains(&c)) {
+            } else if is_earlier_output_folder(path) || is_output_root(&entry, out_roots, &out_ids)
+            {
                 plan.skipped.push((path.to_path_buf(), Skip::EarlierOutput));
                 it.skip_current_dir();
             }
@@ -474,6 +478,53 @@ fn walk_folder(
             output: with_format(dest.join(rel), opts),
             canon,
         });
+    }
+}
+
+/// Identity of a folder (device, inode) on Unix.
+type FolderId = (u64, u64);
+
+#[cfg(unix)]
+fn folder_id(meta: &std::fs::Metadata) -> FolderId {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// The identities of the output folders that exist.
+fn folder_ids(out_roots: &HashSet<PathBuf>) -> HashSet<FolderId> {
+    #[cfg(unix)]
+    return out_roots
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| folder_id(&m))
+        .collect();
+    #[cfg(not(unix))]
+    {
+        let _ = out_roots;
+        HashSet::new()
+    }
+}
+
+/// Whether a folder met in the walk is one of the output folders. On Unix by identity, one
+/// `stat` per folder: resolving every folder's path instead costs time quadratic in the depth
+/// of the tree (cubic in system calls' work).
+fn is_output_root(
+    entry: &walkdir::DirEntry,
+    out_roots: &HashSet<PathBuf>,
+    out_ids: &HashSet<FolderId>,
+) -> bool {
+    #[cfg(unix)]
+    {
+        let _ = out_roots;
+        !out_ids.is_empty()
+            && entry
+                .metadata()
+                .is_ok_and(|m| out_ids.contains(&folder_id(&m)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = out_ids;
+        std::fs::canonicalize(entry.path()).is_ok_and(|c| out_roots.contains(&c))
     }
 }
 
@@ -516,6 +567,19 @@ fn is_earlier_output(path: &Path) -> bool {
     })
 }
 
+/// `sub-denoised/` (`-x2`, `-x4`, `-colorized`) beside a folder `sub/`: the output folder of an
+/// earlier run on `sub`, found inside a tree given later.
+fn is_earlier_output_folder(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(OsStr::to_str) else {
+        return false;
+    };
+    ModelKind::ALL.iter().any(|kind| {
+        name.strip_suffix(kind.suffix())
+            .and_then(|rest| rest.strip_suffix('-'))
+            .is_some_and(|base| !base.is_empty() && path.with_file_name(base).is_dir())
+    })
+}
+
 /// `dir/cat.jpg` → `dir/cat.<suffix>.jpg` (an input without extension gets `.png`).
 fn default_file_output(input: &Path, suffix: &str) -> PathBuf {
     let stem = input.file_stem().unwrap_or_default();
@@ -555,7 +619,19 @@ fn with_format(output: PathBuf, opts: &WalkOptions) -> PathBuf {
 fn normalize(path: &Path) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let parts: Vec<Component> = abs.components().collect();
-    for k in (1..=parts.len()).rev() {
+    // The longest existing prefix, found by bisection (existence only shrinks as components are
+    // added), then resolved once: trying each prefix from the longest down is quadratic in depth.
+    let exists = |k: usize| std::fs::metadata(parts[..k].iter().collect::<PathBuf>()).is_ok();
+    let (mut lo, mut hi) = (0, parts.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if exists(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    for k in (1..=lo).rev() {
         let prefix: PathBuf = parts[..k].iter().collect();
         if let Ok(mut out) = std::fs::canonicalize(&prefix) {
             for part in &parts[k..] {
