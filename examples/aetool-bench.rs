@@ -291,7 +291,8 @@ const LAYERS: [(&str, usize, usize, usize, usize); 19] = [
     ("colorize mid block", 1, 16, 192, 192),
 ];
 
-/// The direct path against Winograd on each shipped 3×3 conv shape (forward, bias + ReLU).
+/// The direct path against Winograd on each shipped 3×3 conv shape (forward, bias + ReLU),
+/// whether or not the models use Winograd there (`Winograd::pays_off`).
 fn bench_layers(impls: &[ConvImpl], reps: usize) -> Result<()> {
     let impls: Vec<ConvImpl> = [ConvImpl::Fused, ConvImpl::Winograd]
         .into_iter()
@@ -313,8 +314,12 @@ fn bench_layers(impls: &[ConvImpl], reps: usize) -> Result<()> {
         let flop = 2.0 * (n * side * side * 9 * c * co) as f64;
         print_rows(
             &format!(
-                "{label}: {n}×{side}² {c}→{co}, Winograd used: {}",
-                Winograd::pays_off(c)
+                "{label}: {n}×{side}² {c}→{co} (the models use {})",
+                if Winograd::pays_off(c) {
+                    "Winograd"
+                } else {
+                    "the direct path"
+                }
             ),
             &impls,
             &rows,

@@ -8,9 +8,10 @@
 //! c_out]` stay in the core's L2 cache: per block, the input transform fills `V` (reading the
 //! zero padding from a zero vector, no padded copy), 36 single-threaded GEMMs `M[ξ] = V[ξ] ·
 //! U[ξ]` (the `gemm` crate, as in [`super::conv2d_nhwc`]) do 4× fewer multiply-adds than the
-//! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Blocks (a few
-//! tile rows of one image) run in parallel on rayon's pool; each worker keeps its buffers in a
-//! thread-local scratch, so no call allocates more than its output.
+//! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Groups of tile
+//! rows of one image run in parallel on rayon's pool; each worker keeps its buffers in a
+//! thread-local scratch, so apart from `gemm`'s small packing buffers a call allocates nothing
+//! but its output.
 
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,7 @@ use super::{f32_slice, sgemm};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::cell::RefCell;
-use transform::{Block, A, M, POINTS};
+use transform::{Block, M, POINTS};
 
 /// A 3×3 convolution prepared for Winograd inference: its transformed kernel and its bias.
 pub struct Winograd {
@@ -33,18 +34,18 @@ pub struct Winograd {
 
 impl Winograd {
     /// Whether a 3×3 conv with `c_in` input channels runs faster through Winograd than through
-    /// the direct implicit GEMM: from 4 on, whatever the output channels (measured with
-    /// `aetool-bench --only layers`: with 1–3 terms per product the GEMMs are mostly overhead
-    /// and the direct conv's 9·`c_in` terms win).
+    /// the direct implicit GEMM: from 8 on, whatever the output channels (measured with
+    /// `aetool-bench --only layers`: with 1–4 terms per product the GEMMs are mostly overhead
+    /// and the direct conv's 9·`c_in` terms run as fast or faster; 16→16 is ~1.5× faster).
     pub fn pays_off(c_in: usize) -> bool {
-        c_in >= 4
+        c_in >= 8
     }
 
     /// Prepares the conv with weights `w` `[9·c_in, c_out]` (rows ordered `(ky, kx, c_in)`, as in
     /// [`crate::models::Conv`]) and bias `b` `[c_out]` (CPU, f32).
     pub fn new(w: &Tensor, b: &Tensor) -> Result<Self> {
         let (rows, c_out) = w.dims2()?;
-        if rows % 9 != 0 || b.dims() != [c_out] {
+        if rows == 0 || rows % 9 != 0 || b.dims() != [c_out] {
             bail!(
                 "winograd: weight {:?} and bias {:?} are not a 3×3 conv",
                 w.shape(),
@@ -76,10 +77,10 @@ impl Winograd {
     }
 }
 
-/// Target size of one block's `V` and `M` together, in floats (384 KiB: they stay in L2 between
-/// the transforms and the GEMMs; measured: 24→24 at 512² ran ~10% slower with half of it, no
-/// faster with 2–8× more).
-const BLOCK_FLOATS: usize = 96 * 1024;
+/// Target size of one block's `V` and `M` together, in floats (768 KiB: they stay in L2 between
+/// the transforms and the GEMMs; measured on a 2 MiB-L2 core, 24→24 at 512²: ~15% slower at
+/// 192 KiB, ~5% at 384 KiB, the same up to 3 MiB; fewer, larger GEMM calls).
+const BLOCK_FLOATS: usize = 192 * 1024;
 
 /// Per-worker buffers, grown on demand and kept for the thread's life.
 #[derive(Default)]
@@ -88,13 +89,7 @@ struct Scratch {
     v: Vec<f32>,
     /// GEMM products `[36, block, c_out]`.
     m: Vec<f32>,
-    /// The input transform's first pass (see [`transform::input_block`]).
-    rows: Vec<f32>,
-    /// The output transform's first pass `[4, 6, block, c_out]`.
-    cols: Vec<f32>,
-    /// One partial output tile row.
-    tmp: Vec<f32>,
-    /// Zeros: the padding rows.
+    /// `c_in` zeros: the padding.
     zeros: Vec<f32>,
 }
 
@@ -129,21 +124,17 @@ impl Op<'_> {
             let s = &mut *s.borrow_mut();
             let v = take(&mut s.v, POINTS * bt * c);
             let m = take(&mut s.m, POINTS * bt * co);
-            let cols = take(&mut s.cols, A * M * bt * co);
-            let tmp = take(&mut s.tmp, M * co);
-            let zeros = take(&mut s.zeros, (M * bt + 2) * c);
+            let zeros = take(&mut s.zeros, c);
             for first in (0..tiles).step_by(bt) {
                 let blk = Block {
                     h,
                     w,
-                    c,
                     tiles_x,
                     first: ty0 * tiles_x + first,
                     count: bt.min(tiles - first),
                     stride: bt,
                 };
-                let rows = take(&mut s.rows, blk.rows_len());
-                transform::input_block(x, blk, zeros, rows, v);
+                transform::input_block(x, blk, zeros, v);
                 for p in 0..POINTS {
                     let (vp, up) = (&v[p * bt * c..], &k.u[p * c * co..][..c * co]);
                     sgemm(
@@ -159,7 +150,7 @@ impl Op<'_> {
                 }
                 // Rows of `y` from this block's first tile row on.
                 let from = (first / tiles_x) * M * w * co;
-                transform::output_block(m, blk, &k.bias, self.relu, cols, tmp, &mut y[from..]);
+                transform::output_block(m, blk, &k.bias, self.relu, &mut y[from..]);
             }
         });
     }

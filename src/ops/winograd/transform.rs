@@ -11,8 +11,9 @@
 //!       ⎣0  4  0 -5  0  1⎦         ⎣  0    0     1 ⎦
 //! ```
 //!
-//! Data are channels-last, so every tile element is a vector over channels and each 1-D
-//! transform is a few vector additions and scalings. The crate is built for baseline x86-64
+//! Data are channels-last, so every tile element is a vector over channels: per tile and run of
+//! 16 (then 8, then 1) channels, a whole 2-D transform is a few dozen vector additions and
+//! scalings on values the compiler keeps in registers. The crate is built for baseline x86-64
 //! (SSE2); the block transforms are compiled a second and third time for AVX2 and AVX-512 and
 //! picked at run time (see [`dispatch!`]), like `gemm` picks its kernels.
 
@@ -108,129 +109,86 @@ impl<const L: usize> Lanes<L> {
     }
 }
 
-/// A 1-D transform of `I` vectors into `O`, written once for any lane count.
-trait Rule<const I: usize, const O: usize> {
-    fn apply<const L: usize>(&self, x: [Lanes<L>; I]) -> [Lanes<L>; O];
-}
-
-/// `Bᵀ d`.
-struct InputRule;
-
-impl Rule<A, A> for InputRule {
-    #[inline(always)]
-    fn apply<const L: usize>(&self, [d0, d1, d2, d3, d4, d5]: [Lanes<L>; A]) -> [Lanes<L>; A] {
-        let (d42, d31) = (d4 - d2, d3 - d1);
-        [
-            d0 * 4.0 - d2 * 5.0 + d4,
-            (d3 + d4) - (d1 + d2) * 4.0,
-            (d4 - d3) + (d1 - d2) * 4.0,
-            d42 + d31 * 2.0,
-            d42 - d31 * 2.0,
-            d1 * 4.0 - d3 * 5.0 + d5,
-        ]
-    }
-}
-
-/// `Aᵀ m`.
-struct OutputRule;
-
-impl Rule<A, M> for OutputRule {
-    #[inline(always)]
-    fn apply<const L: usize>(&self, [m0, m1, m2, m3, m4, m5]: [Lanes<L>; A]) -> [Lanes<L>; M] {
-        let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
-        [
-            m0 + s12 + s34,
-            d12 + d34 * 2.0,
-            s12 + s34 * 4.0,
-            d12 + d34 * 8.0 + m5,
-        ]
-    }
-}
-
-/// `Aᵀ m + bias` (the bias is the seventh input), ReLU'd when `relu`: the last stage.
-struct FinalRule {
-    relu: bool,
-}
-
-impl Rule<7, M> for FinalRule {
-    #[inline(always)]
-    fn apply<const L: usize>(&self, [m0, m1, m2, m3, m4, m5, b]: [Lanes<L>; 7]) -> [Lanes<L>; M] {
-        let mut out = OutputRule.apply([m0, m1, m2, m3, m4, m5]);
-        for v in &mut out {
-            *v = *v + b;
-            if self.relu {
-                *v = v.relu();
-            }
-        }
-        out
-    }
-}
-
-/// `out[offs[k]..][..n] = rule(ins)[k]` element-wise over the `n` elements of the inputs: 16
-/// lanes at a time, then 8, then 1. (Fixed-size arrays and plain loops throughout, which the
-/// compiler inlines into the vectorised callers; `array::map` and `from_fn` here stayed
-/// out-of-line calls compiled for the baseline.)
+/// `Bᵀ d` of one column (or row) of 6.
 #[inline(always)]
-fn map<const I: usize, const O: usize>(
-    rule: &impl Rule<I, O>,
-    ins: [&[f32]; I],
-    out: &mut [f32],
-    offs: [usize; O],
-) {
-    let n = ins[0].len();
-    let mut at = 0;
-    while at + 16 <= n {
-        lanes::<16, I, O>(rule, &ins, out, &offs, at);
-        at += 16;
-    }
-    if at + 8 <= n {
-        lanes::<8, I, O>(rule, &ins, out, &offs, at);
-        at += 8;
-    }
-    while at < n {
-        lanes::<1, I, O>(rule, &ins, out, &offs, at);
-        at += 1;
-    }
+fn input_1d<const L: usize>([d0, d1, d2, d3, d4, d5]: [Lanes<L>; A]) -> [Lanes<L>; A] {
+    let (d42, d31) = (d4 - d2, d3 - d1);
+    [
+        d0 * 4.0 - d2 * 5.0 + d4,
+        (d3 + d4) - (d1 + d2) * 4.0,
+        (d4 - d3) + (d1 - d2) * 4.0,
+        d42 + d31 * 2.0,
+        d42 - d31 * 2.0,
+        d1 * 4.0 - d3 * 5.0 + d5,
+    ]
 }
 
-/// One step of [`map`]: elements `at..at + L`. (Element loops, not `copy_from_slice`: with
-/// the latter the transforms took ~40% longer, as out-of-line `memmove` calls.)
+/// `Aᵀ m` of one column (or row) of 6.
+#[inline(always)]
+fn output_1d<const L: usize>([m0, m1, m2, m3, m4, m5]: [Lanes<L>; A]) -> [Lanes<L>; M] {
+    let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+    [
+        m0 + s12 + s34,
+        d12 + d34 * 2.0,
+        s12 + s34 * 4.0,
+        d12 + d34 * 8.0 + m5,
+    ]
+}
+
+/// Row `i` of a tile held as columns: `[cols[0][i], …, cols[5][i]]`.
+#[inline(always)]
+fn transpose_row<const L: usize, const K: usize>(
+    cols: &[[Lanes<L>; K]; A],
+    i: usize,
+) -> [Lanes<L>; A] {
+    let mut row = [Lanes([0f32; L]); A];
+    for (r, col) in row.iter_mut().zip(cols) {
+        *r = col[i];
+    }
+    row
+}
+
+/// Lanes `at..at + L` of `s`. (Element loops, not `copy_from_slice`, in these two: that stayed an
+/// out-of-line `memmove` call and made the transforms ~40% slower.)
 #[allow(clippy::manual_memcpy)]
 #[inline(always)]
-fn lanes<const L: usize, const I: usize, const O: usize>(
-    rule: &impl Rule<I, O>,
-    ins: &[&[f32]; I],
-    out: &mut [f32],
-    offs: &[usize; O],
-    at: usize,
-) {
-    let mut x = [Lanes([0f32; L]); I];
-    for (x, s) in x.iter_mut().zip(ins) {
-        x.0.copy_from_slice(&s[at..at + L]);
+fn load<const L: usize>(s: &[f32], at: usize) -> Lanes<L> {
+    let s = &s[at..at + L];
+    let mut v = [0f32; L];
+    for c in 0..L {
+        v[c] = s[c];
     }
-    for (y, &off) in rule.apply(x).iter().zip(offs) {
-        out[off + at..off + at + L].copy_from_slice(&y.0);
+    Lanes(v)
+}
+
+/// Writes `v` to lanes `at..at + L` of `d`.
+#[allow(clippy::manual_memcpy)]
+#[inline(always)]
+fn store<const L: usize>(d: &mut [f32], at: usize, v: Lanes<L>) {
+    let d = &mut d[at..at + L];
+    for c in 0..L {
+        d[c] = v.0[c];
     }
 }
 
-/// `K` offsets `stride` apart from `start`.
-#[inline(always)]
-fn offsets<const K: usize>(start: usize, stride: usize) -> [usize; K] {
-    let mut o = [start; K];
-    for (k, o) in o.iter_mut().enumerate() {
-        *o += k * stride;
-    }
-    o
-}
-
-/// `K` slices of `len` floats of `buf`, starting at `start`, `stride` apart.
-#[inline(always)]
-fn strided<const K: usize>(buf: &[f32], start: usize, stride: usize, len: usize) -> [&[f32]; K] {
-    let mut s: [&[f32]; K] = [&[]; K];
-    for (k, s) in s.iter_mut().enumerate() {
-        *s = &buf[start + k * stride..][..len];
-    }
-    s
+/// Runs `$step::<L>(at, ...)` over channels `0..$n`: 16 lanes at a time, then 8, then 1.
+macro_rules! by_lanes {
+    ($n:expr, $step:ident($($arg:expr),*)) => {{
+        let n = $n;
+        let mut at = 0;
+        while at + 16 <= n {
+            $step::<16>(at, $($arg),*);
+            at += 16;
+        }
+        if at + 8 <= n {
+            $step::<8>(at, $($arg),*);
+            at += 8;
+        }
+        while at < n {
+            $step::<1>(at, $($arg),*);
+            at += 1;
+        }
+    }};
 }
 
 /// Compiles `$body` (an `#[inline(always)]` fn) three times — baseline, AVX2 + FMA, AVX-512F —
@@ -265,13 +223,12 @@ macro_rules! dispatch {
 }
 
 /// A block of tiles: tiles are numbered row-major over the `tiles_x` tile columns of an
-/// `h × w` image with `c` input channels; the block is tiles `first..first + count` (it may span
-/// several tile rows). Transformed tiles are stored `[36, stride, channels]` (`stride >= count`).
+/// `h × w` image; the block is tiles `first..first + count` (it may span several tile rows).
+/// Transformed tiles are stored `[36, stride, channels]` (`stride >= count`).
 #[derive(Clone, Copy, Debug)]
 pub struct Block {
     pub h: usize,
     pub w: usize,
-    pub c: usize,
     pub tiles_x: usize,
     pub first: usize,
     pub count: usize,
@@ -284,69 +241,56 @@ impl Block {
         let l = self.first + t;
         (l / self.tiles_x * M, l % self.tiles_x * M)
     }
-
-    /// The block's runs of tiles within one tile row: `(first tile, tiles)`.
-    fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let mut t = 0;
-        std::iter::from_fn(move || {
-            (t < self.count).then(|| {
-                let len = (self.tiles_x - (self.first + t) % self.tiles_x).min(self.count - t);
-                t += len;
-                (t - len, len)
-            })
-        })
-    }
-
-    /// Floats of the row-transform scratch [`input_block`] needs.
-    pub fn rows_len(&self) -> usize {
-        A * (M * self.stride + 2) * self.c
-    }
 }
 
 dispatch! {
-    /// `V = Bᵀ d B` of a block's tiles: `x` is one image `[h, w, c]`, `zeros` at least
-    /// `(4·stride + 2)·c` zeros, `rows` [`Block::rows_len`] floats of scratch; point `ξ` of tile
-    /// `t` goes to `v[(ξ·stride + t)·c..][..c]`.
-    pub fn input_block(x: &[f32], blk: Block, zeros: &[f32], rows: &mut [f32], v: &mut [f32]) => input_block_body
+    /// `V = Bᵀ d B` of a block's tiles: `x` is one image `[h, w, c]` (`c = zeros.len()`, all
+    /// zero: the padding); point `ξ` of tile `t` goes to `v[(ξ·stride + t)·c..][..c]`.
+    pub fn input_block(x: &[f32], blk: Block, zeros: &[f32], v: &mut [f32]) => input_block_body
 }
 
-/// See [`input_block`]. Per run of tiles in one tile row: first `Bᵀ d` down the columns of the
-/// six input rows the run covers (long element-wise passes over whole rows, each input column
-/// once), then, per tile, `(Bᵀ d) B` along its six columns.
+/// See [`input_block`]: per tile, its 36 input pixels, then per run of lanes the whole 2-D
+/// transform in registers (columns, then rows).
 #[inline(always)]
-fn input_block_body(x: &[f32], blk: Block, zeros: &[f32], rows: &mut [f32], v: &mut [f32]) {
-    let (h, w, c, vs) = (blk.h, blk.w, blk.c, blk.stride * blk.c);
-    for (t, len) in blk.segments() {
+fn input_block_body(x: &[f32], blk: Block, zeros: &[f32], v: &mut [f32]) {
+    let c = zeros.len();
+    for t in 0..blk.count {
         let (y0, x0) = blk.origin(t);
-        // Input columns x0 - 1 .. x0 + 4·len + 1 (`cols` of them); those in the image are
-        // `lo..hi`, from column `skip` of the run on.
-        let cols = M * len + 2;
-        let (lo, hi) = (x0.saturating_sub(1), (x0 + M * len + 1).min(w));
-        let skip = lo + 1 - x0;
-        let n = (hi - lo) * c;
-        let rows = &mut rows[..A * cols * c];
-        for r in rows.chunks_exact_mut(cols * c) {
-            r[..skip * c].fill(0.0);
-            r[skip * c + n..].fill(0.0);
-        }
-        let mut ins: [&[f32]; A] = [&zeros[..n]; A];
-        for (i, s) in ins.iter_mut().enumerate() {
-            let y = (y0 + i).wrapping_sub(1);
-            if y < h {
-                *s = &x[(y * w + lo) * c..][..n];
+        // Pixel (y0 - 1 + i, x0 - 1 + j) of the 6×6 input tile, zeros outside the image.
+        let mut d: [&[f32]; POINTS] = [zeros; POINTS];
+        for (p, d) in d.iter_mut().enumerate() {
+            let (yy, xx) = ((y0 + p / A).wrapping_sub(1), (x0 + p % A).wrapping_sub(1));
+            if yy < blk.h && xx < blk.w {
+                *d = &x[(yy * blk.w + xx) * c..][..c];
             }
         }
-        map(&InputRule, ins, rows, offsets(skip * c, cols * c));
-        for k in 0..len {
-            for a in 0..A {
-                let ins = strided(rows, (a * cols + M * k) * c, c, c);
-                map(
-                    &InputRule,
-                    ins,
-                    v,
-                    offsets((a * A * blk.stride + t + k) * c, vs),
-                );
-            }
+        by_lanes!(c, input_tile(&d, v, t * c, blk.stride * c));
+    }
+}
+
+/// Lanes `at..at + L` of one tile's `V = Bᵀ d B` (pixels `d`, row-major 6×6): point `ξ` goes
+/// to `v[base + ξ·step + at..]`.
+#[inline(always)]
+fn input_tile<const L: usize>(
+    at: usize,
+    d: &[&[f32]; POINTS],
+    v: &mut [f32],
+    base: usize,
+    step: usize,
+) {
+    // cols[j] = column j of Bᵀ d.
+    let mut cols = [[Lanes([0f32; L]); A]; A];
+    for (j, col) in cols.iter_mut().enumerate() {
+        let mut x = [Lanes([0f32; L]); A];
+        for (i, x) in x.iter_mut().enumerate() {
+            *x = load(d[i * A + j], at);
+        }
+        *col = input_1d(x);
+    }
+    for a in 0..A {
+        let row = transpose_row(&cols, a);
+        for (b, r) in input_1d(row).into_iter().enumerate() {
+            store(v, base + (a * A + b) * step + at, r);
         }
     }
 }
@@ -355,44 +299,66 @@ dispatch! {
     /// `Y = Aᵀ m A + bias` of a block's tiles, ReLU'd when `relu`, from the GEMM products `m`
     /// `[36, stride, co]` (`co = bias.len()`), written into `y`: the output rows from the block's
     /// first tile row on, `[rows, w, co]` (tile pixels below `h` or right of `w` are dropped).
-    /// `cols` holds `24·stride·co` floats, `tmp` `4·co`.
-    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, cols: &mut [f32], tmp: &mut [f32], y: &mut [f32]) => output_block_body
+    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, y: &mut [f32]) => output_block_body
 }
 
-/// See [`output_block`]: first `Aᵀ m` for the whole block (long element-wise passes over the
-/// GEMM products), then, per tile and output row, `(Aᵀ m) A + bias` straight into the output.
+/// See [`output_block`]: per tile and run of lanes, the whole 2-D transform in registers
+/// (columns, then rows), written straight into the output.
 #[inline(always)]
-fn output_block_body(
-    m: &[f32],
-    blk: Block,
-    bias: &[f32],
+fn output_block_body(m: &[f32], blk: Block, bias: &[f32], relu: bool, y: &mut [f32]) {
+    let co = bias.len();
+    let row0 = blk.origin(0).0;
+    for t in 0..blk.count {
+        let (y0, x0) = blk.origin(t);
+        let tile = OutTile {
+            at: ((y0 - row0) * blk.w + x0) * co,
+            row: blk.w * co,
+            rows: M.min(blk.h - y0),
+            cols: M.min(blk.w - x0),
+            relu,
+        };
+        by_lanes!(co, output_tile(m, t * co, blk.stride * co, bias, &tile, y));
+    }
+}
+
+/// Where one output tile goes: its first pixel `at` in the output, the output's row length (in
+/// floats), how many of its rows and columns lie in the image, and the ReLU.
+struct OutTile {
+    at: usize,
+    row: usize,
+    rows: usize,
+    cols: usize,
     relu: bool,
-    cols: &mut [f32],
-    tmp: &mut [f32],
+}
+
+/// Lanes `at..at + L` of one tile's `Y = Aᵀ m A + bias` (point `ξ` of `m` at `base + ξ·step`).
+#[inline(always)]
+fn output_tile<const L: usize>(
+    at: usize,
+    m: &[f32],
+    base: usize,
+    step: usize,
+    bias: &[f32],
+    tile: &OutTile,
     y: &mut [f32],
 ) {
-    let (co, n) = (bias.len(), blk.count);
-    let s = blk.stride * co;
-    // cols[(i·6 + b)·s + t·co..]: row i of Aᵀ m at column b of tile t.
-    for b in 0..A {
-        let ins = strided(m, b * s, A * s, n * co);
-        map(&OutputRule, ins, cols, offsets(b * s, A * s));
+    // cols[b] = column b of Aᵀ m.
+    let mut cols = [[Lanes([0f32; L]); M]; A];
+    for (b, col) in cols.iter_mut().enumerate() {
+        let mut x = [Lanes([0f32; L]); A];
+        for (a, x) in x.iter_mut().enumerate() {
+            *x = load(m, base + (a * A + b) * step + at);
+        }
+        *col = output_1d(x);
     }
-    let row0 = blk.origin(0).0;
-    for t in 0..n {
-        let (y0, x0) = blk.origin(t);
-        let nx = M.min(blk.w - x0);
-        for i in 0..M.min(blk.h - y0) {
-            let [c0, c1, c2, c3, c4, c5] = strided(cols, i * A * s + t * co, s, co);
-            let ins = [c0, c1, c2, c3, c4, c5, bias];
-            let at = ((y0 + i - row0) * blk.w + x0) * co;
-            let rule = FinalRule { relu };
-            if nx == M {
-                map(&rule, ins, y, offsets(at, co));
-            } else {
-                map(&rule, ins, tmp, offsets(0, co));
-                y[at..at + nx * co].copy_from_slice(&tmp[..nx * co]);
-            }
+    let co = bias.len();
+    let bias = load::<L>(bias, at);
+    for i in 0..tile.rows {
+        let row = transpose_row(&cols, i);
+        for (j, r) in output_1d(row).into_iter().enumerate().take(tile.cols) {
+            let r = r + bias;
+            let r = if tile.relu { r.relu() } else { r };
+            store(y, tile.at + i * tile.row + j * co + at, r);
         }
     }
 }
