@@ -524,6 +524,43 @@ fn upscale_sizes_output_file_and_scale_mismatch() {
     assert!(!tmp.path().join("never.png").exists());
 }
 
+/// `--variant` picks a bundled alternative model; an unknown one is refused before any work,
+/// naming the variants that exist, and it cannot be combined with `--weights`.
+#[test]
+fn variant_selects_bundled_alternative_models() {
+    let tmp = tempdir();
+    let file = tmp.path().join("clean.png");
+    let (code, _, err) = run(aetool()
+        .args(["upscale", "-x2", "--variant", "clean"])
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(image::open(&file).unwrap().dimensions(), (74, 58));
+
+    let never = tmp.path().join("never.png");
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--variant", "clean"])
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&never));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no `clean` variant of denoise (bundled variants of denoise: gaussian)"),
+        "{err}"
+    );
+    assert!(!never.exists());
+
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--variant", "gaussian", "--weights"])
+        .arg(weights("denoise"))
+        .arg(fixture("rgb8.png"))
+        .arg("-o")
+        .arg(&never));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
 /// 6. Colorize turns a gray photo into an RGB one of the same size.
 #[test]
 fn colorize_gray_gives_rgb() {

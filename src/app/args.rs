@@ -109,6 +109,12 @@ pub struct ModelArgs {
     /// Weights from the Hugging Face Hub: hf:OWNER/REPO[@REVISION][/FILE].
     #[arg(long, value_name = "hf:OWNER/REPO")]
     pub model: Option<String>,
+    /// A bundled alternative model: `clean` (upscale: trained on clean, bicubic-downscaled input;
+    /// best for clean PNG/TIFF sources and benchmarks), `gaussian` (denoise: trained on white
+    /// Gaussian noise; best for synthetic noise at a known --sigma). Default: the models for real
+    /// photos (camera noise, JPEG).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["weights", "model"])]
+    pub variant: Option<String>,
     /// auto, cpu, cuda[:N] or metal.
     #[arg(long, default_value = "auto")]
     pub device: String,

@@ -11,7 +11,7 @@ use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
 use crate::pipeline::walk::{parse_shard, WalkOptions};
 use crate::train::{Base, Hyper, TrainConfig};
 use crate::weights::Source;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Device;
 use std::path::PathBuf;
 
@@ -104,8 +104,12 @@ pub fn threads(jobs: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// Where the weights come from: `--weights FILE`, `--model hf:…`, else bundled.
+/// Where the weights come from: `--weights FILE`, `--model hf:…`, `--variant NAME` (bundled),
+/// else the bundled default.
 pub fn source(args: &ModelArgs) -> Result<Source> {
+    if let Some(v) = &args.variant {
+        return Source::variant(v).map_err(|e| anyhow!("--variant: {e}"));
+    }
     Ok(match (&args.weights, &args.model) {
         (Some(path), _) => Source::File(path.clone()),
         (None, Some(m)) => {

@@ -104,16 +104,40 @@ fn spec_of(meta: &HashMap<String, String>, origin: &str) -> Result<ModelSpec> {
     Ok(spec)
 }
 
+/// The bundled weights named `name` (`denoise`, `upscale-x2-clean`, …) and their origin.
+fn bundled_named(name: &str) -> Option<(Bytes, String)> {
+    bundled()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| (Bytes::Static(b), format!("bundled:{name}")))
+}
+
+/// The variants bundled for `kind` (the `<variant>` of each `<kind>-<variant>` entry).
+pub fn bundled_variants(kind: ModelKind) -> Vec<&'static str> {
+    let prefix = format!("{}-", kind.name());
+    bundled()
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix(prefix.as_str()))
+        .filter(|v| !v.contains('-'))
+        .collect()
+}
+
 /// The raw bytes of `source` and a human-readable origin.
 fn read(source: &Source, kind: ModelKind) -> Result<(Bytes, String)> {
     Ok(match source {
-        Source::Bundled => {
-            let name = kind.name();
-            let bytes = bundled().iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
-                anyhow!("this aetool build bundles no `{name}` weights; pass --weights FILE or --model hf:OWNER/REPO (see `aetool info`)")
-            })?;
-            (Bytes::Static(bytes), format!("bundled:{name}"))
-        }
+        Source::Bundled => bundled_named(kind.name()).ok_or_else(|| {
+            anyhow!("this aetool build bundles no `{kind}` weights; pass --weights FILE or --model hf:OWNER/REPO (see `aetool info`)")
+        })?,
+        Source::BundledVariant(v) => bundled_named(&format!("{}-{v}", kind.name()))
+            .ok_or_else(|| {
+                let have = bundled_variants(kind);
+                let have = if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                };
+                anyhow!("this aetool build has no `{v}` variant of {kind} (bundled variants of {kind}: {have})")
+            })?,
         Source::File(path) => (map_file(path)?, path.display().to_string()),
         Source::Hub {
             repo,
@@ -213,6 +237,11 @@ pub fn inspect(source: &Source) -> Result<Vec<Loaded>> {
     match source {
         Source::Bundled => bundled()
             .iter()
+            .map(|(name, bytes)| from_bytes(bytes, &format!("bundled:{name}"), None, &Device::Cpu))
+            .collect(),
+        Source::BundledVariant(v) => bundled()
+            .iter()
+            .filter(|(name, _)| name.ends_with(&format!("-{v}")))
             .map(|(name, bytes)| from_bytes(bytes, &format!("bundled:{name}"), None, &Device::Cpu))
             .collect(),
         Source::File(path) => Ok(vec![from_bytes(

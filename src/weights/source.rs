@@ -1,4 +1,4 @@
-//! Where weights come from, as the user names it: `bundled`, a file path, or
+//! Where weights come from, as the user names it: `bundled`, `bundled:VARIANT`, a file path, or
 //! `hf:OWNER/REPO[@REV][/FILE]`.
 
 use anyhow::{bail, Result};
@@ -7,8 +7,11 @@ use std::path::PathBuf;
 /// Where to take weights from, as given by `--weights FILE` / `--model hf:OWNER/REPO[@REV][/FILE]`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
-    /// The weights compiled into the binary.
+    /// The weights compiled into the binary: the default model of the task.
     Bundled,
+    /// An alternative bundled model of the task, `<kind>-<variant>` in `weights/` (e.g. `clean`:
+    /// `upscale-x2-clean`; `gaussian`: `denoise-gaussian`). The name is `[a-z0-9]+`.
+    BundledVariant(String),
     /// A local safetensors file (memory-mapped).
     File(PathBuf),
     /// A file of a Hub model repo, downloaded into the Hugging Face cache.
@@ -20,10 +23,13 @@ pub enum Source {
 }
 
 impl Source {
-    /// Parses `hf:OWNER/REPO[@REV][/FILE]`, `bundled`, or a path.
+    /// Parses `hf:OWNER/REPO[@REV][/FILE]`, `bundled`, `bundled:VARIANT`, or a path.
     pub fn parse(s: &str) -> Result<Self> {
         if s == "bundled" {
             return Ok(Source::Bundled);
+        }
+        if let Some(v) = s.strip_prefix("bundled:") {
+            return Self::variant(v);
         }
         let Some(rest) = s.strip_prefix("hf:") else {
             return Ok(Source::File(PathBuf::from(s)));
@@ -50,6 +56,18 @@ impl Source {
             file,
         })
     }
+
+    /// The bundled variant `name` (`clean`, `gaussian`, …), checked to be a plain lowercase word.
+    pub fn variant(name: &str) -> Result<Self> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            bail!("variant {name:?}: expected a bundled variant name such as `clean` or `gaussian` (see `aetool info`)");
+        }
+        Ok(Source::BundledVariant(name.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +77,10 @@ mod tests {
     #[test]
     fn parses_model_sources() {
         assert_eq!(Source::parse("bundled").unwrap(), Source::Bundled);
+        assert_eq!(
+            Source::parse("bundled:clean").unwrap(),
+            Source::BundledVariant("clean".into())
+        );
         assert_eq!(
             Source::parse("w.safetensors").unwrap(),
             Source::File("w.safetensors".into())
@@ -90,6 +112,9 @@ mod tests {
             "hf:../x/y",
             "hf:me/x@../../z",
             "hf:me/x y",
+            "bundled:",
+            "bundled:../x",
+            "bundled:Clean",
         ] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }

@@ -54,3 +54,28 @@ fn bundled_nets_run_winograd_within_1e_4_of_the_direct_path() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> Result<()> {
+    let dev = Device::Cpu;
+    assert_eq!(bundled_variants(ModelKind::Denoise), ["gaussian"]);
+    assert_eq!(bundled_variants(ModelKind::UpscaleX2), ["clean"]);
+    assert_eq!(bundled_variants(ModelKind::UpscaleX4), ["clean"]);
+    for kind in ModelKind::ALL {
+        for v in bundled_variants(kind) {
+            let loaded = load(&Source::BundledVariant(v.to_string()), kind, &dev)?;
+            assert_eq!(loaded.origin, format!("bundled:{kind}-{v}"));
+            assert_eq!(loaded.spec.kind(), Some(kind));
+        }
+    }
+    let err = load(
+        &Source::BundledVariant("clean".into()),
+        ModelKind::Denoise,
+        &dev,
+    )
+    .err()
+    .expect("denoise has no clean variant")
+    .to_string();
+    assert!(err.contains("variants of denoise: gaussian"), "{err}");
+    Ok(())
+}
