@@ -25,12 +25,15 @@ PREV=""
 if [ -n "${COMPARE_REV:-}" ]; then
   PREV=$(mktemp -d)
   trap 'rm -rf "$PREV"' EXIT
-  for f in denoise upscale-x2 upscale-x4 colorize; do
-    git show "$COMPARE_REV:weights/$f.safetensors" > "$PREV/$f.safetensors"
+  for f in denoise denoise-gaussian upscale-x2 upscale-x2-clean upscale-x4 upscale-x4-clean colorize; do
+    # Revisions before the variants bundled only the default of each task.
+    git show "$COMPARE_REV:weights/$f.safetensors" > "$PREV/$f.safetensors" 2>/dev/null ||
+      git show "$COMPARE_REV:weights/${f%-*}.safetensors" > "$PREV/$f.safetensors"
   done
 fi
 
-# ev WEIGHTS-NAME SET [eval flags…]: one eval run, skipped when the set is absent.
+# ev WEIGHTS-NAME SET [eval flags…]: one eval run, skipped when the set is absent (pass
+# `--variant V` among the flags for the bundled `NAME` = `<kind>-V`).
 ev() {
   local name=$1 set=$2
   shift 2
@@ -42,17 +45,23 @@ ev() {
   (set -x; "$BIN" eval "$@" ${compare[@]+"${compare[@]}"} "$EVAL/$set")
 }
 
-# Denoise: Gaussian noise at known σ; clean photos through the blind default (σ 0); real camera
-# noise (noisy/ + clean/ pairs); JPEG artefacts.
+# Denoise: Gaussian noise at known σ (the default model, and the `gaussian` variant made for it);
+# clean photos through the blind default (σ 0); real camera noise (noisy/ + clean/ pairs); JPEG artefacts.
 ev denoise cbsd68 --task denoise --sigma 15,25,50
+ev denoise-gaussian cbsd68 --task denoise --variant gaussian --sigma 15,25,50
 ev denoise cbsd68 --task denoise --sigma 0 --blind
 ev denoise polyu100 --task denoise
 ev denoise live1 --task denoise --jpeg 10,20,30,40
 # Upscale: the sets' LR images, and LR made from HR then JPEG-compressed.
+# The default (real-photo) models and the `clean` variants on both.
 for s in 2 4; do
-  ev upscale-x$s set5 --task upscale -x$s
-  ev upscale-x$s set14 --task upscale -x$s
-  ev upscale-x$s set14 --task upscale -x$s --jpeg 50,60,70
+  for v in "" clean; do
+    name=upscale-x$s${v:+-$v}
+    flags=(--task upscale -x$s ${v:+--variant $v})
+    ev "$name" set5 "${flags[@]}"
+    ev "$name" set14 "${flags[@]}"
+    ev "$name" set14 "${flags[@]}" --jpeg 50,60,70
+  done
 done
 # Colorize: PSNR, colourfulness and colour correctness, with the grey and sepia baselines.
 ev colorize cbsd68 --task colorize
