@@ -38,12 +38,18 @@ use rand_distr::{Distribution, StandardNormal};
 // ---------------------------------------------------------------------------------------------
 
 /// Denoise: probability of plain additive white Gaussian noise only (kind `"gauss"`), σ uniform
-/// in `[0, AWGN_MAX_SIGMA]`, so that `--sigma N` stays as good as a Gaussian-only model.
-pub const P_DENOISE_GAUSS: f64 = 0.30;
+/// in `[0, AWGN_MAX_SIGMA]`, so that `--sigma N` keeps its meaning. (aetool 0.2's first stage
+/// used 0.30 and no [`P_DENOISE_COMPRESSED`] draws; the Gaussian specialist now ships as
+/// `--variant gaussian`, so the share went to JPEG artefacts.)
+pub const P_DENOISE_GAUSS: f64 = 0.15;
 /// Denoise: probability of realistic noise (camera pipeline and/or blotches, then maybe JPEG).
-/// The remaining `1 − P_DENOISE_GAUSS − P_DENOISE_REAL` (0.15) is "clean-ish": JPEG at a high
-/// quality (kind `"jpeg"`) or nothing but 8-bit quantisation (kind `"clean"`).
-pub const P_DENOISE_REAL: f64 = 0.55;
+pub const P_DENOISE_REAL: f64 = 0.50;
+/// Denoise: probability of JPEG artefacts alone on the clean crop (FBCNN's setting: single or
+/// shifted double JPEG at a quality uniform in [`DENOISE_JPEG_QUALITY`]; kind `"compressed"` or
+/// `"compressed2"`) — web and phone JPEGs of well-lit scenes. The remaining
+/// `1 − P_DENOISE_GAUSS − P_DENOISE_REAL − P_DENOISE_COMPRESSED` (0.15) is "clean-ish": JPEG
+/// at a high quality (kind `"jpeg"`) or nothing but 8-bit quantisation (kind `"clean"`).
+pub const P_DENOISE_COMPRESSED: f64 = 0.20;
 /// Realistic denoise draws: probability of camera-pipeline noise alone (kind `"camera…"`).
 pub const P_REAL_CAMERA_ONLY: f64 = 0.5;
 /// Realistic denoise draws: probability of blotch noise alone (kind `"blotch…"`); the remaining
@@ -116,7 +122,8 @@ pub struct Degraded {
     /// RGB in `[0, 1]`, on the 8-bit grid (`v · 255` is an integer), like a decoded file.
     pub image: Rgb32FImage,
     /// What was done, for the tests of the mixture: `"gauss"`, `"camera"`, `"blotch"`,
-    /// `"camera+blotch"` (each optionally with `"+jpeg"` or `"+jpeg2"`), `"jpeg"`, `"clean"`
+    /// `"camera+blotch"` (each optionally with `"+jpeg"` or `"+jpeg2"`), `"compressed"`,
+    /// `"compressed2"`, `"jpeg"`, `"clean"`
     /// (denoise); `"bicubic"`, `"real"`, `"real2"` (upscale).
     #[cfg(test)]
     pub kind: &'static str,
@@ -209,6 +216,19 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
             image: img,
             #[cfg(test)]
             kind,
+        };
+    }
+    if u < P_DENOISE_GAUSS + P_DENOISE_REAL + P_DENOISE_COMPRESSED {
+        let (mut img, _passes) = random_jpeg(img, DENOISE_JPEG_QUALITY, rng);
+        quantize_8bit(&mut img);
+        return Degraded {
+            image: img,
+            #[cfg(test)]
+            kind: if _passes > 1 {
+                "compressed2"
+            } else {
+                "compressed"
+            },
         };
     }
     if rng.random_bool(P_CLEAN_JPEG) {
@@ -1460,10 +1480,12 @@ mod tests {
         let mut r = rng(11);
         let n = 600;
         let (mut gauss, mut real, mut cleanish, mut real_jpeg, mut double) = (0, 0, 0, 0, 0);
+        let mut compressed = 0;
         for _ in 0..n {
             let d = degrade(&clean, Profile::Denoise, &mut r);
             match d.kind {
                 "gauss" => gauss += 1,
+                "compressed" | "compressed2" => compressed += 1,
                 "jpeg" | "clean" => cleanish += 1,
                 k if k.starts_with("camera") || k.starts_with("blotch") => {
                     real += 1;
@@ -1481,8 +1503,12 @@ mod tests {
         // ±4 binomial standard deviations.
         let ok =
             |got: f64, p: f64, m: usize| (got - p).abs() < 4.0 * (p * (1.0 - p) / m as f64).sqrt();
-        let p_clean = 1.0 - P_DENOISE_GAUSS - P_DENOISE_REAL;
+        let p_clean = 1.0 - P_DENOISE_GAUSS - P_DENOISE_REAL - P_DENOISE_COMPRESSED;
         assert!(ok(frac(gauss, n), P_DENOISE_GAUSS, n), "gauss {gauss}/{n}");
+        assert!(
+            ok(frac(compressed, n), P_DENOISE_COMPRESSED, n),
+            "compressed {compressed}/{n}"
+        );
         assert!(ok(frac(real, n), P_DENOISE_REAL, n), "real {real}/{n}");
         assert!(
             ok(frac(cleanish, n), p_clean, n),
