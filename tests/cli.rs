@@ -1147,17 +1147,34 @@ fn eval_jpeg_protocols() {
         "{q10}\n{q40}"
     );
 
+    // `--save` writes the pictures behind each figure, `--compare` output included.
+    let saved = tempdir();
     let (code, stdout, err) = run(aetool()
         .args(["eval", "--task", "upscale", "-x2", "--jpeg", "50"])
         .arg(photos.path())
         .arg("--weights")
-        .arg(weights("x2")));
+        .arg(weights("x2"))
+        .args(["--compare", "bundled:clean", "--save"])
+        .arg(saved.path()));
     assert_eq!(code, 0, "{err}");
     let line = eval_line(&stdout, "x2 jpeg q50:");
     assert!(
         line.contains("2 images") && line.contains("(baseline"),
         "{line}"
     );
+    assert!(
+        line.contains("previous: bundled:upscale-x2-clean"),
+        "{line}"
+    );
+    let pictures = files_under(saved.path());
+    assert_eq!(pictures.len(), 6, "{pictures:?}");
+    for p in &pictures {
+        let name = p.to_string_lossy();
+        assert!(name.starts_with("x2-jpeg-q50/"), "{name}");
+        let want = if name.ends_with(".input.png") { 32 } else { 64 };
+        let img = image::open(saved.path().join(p)).unwrap();
+        assert_eq!(img.dimensions(), (want, want), "{name}");
+    }
 
     // Colorize has no JPEG protocol: a usage error that says so.
     let (code, _, err) = run(aetool()

@@ -262,6 +262,10 @@ pub struct EvalArgs {
     /// Print per-image rows too.
     #[arg(long)]
     pub per_image: bool,
+    /// Also write every model input, output (and `--compare` output) as PNG under
+    /// DIR/<setting>/, to look at (e.g. DIR/jpeg-q10/buildings.output.png).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,

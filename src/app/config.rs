@@ -256,6 +256,8 @@ pub struct EvalConfig {
     pub compare: Option<Source>,
     pub dir: PathBuf,
     pub per_image: bool,
+    /// `--save DIR`: where the inputs and outputs are written as PNG.
+    pub save: Option<PathBuf>,
     pub json: bool,
 }
 
@@ -484,6 +486,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
         compare,
         dir: args.dir.clone(),
         per_image: args.per_image,
+        save: args.save.clone(),
         json: args.json,
     })
 }

@@ -16,7 +16,8 @@
 //!   the Hasler–Süsstrunk colourfulness relative to the originals', and the hue-balanced colour
 //!   correctness; baselines: the grey copy and a uniform sepia tint.
 //!
-//! `--compare WEIGHTS` runs a second model on the same inputs (`previous` on each line).
+//! `--compare WEIGHTS` runs a second model on the same inputs (`previous` on each line);
+//! `--save DIR` writes the pictures behind the figures.
 
 mod colorize;
 mod denoise;
@@ -224,6 +225,28 @@ fn extras(task: Task, s: &Scores, defined: (usize, usize), per_image: bool) -> S
     out
 }
 
+/// Writes a case's model input, output and `--compare` output as
+/// `dir/<setting>/<stem>.{input,output,previous}.png` (spaces in the setting become `-`).
+fn save_pictures(
+    dir: &Path,
+    setting: &str,
+    file: &Path,
+    pictures: [(&str, Option<&Photo>); 3],
+) -> Result<()> {
+    let folder = dir.join(setting.replace(' ', "-"));
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("--save: cannot create {}", folder.display()))?;
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    for (what, photo) in pictures {
+        if let Some(photo) = photo {
+            let dest = folder.join(format!("{stem}.{what}.png"));
+            io::save(&dest, photo, io::OutputFormat::Png)
+                .with_context(|| format!("--save: {}", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A PSNR with two decimals, or "∞" for an output identical to the reference (the baseline
 /// at σ 0, or a model that leaves a clean photo untouched).
 fn db(p: f64) -> String {
@@ -271,6 +294,14 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
                 .as_ref()
                 .map(|p| p.restore(&case.input, &mut |_, _| {}).map(|(o, _)| o))
                 .transpose()?;
+            if let Some(dir) = &cfg.save {
+                let pictures = [
+                    ("input", Some(&case.input)),
+                    ("output", Some(&out)),
+                    ("previous", prev_out.as_ref()),
+                ];
+                save_pictures(dir, &setting.label, file, pictures)?;
+            }
             let scores = scores::score(
                 task,
                 &case,

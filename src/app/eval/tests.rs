@@ -44,6 +44,7 @@ fn config(kind: ModelKind, protocol: EvalProtocol, dir: &Path) -> EvalConfig {
         compare: None,
         dir: dir.to_path_buf(),
         per_image: false,
+        save: None,
         json: false,
     }
 }
