@@ -48,15 +48,20 @@ RAYON_NUM_THREADS=1 run colorize-cls v01-colorize --task colorize --steps 8000 -
 RAYON_NUM_THREADS=1 run upscale-x2-real v01-upscale-x2 --task upscale -x2 --steps 3000 --lr 5e-4 --seed 3 \
   --val-every 200 &
 wait
+# Stage 2 (denoise): the mixture gained JPEG-artefact-only draws and lost half its Gaussian share
+# (commit "Denoise mixture: 20 % JPEG artefacts alone…"); stage 1 above ran with the earlier mixture
+# (30 % Gaussian, no artefact-only draws: check out 861ccac to re-run stage 1 exactly).
+RAYON_NUM_THREADS=1 run denoise-real2 denoise-real --task denoise --steps 2000 --lr 2e-4 --seed 4 --val-every 200 &
 # Stage 1b: x4 (0.45 s/step on one thread).
 RAYON_NUM_THREADS=1 run upscale-x4-real v01-upscale-x4 --task upscale -x4 --steps 3000 --lr 5e-4 --seed 3 \
   --val-every 200
+wait
 # The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
 # (`--variant gaussian` for denoise, `--variant clean` for upscale).
 cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
-cp runs/denoise-real.safetensors weights/denoise.safetensors
+cp runs/denoise-real2.safetensors weights/denoise.safetensors
 cp runs/colorize-cls.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-real.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors
