@@ -1460,3 +1460,42 @@ fn strip_metadata_writes_none() {
     assert_eq!(code, 0, "{err}");
     assert!(exif_of(&tmp.path().join("x2.jpg")).is_none());
 }
+
+/// `--png-compression fast|default|best`: the same pixels at every setting, `best` no larger
+/// than `fast`; an unknown setting is a usage error (exit 2) naming the choices.
+#[test]
+fn png_compression_changes_size_not_pixels() {
+    let tmp = tempdir();
+    let input = tmp.path().join("photo.png");
+    shapes(96, 64, 7).save(&input).unwrap();
+    let write = |setting: &str| {
+        let out = tmp.path().join(format!("{setting}.png"));
+        let (code, _, err) = run(aetool()
+            .args(["denoise", "--sigma", "10", "--png-compression", setting])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .arg("--weights")
+            .arg(weights("denoise")));
+        assert_eq!(code, 0, "{setting}: {err}");
+        let size = out.metadata().unwrap().len();
+        (size, image::open(&out).unwrap().to_rgb8())
+    };
+    let (fast_size, fast) = write("fast");
+    let (_, default) = write("default");
+    let (best_size, best) = write("best");
+    assert!(
+        fast == default && fast == best,
+        "settings decode differently"
+    );
+    assert!(
+        best_size <= fast_size,
+        "best {best_size} > fast {fast_size}"
+    );
+
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--png-compression", "zip"])
+        .arg(&input));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fast") && err.contains("best"), "{err}");
+}

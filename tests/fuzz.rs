@@ -221,7 +221,7 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
             let (out, _) = r.restore(&photo, &mut |_, _| {})?;
             let format = OutputFormat::for_input(photo.meta.format);
             let dest = dir.path().join(format!("out.{}", format.extension()));
-            photo::save(&dest, &out, format)?;
+            photo::save(&dest, &out, format, &Default::default())?;
             let back = photo::load(&dest, &Limits::default())?;
             assert_eq!(
                 (back.width, back.height),

@@ -14,9 +14,34 @@ use std::path::Path;
 /// JPEG output quality.
 pub const JPEG_QUALITY: u8 = 95;
 
-/// Encodes `photo` as `format` and writes it to `dest` atomically. See the module docs for what
-/// each format keeps.
-pub fn save(dest: &Path, photo: &Photo, format: OutputFormat) -> Result<()> {
+/// How hard PNG output is compressed (lossless: every setting decodes to the same pixels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PngCompression {
+    /// `fdeflate`'s PNG-tuned deflate with adaptive filters: several times faster to write than
+    /// [`PngCompression::Default`], files somewhat larger (figures in docs/performance.md).
+    #[default]
+    Fast,
+    /// zlib level 6 with adaptive filters (what aetool 0.1 wrote).
+    Default,
+    /// zlib level 9 with adaptive filters: the smallest files, the slowest to write.
+    Best,
+}
+
+/// Encoder settings that apply to every output of a run (validated from the flags by
+/// `app/config.rs`). TIFF is always written uncompressed, the fastest setting it has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EncodeSettings {
+    pub png_compression: PngCompression,
+}
+
+/// Encodes `photo` as `format` with `settings` and writes it to `dest` atomically. See the
+/// module docs for what each format keeps.
+pub fn save(
+    dest: &Path,
+    photo: &Photo,
+    format: OutputFormat,
+    settings: &EncodeSettings,
+) -> Result<()> {
     photo.check()?;
     let too_big = || anyhow!("{}×{} is too large to encode", photo.width, photo.height);
     let width = u32::try_from(photo.width).map_err(|_| too_big())?;
@@ -51,7 +76,7 @@ pub fn save(dest: &Path, photo: &Photo, format: OutputFormat) -> Result<()> {
             exif: meta.exif.as_deref(),
             xmp: meta.xmp.as_deref(),
         };
-        encode(&mut out, format, &pixels, extras)
+        encode(&mut out, format, &pixels, extras, settings)
             .map_err(|e| anyhow!("cannot encode {format}: {}", one_line(&e.to_string())))?;
         out.flush().map_err(|e| anyhow!("write failed: {e}"))?;
         Ok(())
@@ -137,6 +162,7 @@ fn encode<W: Write + Seek>(
     format: OutputFormat,
     pixels: &Pixels<'_>,
     extras: Extras<'_>,
+    settings: &EncodeSettings,
 ) -> Result<()> {
     let Pixels {
         buf,
@@ -146,7 +172,7 @@ fn encode<W: Write + Seek>(
     } = *pixels;
     let Extras { icc, exif, xmp } = extras;
     match format {
-        OutputFormat::Png => encode_png(out, pixels, extras),
+        OutputFormat::Png => encode_png(out, pixels, extras, settings.png_compression),
         OutputFormat::Jpeg => {
             // Encoded in memory: the XMP segment is inserted after the encoder's APP segments.
             let mut jpeg = Vec::new();
@@ -223,7 +249,12 @@ fn insert_jpeg_xmp(jpeg: &mut Vec<u8>, xmp: &[u8]) {
 
 /// PNG through the `png` crate (the `image` encoder writes no XMP): ICC in `iCCP`, EXIF in
 /// `eXIf`, XMP in an uncompressed `iTXt` chunk keyed `XML:com.adobe.xmp`, all before the pixels.
-fn encode_png<W: Write>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Result<()> {
+fn encode_png<W: Write>(
+    out: W,
+    pixels: &Pixels<'_>,
+    extras: Extras<'_>,
+    compression: PngCompression,
+) -> Result<()> {
     let Pixels {
         buf,
         width,
@@ -254,8 +285,12 @@ fn encode_png<W: Write>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Resu
     let mut encoder = png::Encoder::with_info(out, info)?;
     encoder.set_color(ct);
     encoder.set_depth(depth);
-    encoder.set_compression(png::Compression::Balanced);
-    encoder.set_filter(png::Filter::Adaptive);
+    // Each of these also selects adaptive filtering (the best filter per row).
+    encoder.set_compression(match compression {
+        PngCompression::Fast => png::Compression::Fast,
+        PngCompression::Default => png::Compression::Balanced,
+        PngCompression::Best => png::Compression::High,
+    });
     let mut writer = encoder.write_header()?;
     if depth == D::Sixteen && cfg!(target_endian = "little") {
         // PNG samples are big-endian; `pack` wrote native ones.

@@ -17,7 +17,8 @@
 //!   here, so a gray photo with alpha is written to TIFF as RGBA.
 //! - Alpha is written everywhere except JPEG, which has no alpha: it is dropped (the colour
 //!   values are kept as they are, not composited over a background).
-//! - JPEG quality is 95; WebP is lossless (the only WebP encoder in `image`).
+//! - JPEG quality is 95; WebP is lossless (the only WebP encoder in `image`). PNG is compressed
+//!   as [`EncodeSettings::png_compression`] says (fast by default); TIFF is uncompressed.
 //! - The ICC profile is embedded in PNG, JPEG, TIFF and WebP when its colour space matches what
 //!   is written (an RGB profile on RGB output, a gray profile on gray output); otherwise, and for
 //!   BMP, the file is written without one.
@@ -40,7 +41,7 @@ mod tests;
 
 pub use animation::animated;
 pub use decode::load;
-pub use encode::{save, JPEG_QUALITY};
+pub use encode::{save, EncodeSettings, PngCompression, JPEG_QUALITY};
 pub use format::OutputFormat;
 pub use metadata::Metadata;
 

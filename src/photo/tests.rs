@@ -48,7 +48,7 @@ fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
 fn roundtrip(photo: &Photo, format: OutputFormat) -> (tempfile::TempDir, PathBuf, Photo) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("out.{}", format.extension()));
-    save(&path, photo, format).unwrap();
+    save(&path, photo, format, &EncodeSettings::default()).unwrap();
     let back = load(&path, &Limits::default()).unwrap();
     (dir, path, back)
 }
@@ -367,6 +367,42 @@ fn jpeg_output_is_high_quality() {
 }
 
 #[test]
+fn png_compression_settings_change_size_not_pixels() {
+    for name in ["rgb8.png", "rgb16.png", "gray8.png", "rgba8.png"] {
+        let p = load_fixture(name);
+        let dir = tempfile::tempdir().unwrap();
+        let written: Vec<(PngCompression, u64, DynamicImage)> = [
+            PngCompression::Fast,
+            PngCompression::Default,
+            PngCompression::Best,
+        ]
+        .into_iter()
+        .map(|png_compression| {
+            let path = dir.path().join(format!("{png_compression:?}.png"));
+            save(
+                &path,
+                &p,
+                OutputFormat::Png,
+                &EncodeSettings { png_compression },
+            )
+            .unwrap();
+            (png_compression, path.metadata().unwrap().len(), raw(&path))
+        })
+        .collect();
+        let (_, fast_size, fast) = &written[0];
+        for (setting, size, img) in &written {
+            assert_eq!(img, fast, "{name}: {setting:?} decodes to other pixels");
+            println!("{name}: {setting:?} {size} bytes");
+        }
+        let (_, best_size, _) = &written[2];
+        assert!(
+            best_size <= fast_size,
+            "{name}: best {best_size} > fast {fast_size}"
+        );
+    }
+}
+
+#[test]
 fn webp_output_is_lossless() {
     let p = load_fixture("rgb8.png");
     let (_dir, _path, back) = roundtrip(&p, OutputFormat::Webp);
@@ -438,20 +474,22 @@ fn save_checks_buffers_and_is_atomic() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("sub/out.png");
     let mut p = load_fixture("rgb8.png");
-    save(&dest, &p, OutputFormat::Png).unwrap();
+    save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).unwrap();
     // Overwrite in place; no temp files left behind.
-    save(&dest, &p, OutputFormat::Png).unwrap();
+    save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).unwrap();
     let names: Vec<_> = std::fs::read_dir(dest.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("out.png")]);
     p.rgb.pop();
-    let e = save(&dest, &p, OutputFormat::Png).unwrap_err().to_string();
+    let e = save(&dest, &p, OutputFormat::Png, &EncodeSettings::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("RGB values"), "{e}");
     p.rgb.push(0.0);
     p.alpha = Some(vec![1.0; 3]);
-    assert!(save(&dest, &p, OutputFormat::Png).is_err());
+    assert!(save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).is_err());
     // The earlier good output is untouched.
     assert_eq!(load(&dest, &Limits::default()).unwrap().alpha, None);
 }

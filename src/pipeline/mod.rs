@@ -7,7 +7,7 @@ pub mod restore;
 pub mod tiling;
 pub mod walk;
 
-use crate::photo::{self as io, Limits, OutputFormat};
+use crate::photo::{self as io, EncodeSettings, Limits, OutputFormat};
 use crate::pipeline::restore::Restorer;
 use crate::pipeline::walk::{Job, Plan};
 use crate::progress::{Kind, Progress};
@@ -42,8 +42,15 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-/// Processes every job of `plan` with `restorer`.
-pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Summary {
+/// Processes every job of `plan` with `restorer`: inputs decoded within `limits`, outputs
+/// written with `encode`.
+pub fn run(
+    plan: &Plan,
+    restorer: &Restorer,
+    limits: &Limits,
+    encode: &EncodeSettings,
+    quiet: bool,
+) -> Summary {
     let started = Instant::now();
     let progress = Progress::new(Kind::Files, plan.jobs.len() as u64, quiet);
     let summary = Mutex::new(Summary {
@@ -86,7 +93,7 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
                 let format = job
                     .format
                     .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
-                match io::save(&job.output, &photo, format) {
+                match io::save(&job.output, &photo, format, encode) {
                     Ok(()) => {
                         let mut s = summary.lock().expect("summary lock");
                         s.done += 1;
