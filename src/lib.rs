@@ -58,5 +58,5 @@ pub mod weights;
 pub use app::run_cli;
 pub use models::{ModelKind, ModelSpec};
 pub use photo::{load as load_photo, save as save_photo, Photo};
-pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, TileSize};
+pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, Target, TileSize};
 pub use weights::{load as load_weights, Loaded, Source};

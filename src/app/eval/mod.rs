@@ -28,7 +28,7 @@ mod upscale;
 use crate::app::config::{EvalConfig, EvalProtocol};
 use crate::models::Task;
 use crate::photo::{self as io, Photo};
-use crate::pipeline::restore::{RestoreSettings, Restorer, Sigma};
+use crate::pipeline::restore::{RestoreSettings, Restorer, Sigma, Target};
 use anyhow::{bail, Context, Result};
 pub use denoise::is_paired_folder;
 use image::imageops::{self, FilterType};
@@ -118,13 +118,7 @@ fn jpeg_rgb(rgb: &[f32], w: usize, h: usize, quality: u8) -> Result<Vec<f32>> {
 }
 
 fn with_rgb(p: &Photo, rgb: Vec<f32>, w: usize, h: usize) -> Photo {
-    Photo {
-        width: w,
-        height: h,
-        rgb,
-        alpha: None,
-        meta: p.meta.clone(),
-    }
+    Photo::from_rgb_f32(w, h, rgb, p.meta.clone())
 }
 
 /// The images `cfg` measures.
@@ -266,17 +260,13 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             }
             .with_context(|| file.display().to_string())?;
             let Some(case) = case else { continue };
-            let (out, _) = restorer.restore(&case.input, &mut |_, _| {})?;
-            let prev_out = previous
-                .as_ref()
-                .map(|p| p.restore(&case.input, &mut |_, _| {}).map(|(o, _)| o))
-                .transpose()?;
-            let scores = scores::score(
-                task,
-                &case,
-                &out.rgb,
-                prev_out.as_ref().map(|p| p.rgb.as_slice()),
-            );
+            let run = |r: &Restorer| {
+                r.restore(&case.input, Target::Float, &mut |_, _| {})
+                    .map(|(out, _)| out.rgb_f32())
+            };
+            let out = run(&restorer)?;
+            let prev_out = previous.as_ref().map(run).transpose()?;
+            let scores = scores::score(task, &case, &out, prev_out.as_deref());
             if cfg.per_image && !cfg.json {
                 crate::outln!(
                     "{}\t{}\tPSNR {} (baseline {})\tSSIM {:.4} (baseline {:.4}){}",
