@@ -11,6 +11,7 @@
 
 use super::{clamp01, Photo, PhotoMeta};
 use anyhow::{anyhow, Result};
+use std::ops::Range;
 
 /// Channel layout: 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) samples a pixel, alpha last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,12 +218,14 @@ impl Photo {
         rgb
     }
 
-    /// The alpha channel as an f32 plane (`width × height` values in `[0, 1]`), if any.
-    pub fn alpha_plane(&self) -> Option<Vec<f32>> {
+    /// The alpha channel of `rows` as an f32 plane (`width × rows.len()` values in `[0, 1]`),
+    /// if the photo has alpha.
+    pub fn alpha_rows(&self, rows: Range<usize>) -> Option<Vec<f32>> {
         let c = self.raster.layout.channels();
+        let span = rows.start * self.width * c..rows.end * self.width * c;
         self.has_alpha().then(|| {
             with_samples!(&self.raster.samples, s => {
-                s.chunks_exact(c).map(|px| px[c - 1].to_f32()).collect()
+                s[span].chunks_exact(c).map(|px| px[c - 1].to_f32()).collect()
             })
         })
     }
@@ -235,12 +238,14 @@ impl Photo {
         with_samples!(&mut self.raster.samples, s => write_rgb(&mut s[start..], layout, rgb));
     }
 
-    /// Sets the alpha channel from an f32 plane (`width × height` values); no-op without alpha.
-    pub fn write_alpha(&mut self, plane: &[f32]) {
+    /// Sets the alpha of rows `y0…` from an f32 plane (whole rows, `width` values each);
+    /// no-op without alpha.
+    pub fn write_alpha(&mut self, y0: usize, plane: &[f32]) {
         let c = self.raster.layout.channels();
+        let start = y0 * self.width * c;
         if self.has_alpha() {
             with_samples!(&mut self.raster.samples, s => {
-                for (px, &a) in s.chunks_exact_mut(c).zip(plane) {
+                for (px, &a) in s[start..].chunks_exact_mut(c).zip(plane) {
                     px[c - 1] = Sample::from_f32(a);
                 }
             });

@@ -86,7 +86,7 @@ fn reads_every_format() {
     let reference = load_fixture("rgb8.png");
     assert_eq!((reference.width, reference.height), (37, 29));
     assert!(!reference.meta.gray && !reference.meta.sixteen_bit);
-    assert!(reference.alpha_plane().is_none() && reference.meta.icc.is_none());
+    assert!(reference.alpha_rows(0..reference.height).is_none() && reference.meta.icc.is_none());
     assert!(reference.rgb_f32().iter().all(|v| (0.0..=1.0).contains(v)));
     for (name, format, sixteen, tolerance) in [
         ("rgb.webp", ImageFormat::WebP, false, 0.0),
@@ -99,7 +99,10 @@ fn reads_every_format() {
         assert_eq!((p.width, p.height), (37, 29), "{name}");
         assert_eq!(p.meta.format, format, "{name}");
         assert_eq!(p.meta.sixteen_bit, sixteen, "{name}");
-        assert!(!p.meta.gray && p.alpha_plane().is_none(), "{name}");
+        assert!(
+            !p.meta.gray && p.alpha_rows(0..p.height).is_none(),
+            "{name}"
+        );
         assert!(
             max_diff(&p.rgb_f32(), &reference.rgb_f32()) <= tolerance,
             "{name}"
@@ -131,7 +134,7 @@ fn gray_is_replicated_and_written_back_as_gray() {
     for (name, sixteen) in [("gray8.png", false), ("gray16.png", true)] {
         let p = load_fixture(name);
         assert_eq!((p.width, p.height), (45, 31));
-        assert!(p.meta.gray && p.alpha_plane().is_none());
+        assert!(p.meta.gray && p.alpha_rows(0..p.height).is_none());
         assert_eq!(p.meta.sixteen_bit, sixteen);
         for px in p.rgb_f32().chunks_exact(3) {
             assert!(px[0] == px[1] && px[1] == px[2]);
@@ -234,7 +237,7 @@ fn in_memory_photo_rounds_to_nearest() {
 #[test]
 fn alpha_is_carried_through() {
     let p = load_fixture("rgba8.png");
-    let alpha = p.alpha_plane().expect("rgba8.png has alpha");
+    let alpha = p.alpha_rows(0..p.height).expect("rgba8.png has alpha");
     assert_eq!(alpha.len(), 37 * 29);
     assert_eq!(alpha[0], 0.0);
     assert_eq!(alpha[36], 1.0);
@@ -246,7 +249,10 @@ fn alpha_is_carried_through() {
     ] {
         let (_dir, path, back) = roundtrip(&p, format);
         assert_eq!(raw(&path).color(), image::ColorType::Rgba8, "{format}");
-        assert!(back.alpha_plane().as_ref() == Some(&alpha), "{format}");
+        assert!(
+            back.alpha_rows(0..back.height).as_ref() == Some(&alpha),
+            "{format}"
+        );
         // Colour under fully transparent pixels may be dropped by lossless encoders (WebP).
         for (i, (a, b)) in back
             .rgb_f32()
@@ -262,7 +268,7 @@ fn alpha_is_carried_through() {
     // JPEG drops alpha.
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Jpeg);
     assert_eq!(raw(&path).color(), image::ColorType::Rgb8);
-    assert!(back.alpha_plane().is_none());
+    assert!(back.alpha_rows(0..back.height).is_none());
 }
 
 #[test]
@@ -277,13 +283,17 @@ fn gray_alpha_goes_to_tiff_as_rgba() {
     };
     let mut p = gray.converted(gray_alpha).unwrap();
     p.write_alpha(
+        0,
         &(0..p.pixels())
             .map(|i| (i % 256) as f32 / 255.0)
             .collect::<Vec<_>>(),
     );
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Tiff);
     assert_eq!(raw(&path).color(), image::ColorType::Rgba8);
-    assert!(back.rgb_f32() == gray.rgb_f32() && back.alpha_plane() == p.alpha_plane());
+    assert!(
+        back.rgb_f32() == gray.rgb_f32()
+            && back.alpha_rows(0..back.height) == p.alpha_rows(0..p.height)
+    );
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
     assert_eq!(raw(&path).color(), image::ColorType::La8);
     assert!(back == p);
@@ -294,7 +304,7 @@ fn palette_with_trns_expands_to_rgba() {
     let p = load_fixture("palette_trns.png");
     assert_eq!((p.width, p.height), (37, 29));
     assert!(!p.meta.gray && !p.meta.sixteen_bit);
-    let alpha = p.alpha_plane().expect("tRNS gives alpha");
+    let alpha = p.alpha_rows(0..p.height).expect("tRNS gives alpha");
     let palette = [[200, 30, 40], [20, 180, 60], [10, 20, 230], [250, 250, 250]];
     let alphas = [255, 128, 0, 255];
     for y in 0..p.height {

@@ -211,9 +211,7 @@ impl Restorer {
             }
             Task::Upscale => {
                 if out.has_alpha() {
-                    if let Some(a) = photo.alpha_plane() {
-                        out.write_alpha(&resize_plane(&a, w, h, w * s, h * s));
-                    }
+                    upscale_alpha(photo, &mut out, s, ALPHA_BAND);
                 }
                 self.tiled(photo, &mut out, &mut details, on_tile, &|win| win.to_vec())?;
             }
@@ -307,6 +305,31 @@ fn finite(values: &[f32]) -> Result<()> {
         Ok(())
     } else {
         bail!("the model produced non-finite values (damaged or absurd weights?); nothing written")
+    }
+}
+
+/// Input rows per band when upscaling alpha (see [`upscale_alpha`]).
+const ALPHA_BAND: usize = 128;
+
+/// Context rows read on each side of a band: upscaling, the Catmull-Rom kernel reaches 2 input
+/// rows either side of an output row's centre.
+const ALPHA_CONTEXT: usize = 3;
+
+/// Upscales `photo`'s alpha `s`× into `out`'s (Catmull-Rom, as [`resize_plane`]) `band` input
+/// rows at a time, each read with [`ALPHA_CONTEXT`] rows of context, so only a band is ever
+/// f32. For ×2 and ×4 the kernel positions relative to a band are exact in f32, so the result
+/// is the same, bit for bit, as resizing the whole plane at once (tested).
+fn upscale_alpha(photo: &Photo, out: &mut Photo, s: usize, band: usize) {
+    let (w, h) = (photo.width, photo.height);
+    for y0 in (0..h).step_by(band) {
+        let y1 = (y0 + band).min(h);
+        let rows = y0.saturating_sub(ALPHA_CONTEXT)..(y1 + ALPHA_CONTEXT).min(h);
+        let Some(alpha) = photo.alpha_rows(rows.clone()) else {
+            return;
+        };
+        let big = resize_plane(&alpha, w, rows.len(), w * s, rows.len() * s);
+        let core = (y0 - rows.start) * s * w * s;
+        out.write_alpha(y0 * s, &big[core..core + (y1 - y0) * s * w * s]);
     }
 }
 
@@ -409,6 +432,31 @@ mod tests {
     }
 
     #[test]
+    fn alpha_upscaled_in_bands_equals_the_whole_plane() {
+        let storage = Storage {
+            layout: Layout {
+                gray: false,
+                alpha: true,
+            },
+            depth: Depth::F32,
+        };
+        let (w, h) = (23, 41);
+        let mut p = photo(w, h).converted(storage).unwrap();
+        let alpha: Vec<f32> = (0..w * h).map(|i| (i as f32 * 0.377).sin().abs()).collect();
+        p.write_alpha(0, &alpha);
+        let alpha = p.alpha_rows(0..h).unwrap();
+        for s in [2, 4] {
+            let mut whole = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
+            whole.write_alpha(0, &resize_plane(&alpha, w, h, w * s, h * s));
+            for band in [1, 5, 8, 40, 64] {
+                let mut out = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
+                upscale_alpha(&p, &mut out, s, band);
+                assert!(out == whole, "×{s}, bands of {band} rows");
+            }
+        }
+    }
+
+    #[test]
     fn outputs_have_the_task_geometry() {
         let mut up = random_restorer(small_specs()[2].clone());
         up.settings.tile = TileSize::Auto;
@@ -422,13 +470,13 @@ mod tests {
                 depth: Depth::U8,
             })
             .unwrap();
-        p.write_alpha(&[128.0 / 255.0; 63]);
+        p.write_alpha(0, &[128.0 / 255.0; 63]);
         let (out, _) = up
             .restore(&p, Target::File(OutputFormat::Png), &mut |_, _| {})
             .unwrap();
         assert_eq!((out.width, out.height), (36, 28));
         assert_eq!(out.storage(), p.storage());
-        let alpha = out.alpha_plane().unwrap();
+        let alpha = out.alpha_rows(0..out.height).unwrap();
         assert_eq!(alpha.len(), 36 * 28);
         assert!(alpha.iter().all(|&a| a == 128.0 / 255.0), "{alpha:?}");
         // JPEG has no alpha.
