@@ -1,4 +1,4 @@
-//! Image files ↔ f32 pixels. The only place images are decoded (`decode.rs`) and encoded
+//! Image files ↔ pixels. The only place images are decoded (`decode.rs`) and encoded
 //! (`encode.rs`); `format.rs` lists the supported formats and their file extensions;
 //! `metadata.rs` carries EXIF and XMP from the input to the outputs.
 //!
