@@ -7,11 +7,11 @@
 //! flags ─ app/args.rs ─▶ app/config.rs ──▶ RestoreConfig (validated once)
 //!                                              │
 //! inputs ─▶ pipeline/walk.rs ─▶ jobs {input, output, format}
-//!             photo/decode.rs ─▶ Photo (RGB f32 in [0, 1], alpha, meta)
+//!             photo/decode.rs ─▶ Photo (samples as stored: u8/u16, gray/RGB, alpha; meta)
 //!             pipeline/restore.rs ─▶ models/planes.rs (pixels → model planes)
-//!                                    pipeline/tiling.rs (tiles with a context border)
+//!                                    pipeline/tiling.rs (tiles with a context border, to f32)
 //!                                    models/ (U-Net, SR net) ─▶ ops/ (fused CPU convolution)
-//!                                    pipeline/tiling.rs (stitch) ─▶ planes → pixels
+//!                                    pipeline/tiling.rs (stitch into the output's samples)
 //!             photo/encode.rs ─▶ atomic.rs (temp file + rename)
 //! ```
 //!
@@ -26,13 +26,15 @@
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
-//! use aetool::{load_photo, load_weights, save_photo, ModelKind, RestoreSettings, Restorer, Source};
+//! use aetool::photo::{EncodeSettings, OutputFormat};
+//! use aetool::{load_photo, load_weights, save_photo, ModelKind, RestoreSettings, Restorer, Source, Target};
 //! let device = candle_core::Device::Cpu;
 //! let weights = load_weights(&Source::Bundled, ModelKind::Denoise, &device)?;
 //! let restorer = Restorer::new(weights, device, RestoreSettings::default());
 //! let photo = load_photo("noisy.png".as_ref(), &Default::default())?;
-//! let (clean, _) = restorer.restore(&photo, &mut |_, _| {})?;
-//! save_photo("clean.png".as_ref(), &clean, aetool::photo::OutputFormat::Png)?;
+//! let target = Target::File(OutputFormat::Png);
+//! let (clean, _) = restorer.restore(&photo, target, &mut |_, _| {})?;
+//! save_photo("clean.png".as_ref(), &clean, OutputFormat::Png, &EncodeSettings::default())?;
 //! # Ok(())
 //! # }
 //! ```
@@ -58,5 +60,5 @@ pub mod weights;
 pub use app::run_cli;
 pub use models::{ModelKind, ModelSpec};
 pub use photo::{load as load_photo, save as save_photo, Photo};
-pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, TileSize};
+pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, Target, TileSize};
 pub use weights::{load as load_weights, Loaded, Source};

@@ -18,6 +18,18 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The metadata of a plain 8-bit RGB PNG source (no profile, no EXIF), for photos built in
+/// memory.
+pub fn photo_meta() -> crate::photo::PhotoMeta {
+    crate::photo::PhotoMeta {
+        gray: false,
+        sixteen_bit: false,
+        icc: None,
+        format: image::ImageFormat::Png,
+        metadata: Default::default(),
+    }
+}
+
 /// How far the Winograd path strays from the direct one: runs `forward` once with every conv
 /// direct ([`crate::ops::ConvImpl::Fused`]) and once on the default path (Winograd where the net
 /// was prepared), and returns max |difference| over the direct output's range (over its largest

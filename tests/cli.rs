@@ -1477,3 +1477,110 @@ fn strip_metadata_writes_none() {
     assert_eq!(code, 0, "{err}");
     assert!(exif_of(&tmp.path().join("x2.jpg")).is_none());
 }
+
+/// `--png-compression fast|default|best`: the same pixels at every setting, `best` no larger
+/// than `fast`; an unknown setting is a usage error (exit 2) naming the choices.
+#[test]
+fn png_compression_changes_size_not_pixels() {
+    let tmp = tempdir();
+    let input = tmp.path().join("photo.png");
+    shapes(96, 64, 7).save(&input).unwrap();
+    let write = |setting: &str| {
+        let out = tmp.path().join(format!("{setting}.png"));
+        let (code, _, err) = run(aetool()
+            .args(["denoise", "--sigma", "10", "--png-compression", setting])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .arg("--weights")
+            .arg(weights("denoise")));
+        assert_eq!(code, 0, "{setting}: {err}");
+        let size = out.metadata().unwrap().len();
+        (size, image::open(&out).unwrap().to_rgb8())
+    };
+    let (fast_size, fast) = write("fast");
+    let (_, default) = write("default");
+    let (best_size, best) = write("best");
+    assert!(
+        fast == default && fast == best,
+        "settings decode differently"
+    );
+    assert!(
+        best_size <= fast_size,
+        "best {best_size} > fast {fast_size}"
+    );
+
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--png-compression", "zip"])
+        .arg(&input));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fast") && err.contains("best"), "{err}");
+}
+
+/// 16-bit PNGs keep 16-bit precision through denoise: the output is 16-bit and each sample is
+/// the model's unquantised output rounded to 16 bits (within one step, for threads summing in
+/// another order), so values fall between the steps of an 8-bit round trip.
+#[test]
+fn sixteen_bit_precision_survives_denoise() {
+    use aetool::photo::{Limits, PhotoMeta};
+    let loaded = aetool::load_weights(
+        &aetool::Source::File(weights("denoise").to_path_buf()),
+        aetool::ModelKind::Denoise,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let settings = aetool::RestoreSettings {
+        sigma: aetool::Sigma::Fixed(10.0),
+        ..Default::default()
+    };
+    let restorer = aetool::Restorer::new(loaded, candle_core::Device::Cpu, settings);
+    let tmp = tempdir();
+    for (name, color) in [
+        ("rgb16.png", ColorType::Rgb16),
+        ("gray16.png", ColorType::L16),
+    ] {
+        let out = tmp.path().join(name);
+        let (code, _, err) = run(aetool()
+            .args(["denoise", "--sigma", "10"])
+            .arg(fixture(name))
+            .arg("-o")
+            .arg(&out)
+            .arg("--weights")
+            .arg(weights("denoise")));
+        assert_eq!(code, 0, "{name}: {err}");
+        let written = image::open(&out).unwrap();
+        assert_eq!(written.color(), color, "{name}");
+        let written: Vec<u16> = written.to_rgb16().into_raw();
+
+        let photo = aetool::load_photo(&fixture(name), &Limits::default()).unwrap();
+        let (model, _) = restorer
+            .restore(&photo, aetool::Target::Float, &mut |_, _| {})
+            .unwrap();
+        let PhotoMeta { gray, .. } = photo.meta;
+        let expected: Vec<f32> = model
+            .rgb_f32()
+            .chunks_exact(3)
+            .flat_map(|p| {
+                let mean = (p[0] + p[1] + p[2]) / 3.0;
+                if gray {
+                    [mean; 3]
+                } else {
+                    [p[0], p[1], p[2]]
+                }
+            })
+            .map(|v| v.clamp(0.0, 1.0) * 65535.0)
+            .collect();
+        assert_eq!(written.len(), expected.len(), "{name}");
+        for (i, (&w, &e)) in written.iter().zip(&expected).enumerate() {
+            assert!(
+                (f32::from(w) - e).abs() <= 1.5,
+                "{name} sample {i}: {w} vs {e}"
+            );
+        }
+        let off_grid = written.iter().filter(|&&v| v % 257 != 0).count();
+        assert!(
+            off_grid > written.len() / 2,
+            "{name}: {off_grid} samples off the 8-bit grid"
+        );
+    }
+}

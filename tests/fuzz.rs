@@ -12,7 +12,7 @@ use aetool::models::{ModelKind, ModelSpec};
 use aetool::photo::{self, Limits, OutputFormat};
 use aetool::testing::{random_net, tiny_spec, weights_bytes};
 use aetool::weights::{self, Loaded, Source};
-use aetool::{RestoreSettings, Restorer, Sigma, TileSize};
+use aetool::{RestoreSettings, Restorer, Sigma, Target, TileSize};
 use candle_core::Device;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -218,10 +218,10 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
         let r = &restorers[rng.below(restorers.len())];
         let outcome = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
             let photo = photo::load(&input, &limits)?;
-            let (out, _) = r.restore(&photo, &mut |_, _| {})?;
             let format = OutputFormat::for_input(photo.meta.format);
+            let (out, _) = r.restore(&photo, Target::File(format), &mut |_, _| {})?;
             let dest = dir.path().join(format!("out.{}", format.extension()));
-            photo::save(&dest, &out, format)?;
+            photo::save(&dest, &out, format, &Default::default())?;
             let back = photo::load(&dest, &Limits::default())?;
             assert_eq!(
                 (back.width, back.height),
@@ -337,8 +337,8 @@ fn mutated_weights_load_or_fail_clearly() {
                     ..Default::default()
                 },
             );
-            let (out, _) = r.restore(&photo, &mut |_, _| {})?;
-            assert!(out.rgb.iter().all(|v| v.is_finite()), "{context}");
+            let (out, _) = r.restore(&photo, Target::Float, &mut |_, _| {})?;
+            assert!(out.rgb_f32().iter().all(|v| v.is_finite()), "{context}");
             Ok(())
         }));
         tally.record(outcome, &context);

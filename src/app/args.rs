@@ -100,6 +100,17 @@ pub enum FormatArg {
     Bmp,
 }
 
+/// `--png-compression`: how hard PNG outputs are compressed (all lossless).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PngCompressionArg {
+    /// Fast deflate: several times faster to write, files somewhat larger.
+    Fast,
+    /// zlib level 6 (what aetool 0.1 wrote).
+    Default,
+    /// zlib level 9: the smallest files, the slowest to write.
+    Best,
+}
+
 /// Weights and device flags shared by every command that runs a model.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -143,6 +154,9 @@ pub struct RunArgs {
     /// Output format (default: same as the input).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// How hard PNG outputs are compressed (lossless either way); TIFF is written uncompressed.
+    #[arg(long, value_enum, default_value_t = PngCompressionArg::Fast)]
+    pub png_compression: PngCompressionArg,
     /// Write outputs without the input's EXIF and XMP (camera, date, GPS, copyright…); by
     /// default they are kept, with the orientation reset and the pixel size updated.
     #[arg(long)]

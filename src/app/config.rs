@@ -2,11 +2,12 @@
 //! work starts, and every message says what to type instead.
 
 use crate::app::args::{
-    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, ModelArgs, RunArgs, ScaleArg, TaskArg,
+    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, ModelArgs, PngCompressionArg, RunArgs,
+    ScaleArg, TaskArg,
 };
 use crate::models::planes::MAX_SIGMA;
 use crate::models::{ModelKind, Task};
-use crate::photo::{Limits, OutputFormat};
+use crate::photo::{EncodeSettings, Limits, OutputFormat, PngCompression};
 use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
 use crate::pipeline::walk::{parse_shard, WalkOptions};
 use crate::train::{Base, Hyper, TrainConfig};
@@ -33,6 +34,16 @@ impl From<FormatArg> for OutputFormat {
             FormatArg::Webp => OutputFormat::Webp,
             FormatArg::Tiff => OutputFormat::Tiff,
             FormatArg::Bmp => OutputFormat::Bmp,
+        }
+    }
+}
+
+impl From<PngCompressionArg> for PngCompression {
+    fn from(c: PngCompressionArg) -> Self {
+        match c {
+            PngCompressionArg::Fast => PngCompression::Fast,
+            PngCompressionArg::Default => PngCompression::Default,
+            PngCompressionArg::Best => PngCompression::Best,
         }
     }
 }
@@ -224,6 +235,7 @@ pub struct RestoreConfig {
     pub inputs: Vec<PathBuf>,
     pub walk: WalkOptions,
     pub limits: Limits,
+    pub encode: EncodeSettings,
     pub quiet: bool,
     pub json: bool,
 }
@@ -414,6 +426,9 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         },
         limits: Limits {
             max_pixels: args.max_megapixels * 1_000_000,
+        },
+        encode: EncodeSettings {
+            png_compression: args.png_compression.into(),
         },
         quiet: args.quiet,
         json: args.json,

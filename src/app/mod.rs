@@ -103,7 +103,7 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
     let restorer = Restorer::new(loaded, cfg.device, cfg.settings);
     let mut plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
     crate::pipeline::dest::prepare(&mut plan, started);
-    let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, cfg.quiet);
+    let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, &cfg.encode, cfg.quiet);
     if cfg.json {
         crate::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     }

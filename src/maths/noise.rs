@@ -9,9 +9,10 @@ const MIN_COEFFS: usize = 4;
 
 /// Estimates the standard deviation of additive white Gaussian noise in an image.
 ///
-/// `rgb` is `height × width × 3` interleaved (HWC, row-major) with values nominally in
-/// `[0, 1]` (noisy values outside it are fine). The result is σ on the `[0, 255]` scale, the
-/// unit of `--sigma`.
+/// The image is `width × height` RGB, read a row at a time: `read_row(y, out)` appends row `y`
+/// to `out` as `width × 3` interleaved values, nominally in `[0, 1]` (noisy values outside it
+/// are fine), so the image need not be held as f32. The result is σ on the `[0, 255]` scale,
+/// the unit of `--sigma`.
 ///
 /// For each channel the finest diagonal (HH) Haar sub-band is taken over non-overlapping 2×2
 /// blocks `[[a, b], [c, d]]` as `(a − b − c + d) / 2` — orthonormal, so i.i.d. noise of σ keeps
@@ -21,29 +22,30 @@ const MIN_COEFFS: usize = 4;
 /// channel has fewer than 4 coefficients (images under 4×2 / 2×4 blocks).
 ///
 /// Texture raises the estimate; on smooth photos it is within a few percent of the truth.
-///
-/// Panics if `rgb` does not hold `width·height·3` values.
-pub fn estimate_sigma(rgb: &[f32], width: usize, height: usize) -> f32 {
-    assert_eq!(
-        rgb.len(),
-        width * height * 3,
-        "estimate_sigma: buffer does not hold width*height*3 values"
-    );
+pub fn estimate_sigma(
+    width: usize,
+    height: usize,
+    mut read_row: impl FnMut(usize, &mut Vec<f32>),
+) -> f32 {
     let (bw, bh) = (width / 2, height / 2);
     if bw * bh < MIN_COEFFS {
         return 0.0;
     }
+    // One channel at a time: a quarter of a plane of coefficients, the rows read again.
     let mut hh = Vec::with_capacity(bw * bh);
+    let (mut top, mut bottom) = (Vec::with_capacity(width * 3), Vec::with_capacity(width * 3));
     let mut total = 0.0;
     for c in 0..3 {
         hh.clear();
         for by in 0..bh {
-            let top = 2 * by * width;
-            let bottom = top + width;
+            top.clear();
+            bottom.clear();
+            read_row(2 * by, &mut top);
+            read_row(2 * by + 1, &mut bottom);
             for bx in 0..bw {
-                let px = |i: usize| rgb[(i + 2 * bx) * 3 + c] as f64;
-                let (a, b) = (px(top), px(top + 1));
-                let (cc, d) = (px(bottom), px(bottom + 1));
+                let px = |row: &[f32], x: usize| row[x * 3 + c] as f64;
+                let (a, b) = (px(&top, 2 * bx), px(&top, 2 * bx + 1));
+                let (cc, d) = (px(&bottom, 2 * bx), px(&bottom, 2 * bx + 1));
                 hh.push(((a - b - cc + d) * 0.5).abs());
             }
         }
@@ -93,6 +95,13 @@ mod tests {
         v
     }
 
+    /// [`estimate_sigma`] of an interleaved RGB buffer.
+    fn sigma_of(rgb: &[f32], w: usize, h: usize) -> f32 {
+        estimate_sigma(w, h, |y, out| {
+            out.extend_from_slice(&rgb[y * w * 3..][..w * 3])
+        })
+    }
+
     fn add_noise(img: &[f32], sigma255: f32, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
         let normal = Normal::new(0.0f32, sigma255 / 255.0).unwrap();
@@ -103,11 +112,11 @@ mod tests {
     fn recovers_gaussian_noise_level() {
         let (w, h) = (256, 256);
         let clean = smooth_image(w, h);
-        let base = estimate_sigma(&clean, w, h);
+        let base = sigma_of(&clean, w, h);
         assert!(base < 2.0, "clean image estimate {base}");
         for (i, sigma) in [5.0f32, 15.0, 25.0, 50.0].into_iter().enumerate() {
             let noisy = add_noise(&clean, sigma, 42 + i as u64);
-            let est = estimate_sigma(&noisy, w, h);
+            let est = sigma_of(&noisy, w, h);
             assert!(
                 (est - sigma).abs() <= 0.1 * sigma + 1.0,
                 "sigma {sigma}: estimated {est}"
@@ -119,9 +128,9 @@ mod tests {
     fn odd_sizes_drop_last_row_and_column() {
         let (w, h) = (257, 131);
         let clean = smooth_image(w, h);
-        assert!(estimate_sigma(&clean, w, h) < 2.0);
+        assert!(sigma_of(&clean, w, h) < 2.0);
         let noisy = add_noise(&clean, 20.0, 9);
-        let est = estimate_sigma(&noisy, w, h);
+        let est = sigma_of(&noisy, w, h);
         assert!((est - 20.0).abs() <= 3.0, "{est}");
         // The dropped row and column do not matter: garbage there changes nothing.
         let mut spoiled = noisy.clone();
@@ -135,20 +144,20 @@ mod tests {
                 spoiled[(((h - 1) * w) + x) * 3 + c] = -1e6;
             }
         }
-        assert_eq!(estimate_sigma(&spoiled, w, h), est);
+        assert_eq!(sigma_of(&spoiled, w, h), est);
     }
 
     #[test]
     fn tiny_and_flat_images() {
-        assert_eq!(estimate_sigma(&[], 0, 0), 0.0);
-        assert_eq!(estimate_sigma(&[0.5; 3], 1, 1), 0.0);
+        assert_eq!(sigma_of(&[], 0, 0), 0.0);
+        assert_eq!(sigma_of(&[0.5; 3], 1, 1), 0.0);
         // Whole 2×2 blocks only: 5×5 gives 2×2 = 4 coefficients, the minimum; 5×3 gives
         // 2×1 = 2, too few.
         let noisy = add_noise(&[0.5; 5 * 3 * 3], 30.0, 1);
-        assert_eq!(estimate_sigma(&noisy, 5, 3), 0.0);
+        assert_eq!(sigma_of(&noisy, 5, 3), 0.0);
         let noisy = add_noise(&[0.5; 5 * 5 * 3], 30.0, 1);
-        assert!(estimate_sigma(&noisy, 5, 5) > 0.0);
-        assert_eq!(estimate_sigma(&vec![0.3; 64 * 48 * 3], 64, 48), 0.0);
+        assert!(sigma_of(&noisy, 5, 5) > 0.0);
+        assert_eq!(sigma_of(&vec![0.3; 64 * 48 * 3], 64, 48), 0.0);
     }
 
     #[test]
@@ -164,7 +173,7 @@ mod tests {
             }
         }
         let want = 2.0 * delta as f64 / 0.6745 / 3.0 * 255.0;
-        let got = estimate_sigma(&img, w, h) as f64;
+        let got = sigma_of(&img, w, h) as f64;
         assert!((got - want).abs() < 1e-3, "{got} vs {want}");
 
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);

@@ -99,10 +99,17 @@ const CROP: usize = 64;
 const MAX_PER_AXIS: usize = 8;
 
 impl NoiseEstimator {
-    /// The noise level (0–255 scale) of a photo, `rgb` `[h, w, 3]` in `[0, 1]`: the median of
-    /// the estimates on an evenly spread grid of up to 8 × 8 crops of 64 px (smaller photos:
-    /// one crop of their short side rounded down to a multiple of 4). `None` under 8 px.
-    pub fn measure(&self, rgb: &[f32], w: usize, h: usize, device: &Device) -> Result<Option<f32>> {
+    /// The noise level (0–255 scale) of a `w × h` photo read a row at a time (`read_row(y, out)`
+    /// appends row `y` as `w × 3` RGB values in `[0, 1]`): the median of the estimates on an
+    /// evenly spread grid of up to 8 × 8 crops of 64 px (smaller photos: one crop of their short
+    /// side rounded down to a multiple of 4). `None` under 8 px.
+    pub fn measure(
+        &self,
+        w: usize,
+        h: usize,
+        mut read_row: impl FnMut(usize, &mut Vec<f32>),
+        device: &Device,
+    ) -> Result<Option<f32>> {
         let side = CROP.min(w.min(h) / 4 * 4);
         if side < 8 {
             return Ok(None);
@@ -116,13 +123,19 @@ impl NoiseEstimator {
                 i * (len - side) / (n - 1)
             }
         };
-        let mut crops = Vec::with_capacity(nx * ny * side * side * 3);
+        // Crops `[nx · ny, side, side, 3]`, filled a photo row at a time.
+        let crop_len = side * side * 3;
+        let mut crops = vec![0f32; nx * ny * crop_len];
+        let mut row = Vec::with_capacity(w * 3);
         for iy in 0..ny {
             let y0 = start(h, ny, iy);
-            for ix in 0..nx {
-                let x0 = start(w, nx, ix);
-                for y in y0..y0 + side {
-                    crops.extend_from_slice(&rgb[(y * w + x0) * 3..(y * w + x0 + side) * 3]);
+            for y in 0..side {
+                row.clear();
+                read_row(y0 + y, &mut row);
+                for ix in 0..nx {
+                    let x0 = start(w, nx, ix);
+                    let at = (iy * nx + ix) * crop_len + y * side * 3;
+                    crops[at..at + side * 3].copy_from_slice(&row[x0 * 3..(x0 + side) * 3]);
                 }
             }
         }
@@ -186,11 +199,12 @@ mod tests {
             var.set(&var.as_tensor().ones_like()?.affine(0.0, value as f64)?)?;
         }
         for (w, h) in [(300, 200), (37, 29), (9, 500)] {
-            let rgb = vec![0.5; w * h * 3];
-            let level = est.measure(&rgb, w, h, &Device::Cpu)?.unwrap();
+            let grey = |_, out: &mut Vec<f32>| out.resize(out.len() + w * 3, 0.5);
+            let level = est.measure(w, h, grey, &Device::Cpu)?.unwrap();
             assert!((level - 7.0).abs() < 1e-4, "{w}x{h}: {level}");
         }
-        assert_eq!(est.measure(&[0.5; 7 * 7 * 3], 7, 7, &Device::Cpu)?, None);
+        let tiny = |_, out: &mut Vec<f32>| out.resize(out.len() + 7 * 3, 0.5);
+        assert_eq!(est.measure(7, 7, tiny, &Device::Cpu)?, None);
         Ok(())
     }
 

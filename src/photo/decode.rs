@@ -1,7 +1,10 @@
 //! Image file → [`Photo`]: format from the content, size limits from the header, EXIF
-//! orientation applied, samples unpacked to f32 in `[0, 1]`, EXIF and XMP kept as read.
+//! orientation applied, samples kept in their storage type, EXIF and XMP kept as read.
 
-use super::{clamp01, format::format_name, one_line, Limits, OutputFormat, Photo, PhotoMeta};
+use super::{
+    clamp01, format::format_name, one_line, Layout, Limits, OutputFormat, Photo, PhotoMeta, Raster,
+    Samples,
+};
 use anyhow::{anyhow, bail, Result};
 use image::codecs::tiff::TiffDecoder;
 use image::metadata::Orientation;
@@ -166,39 +169,39 @@ fn tidy_cause(cause: &str) -> String {
     }
 }
 
+/// The decoded buffer becomes the photo's raster as it is (no copy); float samples, which may
+/// lie outside `[0, 1]` or be NaN, are clamped (NaN → 0).
 fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat) -> Photo {
     use image::ColorType as C;
     let color = img.color();
     let gray = matches!(color, C::L8 | C::La8 | C::L16 | C::La16);
     let sixteen_bit = !matches!(color, C::L8 | C::La8 | C::Rgb8 | C::Rgba8);
+    let alpha = color.has_alpha();
     let (width, height) = (img.width() as usize, img.height() as usize);
-    let n = width * height;
-    let mut rgb = vec![0f32; n * 3];
-    let mut alpha = color.has_alpha().then(|| vec![0f32; n]);
-    let a = alpha.as_deref_mut();
-    // Division, not multiplication by a reciprocal: k / 255 is then the f32 nearest to the
-    // exact value whatever the source layout, and `save` rounds it back to k.
-    let u8f = |v: u8| f32::from(v) / 255.0;
-    let u16f = |v: u16| f32::from(v) / 65535.0;
-    match &img {
-        DynamicImage::ImageLuma8(b) => unpack(b.as_raw(), 1, &mut rgb, a, u8f),
-        DynamicImage::ImageLumaA8(b) => unpack(b.as_raw(), 2, &mut rgb, a, u8f),
-        DynamicImage::ImageRgb8(b) => unpack(b.as_raw(), 3, &mut rgb, a, u8f),
-        DynamicImage::ImageRgba8(b) => unpack(b.as_raw(), 4, &mut rgb, a, u8f),
-        DynamicImage::ImageLuma16(b) => unpack(b.as_raw(), 1, &mut rgb, a, u16f),
-        DynamicImage::ImageLumaA16(b) => unpack(b.as_raw(), 2, &mut rgb, a, u16f),
-        DynamicImage::ImageRgb16(b) => unpack(b.as_raw(), 3, &mut rgb, a, u16f),
-        DynamicImage::ImageRgba16(b) => unpack(b.as_raw(), 4, &mut rgb, a, u16f),
-        // Float TIFFs may hold values outside [0, 1], or NaN.
-        DynamicImage::ImageRgb32F(b) => unpack(b.as_raw(), 3, &mut rgb, a, clamp01),
-        DynamicImage::ImageRgba32F(b) => unpack(b.as_raw(), 4, &mut rgb, a, clamp01),
-        other => unpack(other.to_rgba32f().as_raw(), 4, &mut rgb, a, clamp01),
-    }
+    let float = |mut v: Vec<f32>| {
+        v.par_iter_mut().for_each(|s| *s = clamp01(*s));
+        Samples::F32(v)
+    };
+    let samples = match img {
+        DynamicImage::ImageLuma8(b) => Samples::U8(b.into_raw()),
+        DynamicImage::ImageLumaA8(b) => Samples::U8(b.into_raw()),
+        DynamicImage::ImageRgb8(b) => Samples::U8(b.into_raw()),
+        DynamicImage::ImageRgba8(b) => Samples::U8(b.into_raw()),
+        DynamicImage::ImageLuma16(b) => Samples::U16(b.into_raw()),
+        DynamicImage::ImageLumaA16(b) => Samples::U16(b.into_raw()),
+        DynamicImage::ImageRgb16(b) => Samples::U16(b.into_raw()),
+        DynamicImage::ImageRgba16(b) => Samples::U16(b.into_raw()),
+        DynamicImage::ImageRgb32F(b) => float(b.into_raw()),
+        DynamicImage::ImageRgba32F(b) => float(b.into_raw()),
+        // Layouts `image` may add later: as float RGB(A) (`gray` is false for them).
+        other if alpha => float(other.to_rgba32f().into_raw()),
+        other => float(other.to_rgb32f().into_raw()),
+    };
+    let layout = Layout { gray, alpha };
     Photo {
         width,
         height,
-        rgb,
-        alpha,
+        raster: Raster { layout, samples },
         meta: PhotoMeta {
             gray,
             sixteen_bit,
@@ -206,33 +209,5 @@ fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat
             format,
             metadata: Default::default(),
         },
-    }
-}
-
-/// Spreads interleaved samples with `channels` per pixel (1 = L, 2 = LA, 3 = RGB, 4 = RGBA) into
-/// the RGB buffer (gray replicated) and, when given, the alpha plane (last channel).
-fn unpack<T: Copy + Send + Sync>(
-    raw: &[T],
-    channels: usize,
-    rgb: &mut [f32],
-    alpha: Option<&mut [f32]>,
-    f: impl Fn(T) -> f32 + Send + Sync,
-) {
-    rgb.par_chunks_mut(3)
-        .zip(raw.par_chunks(channels))
-        .for_each(|(out, px)| {
-            if channels <= 2 {
-                out.fill(f(px[0]));
-            } else {
-                for (o, &v) in out.iter_mut().zip(px) {
-                    *o = f(v);
-                }
-            }
-        });
-    if let Some(alpha) = alpha {
-        alpha
-            .par_iter_mut()
-            .zip(raw.par_chunks(channels))
-            .for_each(|(out, px)| *out = f(px[channels - 1]));
     }
 }

@@ -1,12 +1,12 @@
-//! [`Photo`] → image file, written atomically: samples quantised to 8 or 16 bits, gray kept,
-//! alpha, ICC profile, EXIF and XMP where the format carries them.
+//! [`Photo`] → image file, written atomically: samples in the format's storage
+//! ([`output_storage`]: 8 or 16 bits, gray kept, alpha), ICC profile, EXIF and XMP where the
+//! format carries them.
 
 use super::metadata::{self, ExifTags, Metadata, EXIF_PREFIX};
-use super::{clamp01, one_line, OutputFormat, Photo};
+use super::{one_line, Depth, Layout, OutputFormat, Photo, PhotoMeta, Samples, Storage};
 use anyhow::{anyhow, bail, Result};
 use image::codecs::{bmp::BmpEncoder, jpeg::JpegEncoder};
 use image::{ExtendedColorType, ImageEncoder};
-use rayon::prelude::*;
 use std::borrow::Cow;
 use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
@@ -14,18 +14,46 @@ use std::path::Path;
 /// JPEG output quality.
 pub const JPEG_QUALITY: u8 = 95;
 
-/// Encodes `photo` as `format` and writes it to `dest` atomically. See the module docs for what
-/// each format keeps.
-pub fn save(dest: &Path, photo: &Photo, format: OutputFormat) -> Result<()> {
+/// How hard PNG output is compressed (lossless: every setting decodes to the same pixels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PngCompression {
+    /// `fdeflate`'s PNG-tuned deflate with adaptive filters: several times faster to write than
+    /// [`PngCompression::Default`], files somewhat larger (figures in docs/performance.md).
+    #[default]
+    Fast,
+    /// zlib level 6 with adaptive filters (what aetool 0.1 wrote).
+    Default,
+    /// zlib level 9 with adaptive filters: the smallest files, the slowest to write.
+    Best,
+}
+
+/// Encoder settings that apply to every output of a run (validated from the flags by
+/// `app/config.rs`). TIFF is always written uncompressed, the fastest setting it has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EncodeSettings {
+    pub png_compression: PngCompression,
+}
+
+/// Encodes `photo` as `format` with `settings` and writes it to `dest` atomically. See the
+/// module docs for what each format keeps.
+pub fn save(
+    dest: &Path,
+    photo: &Photo,
+    format: OutputFormat,
+    settings: &EncodeSettings,
+) -> Result<()> {
     photo.check()?;
     let too_big = || anyhow!("{}×{} is too large to encode", photo.width, photo.height);
     let width = u32::try_from(photo.width).map_err(|_| too_big())?;
     let height = u32::try_from(photo.height).map_err(|_| too_big())?;
 
-    let alpha = photo.alpha.as_deref().filter(|_| format.supports_alpha());
-    let sixteen = photo.meta.sixteen_bit && format.supports_16bit();
-    let gray = photo.meta.gray && !(format == OutputFormat::Tiff && alpha.is_some());
-    let (buf, color) = pack(photo, gray, alpha, sixteen);
+    let storage = output_storage(&photo.meta, photo.has_alpha(), format);
+    let photo = if photo.storage() == storage {
+        Cow::Borrowed(photo)
+    } else {
+        Cow::Owned(photo.converted(storage)?)
+    };
+    let gray = storage.layout.gray;
     let icc = photo
         .meta
         .icc
@@ -41,21 +69,39 @@ pub fn save(dest: &Path, photo: &Photo, format: OutputFormat) -> Result<()> {
     crate::atomic::write_with(dest, |file| {
         let mut out = BufWriter::new(file);
         let pixels = Pixels {
-            buf: &buf,
+            samples: &photo.raster.samples,
             width,
             height,
-            color,
+            color: color_type(storage),
         };
         let extras = Extras {
             icc,
             exif: meta.exif.as_deref(),
             xmp: meta.xmp.as_deref(),
         };
-        encode(&mut out, format, &pixels, extras)
+        encode(&mut out, format, &pixels, extras, settings)
             .map_err(|e| anyhow!("cannot encode {format}: {}", one_line(&e.to_string())))?;
         out.flush().map_err(|e| anyhow!("write failed: {e}"))?;
         Ok(())
     })
+}
+
+/// How a photo with `meta` (and alpha, if `alpha`) is held when written as `format`: 16-bit
+/// where the source was and the format can, else 8-bit; gray if the source was (except gray
+/// with alpha in TIFF, written as RGBA); alpha unless the format has none (JPEG).
+pub fn output_storage(meta: &PhotoMeta, alpha: bool, format: OutputFormat) -> Storage {
+    let alpha = alpha && format.supports_alpha();
+    Storage {
+        layout: Layout {
+            gray: meta.gray && !(format == OutputFormat::Tiff && alpha),
+            alpha,
+        },
+        depth: if meta.sixteen_bit && format.supports_16bit() {
+            Depth::U16
+        } else {
+            Depth::U8
+        },
+    }
 }
 
 /// Colour space signature of an ICC profile (bytes 16..20 of the header: `RGB `, `GRAY`, `CMYK`…).
@@ -63,47 +109,11 @@ pub(super) fn icc_colour_space(profile: &[u8]) -> Option<[u8; 4]> {
     profile.get(16..20).map(|s| [s[0], s[1], s[2], s[3]])
 }
 
-/// Quantises the photo into the byte layout `ImageEncoder::write_image` expects (16-bit samples
-/// in native byte order).
-fn pack(
-    photo: &Photo,
-    gray: bool,
-    alpha: Option<&[f32]>,
-    sixteen: bool,
-) -> (Vec<u8>, ExtendedColorType) {
-    let channels = if gray { 1 } else { 3 } + usize::from(alpha.is_some());
-    let bytes = if sixteen { 2 } else { 1 };
-    let row_len = photo.width * channels * bytes;
-    let mut buf = vec![0u8; row_len * photo.height];
-    buf.par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(y, row)| {
-            let mut out = row.iter_mut();
-            let mut put = |v: f32| {
-                let v = clamp01(v);
-                if sixteen {
-                    for b in ((v * 65535.0).round() as u16).to_ne_bytes() {
-                        *out.next().unwrap() = b;
-                    }
-                } else {
-                    *out.next().unwrap() = (v * 255.0).round() as u8;
-                }
-            };
-            for x in 0..photo.width {
-                let i = y * photo.width + x;
-                let px = &photo.rgb[3 * i..3 * i + 3];
-                if gray {
-                    put((px[0] + px[1] + px[2]) / 3.0);
-                } else {
-                    px.iter().for_each(|&v| put(v));
-                }
-                if let Some(a) = alpha {
-                    put(a[i]);
-                }
-            }
-        });
+/// The encoder's colour type of an 8- or 16-bit storage.
+fn color_type(storage: Storage) -> ExtendedColorType {
     use ExtendedColorType as E;
-    let color = match (gray, alpha.is_some(), sixteen) {
+    let Layout { gray, alpha } = storage.layout;
+    match (gray, alpha, storage.depth == Depth::U16) {
         (true, false, false) => E::L8,
         (true, true, false) => E::La8,
         (false, false, false) => E::Rgb8,
@@ -112,16 +122,25 @@ fn pack(
         (true, true, true) => E::La16,
         (false, false, true) => E::Rgb16,
         (false, true, true) => E::Rgba16,
-    };
-    (buf, color)
+    }
 }
 
-/// Packed samples, as `pack` made them.
+/// The samples of an [`output_storage`], with their encoder colour type.
 struct Pixels<'a> {
-    buf: &'a [u8],
+    samples: &'a Samples,
     width: u32,
     height: u32,
     color: ExtendedColorType,
+}
+
+impl Pixels<'_> {
+    /// The 8-bit samples (JPEG, WebP and BMP are only ever given those).
+    fn bytes(&self) -> Result<&[u8]> {
+        match self.samples {
+            Samples::U8(b) => Ok(b),
+            _ => bail!("{:?} samples are not 8-bit", self.color),
+        }
+    }
 }
 
 /// What is written with the pixels, where the format carries it.
@@ -137,16 +156,17 @@ fn encode<W: Write + Seek>(
     format: OutputFormat,
     pixels: &Pixels<'_>,
     extras: Extras<'_>,
+    settings: &EncodeSettings,
 ) -> Result<()> {
     let Pixels {
-        buf,
         width,
         height,
         color,
+        ..
     } = *pixels;
     let Extras { icc, exif, xmp } = extras;
     match format {
-        OutputFormat::Png => encode_png(out, pixels, extras),
+        OutputFormat::Png => encode_png(out, pixels, extras, settings.png_compression),
         OutputFormat::Jpeg => {
             // Encoded in memory: the XMP segment is inserted after the encoder's APP segments.
             let mut jpeg = Vec::new();
@@ -158,7 +178,7 @@ fn encode<W: Write + Seek>(
             if let Some(exif) = exif.filter(|e| e.len() + EXIF_PREFIX.len() <= SEGMENT_MAX) {
                 encoder.set_exif_metadata(exif.to_vec())?;
             }
-            encoder.write_image(buf, width, height, color)?;
+            encoder.write_image(pixels.bytes()?, width, height, color)?;
             if let Some(xmp) = xmp {
                 insert_jpeg_xmp(&mut jpeg, xmp);
             }
@@ -184,12 +204,12 @@ fn encode<W: Write + Seek>(
             if let Some(xmp) = xmp {
                 encoder.set_xmp_metadata(xmp.to_vec());
             }
-            encoder.encode(buf, width, height, color)?;
+            encoder.encode(pixels.bytes()?, width, height, color)?;
             Ok(())
         }
         OutputFormat::Tiff => encode_tiff(out, pixels, extras),
         OutputFormat::Bmp => {
-            BmpEncoder::new(&mut out).write_image(buf, width, height, color)?;
+            BmpEncoder::new(&mut out).write_image(pixels.bytes()?, width, height, color)?;
             Ok(())
         }
     }
@@ -223,9 +243,14 @@ fn insert_jpeg_xmp(jpeg: &mut Vec<u8>, xmp: &[u8]) {
 
 /// PNG through the `png` crate (the `image` encoder writes no XMP): ICC in `iCCP`, EXIF in
 /// `eXIf`, XMP in an uncompressed `iTXt` chunk keyed `XML:com.adobe.xmp`, all before the pixels.
-fn encode_png<W: Write>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Result<()> {
+fn encode_png<W: Write>(
+    out: W,
+    pixels: &Pixels<'_>,
+    extras: Extras<'_>,
+    compression: PngCompression,
+) -> Result<()> {
     let Pixels {
-        buf,
+        samples,
         width,
         height,
         color,
@@ -254,15 +279,21 @@ fn encode_png<W: Write>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Resu
     let mut encoder = png::Encoder::with_info(out, info)?;
     encoder.set_color(ct);
     encoder.set_depth(depth);
-    encoder.set_compression(png::Compression::Balanced);
-    encoder.set_filter(png::Filter::Adaptive);
+    // Each of these also selects adaptive filtering (the best filter per row).
+    encoder.set_compression(match compression {
+        PngCompression::Fast => png::Compression::Fast,
+        PngCompression::Default => png::Compression::Balanced,
+        PngCompression::Best => png::Compression::High,
+    });
     let mut writer = encoder.write_header()?;
-    if depth == D::Sixteen && cfg!(target_endian = "little") {
-        // PNG samples are big-endian; `pack` wrote native ones.
-        let swapped: Vec<u8> = buf.chunks_exact(2).flat_map(|s| [s[1], s[0]]).collect();
-        writer.write_image_data(&swapped)?;
-    } else {
-        writer.write_image_data(buf)?;
+    match samples {
+        Samples::U8(b) => writer.write_image_data(b)?,
+        Samples::U16(v) => {
+            // PNG samples are big-endian.
+            let be: Vec<u8> = v.iter().flat_map(|s| s.to_be_bytes()).collect();
+            writer.write_image_data(&be)?;
+        }
+        Samples::F32(_) => bail!("PNG has no float layout"),
     }
     writer.finish()?;
     Ok(())
@@ -276,7 +307,7 @@ const PNG_XMP_KEY: &str = "XML:com.adobe.xmp";
 /// GPS directories ([`ExifTags`]), XMP in tag 700.
 fn encode_tiff<W: Write + Seek>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>) -> Result<()> {
     let Pixels {
-        buf,
+        samples,
         width,
         height,
         color,
@@ -293,19 +324,15 @@ fn encode_tiff<W: Write + Seek>(out: W, pixels: &Pixels<'_>, extras: Extras<'_>)
         icc,
         xmp,
     };
-    let wide = || -> Vec<u16> {
-        buf.chunks_exact(2)
-            .map(|s| u16::from_ne_bytes([s[0], s[1]]))
-            .collect()
-    };
-    match color {
-        E::L8 => tiff_image::<_, ct::Gray8>(&mut encoder, width, height, buf, &extra),
-        E::Rgb8 => tiff_image::<_, ct::RGB8>(&mut encoder, width, height, buf, &extra),
-        E::Rgba8 => tiff_image::<_, ct::RGBA8>(&mut encoder, width, height, buf, &extra),
-        E::L16 => tiff_image::<_, ct::Gray16>(&mut encoder, width, height, &wide(), &extra),
-        E::Rgb16 => tiff_image::<_, ct::RGB16>(&mut encoder, width, height, &wide(), &extra),
-        E::Rgba16 => tiff_image::<_, ct::RGBA16>(&mut encoder, width, height, &wide(), &extra),
-        other => bail!("TIFF has no {other:?} layout here"),
+    let e = &mut encoder;
+    match (color, samples) {
+        (E::L8, Samples::U8(b)) => tiff_image::<_, ct::Gray8>(e, width, height, b, &extra),
+        (E::Rgb8, Samples::U8(b)) => tiff_image::<_, ct::RGB8>(e, width, height, b, &extra),
+        (E::Rgba8, Samples::U8(b)) => tiff_image::<_, ct::RGBA8>(e, width, height, b, &extra),
+        (E::L16, Samples::U16(v)) => tiff_image::<_, ct::Gray16>(e, width, height, v, &extra),
+        (E::Rgb16, Samples::U16(v)) => tiff_image::<_, ct::RGB16>(e, width, height, v, &extra),
+        (E::Rgba16, Samples::U16(v)) => tiff_image::<_, ct::RGBA16>(e, width, height, v, &extra),
+        (other, _) => bail!("TIFF has no {other:?} layout here"),
     }
 }
 

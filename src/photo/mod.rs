@@ -1,15 +1,17 @@
-//! Image files ↔ f32 pixels. The only place images are decoded (`decode.rs`) and encoded
+//! Image files ↔ pixels. The only place images are decoded (`decode.rs`) and encoded
 //! (`encode.rs`); `format.rs` lists the supported formats and their file extensions;
 //! `metadata.rs` carries EXIF and XMP from the input to the outputs.
 //!
 //! [`load`] reads PNG, JPEG, WebP, TIFF and BMP (format detected from the content, never the file
 //! name), refuses images over [`Limits`] from the header before decoding anything, applies the
-//! EXIF orientation and returns a [`Photo`]: interleaved RGB f32 in `[0, 1]` (gray replicated to
-//! three channels), an optional alpha plane, and what is needed to write the result back like the
-//! input ([`PhotoMeta`]: gray, 16-bit, ICC profile, source format, EXIF and XMP).
+//! EXIF orientation and returns a [`Photo`]: the decoded samples as they are stored (8 or 16 bits,
+//! gray or RGB, with or without alpha; `raster.rs`), read and written as f32 RGB in `[0, 1]` a
+//! row at a time, and what is needed to write the result back like the input ([`PhotoMeta`]:
+//! gray, 16-bit, ICC profile, source format, EXIF and XMP).
 //!
 //! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
-//! [`OutputFormat`]:
+//! [`OutputFormat`], held as [`output_storage`] says (a photo held otherwise is converted
+//! first; the restore step assembles its outputs in that storage directly):
 //! - 16-bit photos stay 16-bit in PNG and TIFF; JPEG, WebP and BMP are written as 8-bit.
 //! - Gray photos (`meta.gray`) are written as gray, the luma being the mean of the three channels
 //!   (they were replicated on load, so this returns the original values; for a photo whose
@@ -17,7 +19,8 @@
 //!   here, so a gray photo with alpha is written to TIFF as RGBA.
 //! - Alpha is written everywhere except JPEG, which has no alpha: it is dropped (the colour
 //!   values are kept as they are, not composited over a background).
-//! - JPEG quality is 95; WebP is lossless (the only WebP encoder in `image`).
+//! - JPEG quality is 95; WebP is lossless (the only WebP encoder in `image`). PNG is compressed
+//!   as [`EncodeSettings::png_compression`] says (fast by default); TIFF is uncompressed.
 //! - The ICC profile is embedded in PNG, JPEG, TIFF and WebP when its colour space matches what
 //!   is written (an RGB profile on RGB output, a gray profile on gray output); otherwise, and for
 //!   BMP, the file is written without one.
@@ -35,14 +38,16 @@ mod encode;
 mod format;
 mod jpeg_end;
 mod metadata;
+mod raster;
 #[cfg(test)]
 mod tests;
 
 pub use animation::animated;
 pub use decode::load;
-pub use encode::{save, JPEG_QUALITY};
+pub use encode::{output_storage, save, EncodeSettings, PngCompression, JPEG_QUALITY};
 pub use format::OutputFormat;
 pub use metadata::Metadata;
+pub use raster::{Depth, Layout, Raster, Samples, Storage};
 
 use anyhow::{anyhow, bail, Result};
 use image::ImageFormat;
@@ -95,9 +100,10 @@ impl Limits {
 /// What is needed to write a processed photo back like its source.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PhotoMeta {
-    /// The source was grayscale (with or without alpha); its RGB channels are equal.
+    /// Written as gray: the source was grayscale (with or without alpha); colorize clears it.
     pub gray: bool,
-    /// The source had more than 8 bits per sample (16-bit, or float TIFF).
+    /// Written with 16 bits where the format can: the source had more than 8 bits per sample
+    /// (16-bit, or float TIFF).
     pub sixteen_bit: bool,
     /// Embedded ICC profile, as stored in the source.
     pub icc: Option<Vec<u8>>,
@@ -119,15 +125,13 @@ impl fmt::Debug for PhotoMeta {
     }
 }
 
-/// A decoded photo.
+/// A decoded photo, or a restored one being assembled.
 #[derive(Clone, PartialEq)]
 pub struct Photo {
     pub width: usize,
     pub height: usize,
-    /// Interleaved HWC, 3 channels, in `[0, 1]` (gray sources replicated).
-    pub rgb: Vec<f32>,
-    /// HW plane in `[0, 1]`, if the source had alpha.
-    pub alpha: Option<Vec<f32>>,
+    /// The samples in their storage type and layout (see `raster.rs` for the f32 access).
+    pub raster: Raster,
     pub meta: PhotoMeta,
 }
 
@@ -136,7 +140,7 @@ impl fmt::Debug for Photo {
         f.debug_struct("Photo")
             .field("width", &self.width)
             .field("height", &self.height)
-            .field("alpha", &self.alpha.is_some())
+            .field("storage", &self.storage())
             .field("meta", &self.meta)
             .finish_non_exhaustive()
     }
@@ -148,33 +152,21 @@ impl Photo {
         self.width * self.height
     }
 
-    /// Checks that the buffers match the dimensions.
+    /// Checks that the samples match the dimensions.
     fn check(&self) -> Result<()> {
-        let n = self
-            .width
-            .checked_mul(self.height)
-            .ok_or_else(|| anyhow!("photo size {}×{} overflows", self.width, self.height))?;
         if self.width == 0 || self.height == 0 {
             bail!("photo is empty ({}×{})", self.width, self.height);
         }
-        if self.rgb.len() != n * 3 {
+        let n = self
+            .expected_samples()
+            .ok_or_else(|| anyhow!("photo size {}×{} overflows", self.width, self.height))?;
+        if self.sample_count() != n {
             bail!(
-                "photo is {}×{} but has {} RGB values instead of {}",
+                "photo is {}×{} but has {} samples instead of {n}",
                 self.width,
                 self.height,
-                self.rgb.len(),
-                n * 3
+                self.sample_count()
             );
-        }
-        if let Some(a) = &self.alpha {
-            if a.len() != n {
-                bail!(
-                    "photo is {}×{} but has {} alpha values instead of {n}",
-                    self.width,
-                    self.height,
-                    a.len()
-                );
-            }
         }
         Ok(())
     }

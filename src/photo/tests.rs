@@ -48,7 +48,7 @@ fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
 fn roundtrip(photo: &Photo, format: OutputFormat) -> (tempfile::TempDir, PathBuf, Photo) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("out.{}", format.extension()));
-    save(&path, photo, format).unwrap();
+    save(&path, photo, format, &EncodeSettings::default()).unwrap();
     let back = load(&path, &Limits::default()).unwrap();
     (dir, path, back)
 }
@@ -86,8 +86,8 @@ fn reads_every_format() {
     let reference = load_fixture("rgb8.png");
     assert_eq!((reference.width, reference.height), (37, 29));
     assert!(!reference.meta.gray && !reference.meta.sixteen_bit);
-    assert!(reference.alpha.is_none() && reference.meta.icc.is_none());
-    assert!(reference.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(reference.alpha_rows(0..reference.height).is_none() && reference.meta.icc.is_none());
+    assert!(reference.rgb_f32().iter().all(|v| (0.0..=1.0).contains(v)));
     for (name, format, sixteen, tolerance) in [
         ("rgb.webp", ImageFormat::WebP, false, 0.0),
         ("rgb.bmp", ImageFormat::Bmp, false, 0.0),
@@ -99,11 +99,17 @@ fn reads_every_format() {
         assert_eq!((p.width, p.height), (37, 29), "{name}");
         assert_eq!(p.meta.format, format, "{name}");
         assert_eq!(p.meta.sixteen_bit, sixteen, "{name}");
-        assert!(!p.meta.gray && p.alpha.is_none(), "{name}");
-        assert!(max_diff(&p.rgb, &reference.rgb) <= tolerance, "{name}");
+        assert!(
+            !p.meta.gray && p.alpha_rows(0..p.height).is_none(),
+            "{name}"
+        );
+        assert!(
+            max_diff(&p.rgb_f32(), &reference.rgb_f32()) <= tolerance,
+            "{name}"
+        );
     }
     let jpg = load_fixture("rgb.jpg");
-    assert!(mean_diff(&jpg.rgb, &reference.rgb) < 0.03);
+    assert!(mean_diff(&jpg.rgb_f32(), &reference.rgb_f32()) < 0.03);
 }
 
 #[test]
@@ -128,9 +134,9 @@ fn gray_is_replicated_and_written_back_as_gray() {
     for (name, sixteen) in [("gray8.png", false), ("gray16.png", true)] {
         let p = load_fixture(name);
         assert_eq!((p.width, p.height), (45, 31));
-        assert!(p.meta.gray && p.alpha.is_none());
+        assert!(p.meta.gray && p.alpha_rows(0..p.height).is_none());
         assert_eq!(p.meta.sixteen_bit, sixteen);
-        for px in p.rgb.chunks_exact(3) {
+        for px in p.rgb_f32().chunks_exact(3) {
             assert!(px[0] == px[1] && px[1] == px[2]);
         }
         let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
@@ -145,16 +151,17 @@ fn gray_is_replicated_and_written_back_as_gray() {
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Jpeg);
     assert_eq!(raw(&path).color(), image::ColorType::L8);
     assert!(back.meta.gray && !back.meta.sixteen_bit);
-    assert!(max_diff(&back.rgb, &p.rgb) < 0.05);
+    assert!(max_diff(&back.rgb_f32(), &p.rgb_f32()) < 0.05);
 }
 
 #[test]
 fn gray_output_is_the_mean_of_the_channels() {
-    let mut p = load_fixture("gray8.png");
-    p.rgb = [0.2, 0.4, 0.6].repeat(p.pixels());
+    let gray = load_fixture("gray8.png");
+    let rgb = [0.2, 0.4, 0.6].repeat(gray.pixels());
+    let p = Photo::from_rgb_f32(gray.width, gray.height, rgb, gray.meta);
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
     assert_eq!(raw(&path).color(), image::ColorType::L8);
-    assert!(back.rgb.iter().all(|&v| v == 102.0 / 255.0));
+    assert!(back.rgb_f32().iter().all(|&v| v == 102.0 / 255.0));
 }
 
 #[test]
@@ -166,7 +173,7 @@ fn sixteen_bit_survives_png_and_tiff() {
     ] {
         let p = load_fixture(name);
         let (_dir, path, back) = roundtrip(&p, format);
-        assert!(back.rgb == p.rgb, "{name} → {format}");
+        assert!(back.rgb_f32() == p.rgb_f32(), "{name} → {format}");
         assert!(back.meta.sixteen_bit);
         let written = raw(&path);
         assert_eq!(written.color(), image::ColorType::Rgb16);
@@ -174,7 +181,7 @@ fn sixteen_bit_survives_png_and_tiff() {
     }
     // The low byte matters: an 8-bit round trip would not be exact.
     let p = load_fixture("rgb16.png");
-    assert!(p.rgb.iter().any(|&v| {
+    assert!(p.rgb_f32().iter().any(|&v| {
         let s = v * 65535.0;
         !(s.round() as u32).is_multiple_of(257)
     }));
@@ -192,7 +199,10 @@ fn sixteen_bit_is_written_as_8_bit_where_it_must() {
         } else {
             0.5 / 255.0 + 1e-6
         };
-        assert!(max_diff(&back.rgb, &p.rgb) <= tolerance, "{format}");
+        assert!(
+            max_diff(&back.rgb_f32(), &p.rgb_f32()) <= tolerance,
+            "{format}"
+        );
     }
 }
 
@@ -205,38 +215,29 @@ fn in_memory_photo_rounds_to_nearest() {
     rgb[0] = -0.5; // clamped
     rgb[1] = 1.7;
     rgb[2] = f32::NAN;
-    let mut p = Photo {
-        width: w,
-        height: h,
-        rgb,
-        alpha: None,
-        meta: PhotoMeta {
-            gray: false,
-            sixteen_bit: false,
-            icc: None,
-            format: ImageFormat::Png,
-            metadata: Metadata::default(),
-        },
+    let meta = PhotoMeta {
+        gray: false,
+        sixteen_bit: false,
+        icc: None,
+        format: ImageFormat::Png,
+        metadata: Metadata::default(),
     };
-    let expect = |q: f32| -> Vec<f32> {
-        p.rgb
-            .iter()
-            .map(|&v| (clamp01(v) * q).round() / q)
-            .collect()
-    };
+    let mut p = Photo::from_rgb_f32(w, h, rgb.clone(), meta);
+    let expect =
+        |q: f32| -> Vec<f32> { rgb.iter().map(|&v| (clamp01(v) * q).round() / q).collect() };
     let (e8, e16) = (expect(255.0), expect(65535.0));
     let (_d, _p, back) = roundtrip(&p, OutputFormat::Png);
-    assert!(max_diff(&back.rgb, &e8) < 1e-6);
-    assert_eq!(&back.rgb[..3], &[0.0, 1.0, 0.0]);
+    assert!(max_diff(&back.rgb_f32(), &e8) < 1e-6);
+    assert_eq!(&back.rgb_f32()[..3], &[0.0, 1.0, 0.0]);
     p.meta.sixteen_bit = true;
     let (_d, _p, back) = roundtrip(&p, OutputFormat::Png);
-    assert!(max_diff(&back.rgb, &e16) < 1e-6);
+    assert!(max_diff(&back.rgb_f32(), &e16) < 1e-6);
 }
 
 #[test]
 fn alpha_is_carried_through() {
     let p = load_fixture("rgba8.png");
-    let alpha = p.alpha.as_ref().expect("rgba8.png has alpha");
+    let alpha = p.alpha_rows(0..p.height).expect("rgba8.png has alpha");
     assert_eq!(alpha.len(), 37 * 29);
     assert_eq!(alpha[0], 0.0);
     assert_eq!(alpha[36], 1.0);
@@ -248,9 +249,17 @@ fn alpha_is_carried_through() {
     ] {
         let (_dir, path, back) = roundtrip(&p, format);
         assert_eq!(raw(&path).color(), image::ColorType::Rgba8, "{format}");
-        assert!(back.alpha.as_ref() == Some(alpha), "{format}");
+        assert!(
+            back.alpha_rows(0..back.height).as_ref() == Some(&alpha),
+            "{format}"
+        );
         // Colour under fully transparent pixels may be dropped by lossless encoders (WebP).
-        for (i, (a, b)) in back.rgb.chunks(3).zip(p.rgb.chunks(3)).enumerate() {
+        for (i, (a, b)) in back
+            .rgb_f32()
+            .chunks(3)
+            .zip(p.rgb_f32().chunks(3))
+            .enumerate()
+        {
             if alpha[i] > 0.0 {
                 assert_eq!(a, b, "{format} pixel {i}");
             }
@@ -259,16 +268,32 @@ fn alpha_is_carried_through() {
     // JPEG drops alpha.
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Jpeg);
     assert_eq!(raw(&path).color(), image::ColorType::Rgb8);
-    assert!(back.alpha.is_none());
+    assert!(back.alpha_rows(0..back.height).is_none());
 }
 
 #[test]
 fn gray_alpha_goes_to_tiff_as_rgba() {
-    let mut p = load_fixture("gray8.png");
-    p.alpha = Some((0..p.pixels()).map(|i| (i % 256) as f32 / 255.0).collect());
+    let gray = load_fixture("gray8.png");
+    let gray_alpha = Storage {
+        layout: Layout {
+            gray: true,
+            alpha: true,
+        },
+        depth: Depth::U8,
+    };
+    let mut p = gray.converted(gray_alpha).unwrap();
+    p.write_alpha(
+        0,
+        &(0..p.pixels())
+            .map(|i| (i % 256) as f32 / 255.0)
+            .collect::<Vec<_>>(),
+    );
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Tiff);
     assert_eq!(raw(&path).color(), image::ColorType::Rgba8);
-    assert!(back.rgb == p.rgb && back.alpha == p.alpha);
+    assert!(
+        back.rgb_f32() == gray.rgb_f32()
+            && back.alpha_rows(0..back.height) == p.alpha_rows(0..p.height)
+    );
     let (_dir, path, back) = roundtrip(&p, OutputFormat::Png);
     assert_eq!(raw(&path).color(), image::ColorType::La8);
     assert!(back == p);
@@ -279,7 +304,7 @@ fn palette_with_trns_expands_to_rgba() {
     let p = load_fixture("palette_trns.png");
     assert_eq!((p.width, p.height), (37, 29));
     assert!(!p.meta.gray && !p.meta.sixteen_bit);
-    let alpha = p.alpha.as_ref().expect("tRNS gives alpha");
+    let alpha = p.alpha_rows(0..p.height).expect("tRNS gives alpha");
     let palette = [[200, 30, 40], [20, 180, 60], [10, 20, 230], [250, 250, 250]];
     let alphas = [255, 128, 0, 255];
     for y in 0..p.height {
@@ -287,7 +312,7 @@ fn palette_with_trns_expands_to_rgba() {
             let i = y * p.width + x;
             let k = (x / 5 + y / 5) % 4;
             let want: Vec<f32> = palette[k].iter().map(|&c| c as f32 / 255.0).collect();
-            assert_eq!(&p.rgb[3 * i..3 * i + 3], &want[..], "({x}, {y})");
+            assert_eq!(&p.rgb_f32()[3 * i..3 * i + 3], &want[..], "({x}, {y})");
             assert_eq!(alpha[i], alphas[k] as f32 / 255.0, "({x}, {y})");
         }
     }
@@ -299,8 +324,8 @@ fn exif_orientation_is_applied_once() {
     // Stored 45×31 with the red block top-left; orientation 6 displays it 31×45, red top-right.
     assert_eq!((p.width, p.height), (31, 45));
     let px = |p: &Photo, x: usize, y: usize| {
-        let i = 3 * (y * p.width + x);
-        [p.rgb[i], p.rgb[i + 1], p.rgb[i + 2]]
+        let (i, rgb) = (3 * (y * p.width + x), p.rgb_f32());
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
     };
     let is_red = |c: [f32; 3]| c[0] > 0.7 && c[2] < 0.3;
     assert!(is_red(px(&p, 26, 5)), "{:?}", px(&p, 26, 5));
@@ -361,16 +386,52 @@ fn icc_profile_round_trips() {
 fn jpeg_output_is_high_quality() {
     let p = load_fixture("rgb8.png");
     let (_dir, _path, back) = roundtrip(&p, OutputFormat::Jpeg);
-    let q95 = mean_diff(&back.rgb, &p.rgb);
-    let q90 = mean_diff(&load_fixture("rgb.jpg").rgb, &p.rgb);
+    let q95 = mean_diff(&back.rgb_f32(), &p.rgb_f32());
+    let q90 = mean_diff(&load_fixture("rgb.jpg").rgb_f32(), &p.rgb_f32());
     assert!(q95 < 0.02 && q95 < q90, "q95 {q95}, q90 {q90}");
+}
+
+#[test]
+fn png_compression_settings_change_size_not_pixels() {
+    for name in ["rgb8.png", "rgb16.png", "gray8.png", "rgba8.png"] {
+        let p = load_fixture(name);
+        let dir = tempfile::tempdir().unwrap();
+        let written: Vec<(PngCompression, u64, DynamicImage)> = [
+            PngCompression::Fast,
+            PngCompression::Default,
+            PngCompression::Best,
+        ]
+        .into_iter()
+        .map(|png_compression| {
+            let path = dir.path().join(format!("{png_compression:?}.png"));
+            save(
+                &path,
+                &p,
+                OutputFormat::Png,
+                &EncodeSettings { png_compression },
+            )
+            .unwrap();
+            (png_compression, path.metadata().unwrap().len(), raw(&path))
+        })
+        .collect();
+        let (_, fast_size, fast) = &written[0];
+        for (setting, size, img) in &written {
+            assert_eq!(img, fast, "{name}: {setting:?} decodes to other pixels");
+            println!("{name}: {setting:?} {size} bytes");
+        }
+        let (_, best_size, _) = &written[2];
+        assert!(
+            best_size <= fast_size,
+            "{name}: best {best_size} > fast {fast_size}"
+        );
+    }
 }
 
 #[test]
 fn webp_output_is_lossless() {
     let p = load_fixture("rgb8.png");
     let (_dir, _path, back) = roundtrip(&p, OutputFormat::Webp);
-    assert!(back.rgb == p.rgb);
+    assert!(back.rgb_f32() == p.rgb_f32());
 }
 
 #[test]
@@ -438,22 +499,30 @@ fn save_checks_buffers_and_is_atomic() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("sub/out.png");
     let mut p = load_fixture("rgb8.png");
-    save(&dest, &p, OutputFormat::Png).unwrap();
+    save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).unwrap();
     // Overwrite in place; no temp files left behind.
-    save(&dest, &p, OutputFormat::Png).unwrap();
+    save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).unwrap();
     let names: Vec<_> = std::fs::read_dir(dest.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("out.png")]);
-    p.rgb.pop();
-    let e = save(&dest, &p, OutputFormat::Png).unwrap_err().to_string();
-    assert!(e.contains("RGB values"), "{e}");
-    p.rgb.push(0.0);
-    p.alpha = Some(vec![1.0; 3]);
-    assert!(save(&dest, &p, OutputFormat::Png).is_err());
+    fn samples(p: &mut Photo) -> &mut Vec<u8> {
+        match &mut p.raster.samples {
+            Samples::U8(s) => s,
+            _ => panic!("rgb8.png is 8-bit"),
+        }
+    }
+    samples(&mut p).pop();
+    let e = save(&dest, &p, OutputFormat::Png, &EncodeSettings::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("samples instead of"), "{e}");
+    samples(&mut p).push(0);
+    p.raster.layout.alpha = true;
+    assert!(save(&dest, &p, OutputFormat::Png, &EncodeSettings::default()).is_err());
     // The earlier good output is untouched.
-    assert_eq!(load(&dest, &Limits::default()).unwrap().alpha, None);
+    assert!(!load(&dest, &Limits::default()).unwrap().has_alpha());
 }
 
 /// An XMP packet as a camera or a photo manager writes it (rotation and size as stored).

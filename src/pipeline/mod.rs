@@ -7,8 +7,8 @@ pub mod restore;
 pub mod tiling;
 pub mod walk;
 
-use crate::photo::{self as io, Limits, OutputFormat};
-use crate::pipeline::restore::Restorer;
+use crate::photo::{self as io, EncodeSettings, Limits, OutputFormat};
+use crate::pipeline::restore::{Restorer, Target};
 use crate::pipeline::walk::{Job, Plan};
 use crate::progress::{Kind, Progress};
 use serde::Serialize;
@@ -42,8 +42,15 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-/// Processes every job of `plan` with `restorer`.
-pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Summary {
+/// Processes every job of `plan` with `restorer`: inputs decoded within `limits`, outputs
+/// written with `encode`.
+pub fn run(
+    plan: &Plan,
+    restorer: &Restorer,
+    limits: &Limits,
+    encode: &EncodeSettings,
+    quiet: bool,
+) -> Summary {
     let started = Instant::now();
     let progress = Progress::new(Kind::Files, plan.jobs.len() as u64, quiet);
     let summary = Mutex::new(Summary {
@@ -68,7 +75,7 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
     }
 
     let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Photo>)>(1);
-    let (restored_tx, restored_rx) = mpsc::sync_channel::<(&Job, io::Photo, f64)>(1);
+    let (restored_tx, restored_rx) = mpsc::sync_channel::<(&Job, io::Photo, OutputFormat, f64)>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in &plan.jobs {
@@ -82,11 +89,8 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
             }
         });
         scope.spawn(|| {
-            for (job, photo, mp) in restored_rx {
-                let format = job
-                    .format
-                    .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
-                match io::save(&job.output, &photo, format) {
+            for (job, photo, format, mp) in restored_rx {
+                match io::save(&job.output, &photo, format, encode) {
                     Ok(()) => {
                         let mut s = summary.lock().expect("summary lock");
                         s.done += 1;
@@ -129,13 +133,18 @@ pub fn run(plan: &Plan, restorer: &Restorer, limits: &Limits, quiet: bool) -> Su
                         .set_message(format!("{name} (tile {done}/{total})"));
                 }
             };
-            match restorer.restore(&photo, &mut on_tile) {
+            // The output is assembled in the samples it is written with.
+            let format = job
+                .format
+                .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
+            match restorer.restore(&photo, Target::File(format), &mut on_tile) {
                 Ok((out, details)) => {
                     if let Some(sigma) = details.sigma {
                         progress.note(format!("aetool: {name}: noise level σ {sigma:.1}"));
                     }
                     let mp = photo.pixels() as f64 / 1e6;
-                    if restored_tx.send((job, out, mp)).is_err() {
+                    drop(photo);
+                    if restored_tx.send((job, out, format, mp)).is_err() {
                         break;
                     }
                 }

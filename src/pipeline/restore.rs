@@ -1,11 +1,14 @@
 //! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
+//! The input stays in its storage type and the output is assembled in the storage it is written
+//! with ([`Target`]): only one tile's window and output are ever f32 (colorize, which is not
+//! tiled, converts the whole photo).
 
 use crate::maths::colour_metrics::is_already_colour;
 use crate::models::planes::{
     ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
 };
 use crate::models::{Net, Task};
-use crate::photo::{Metadata, Photo};
+use crate::photo::{output_storage, Depth, Layout, Metadata, OutputFormat, Photo, Storage};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
@@ -73,6 +76,15 @@ impl Default for RestoreSettings {
             strip_metadata: false,
         }
     }
+}
+
+/// What a restored photo is assembled as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The samples `format` is written with ([`output_storage`]: 8 or 16 bits, gray, alpha).
+    File(OutputFormat),
+    /// f32 RGB as the model produced it, not quantised, without alpha (what `eval` scores).
+    Float,
 }
 
 /// A model ready to restore photos.
@@ -146,106 +158,100 @@ impl Restorer {
         let colour = self.loaded.spec.task == Task::Colorize
             && !self.settings.recolor
             && !photo.meta.gray
-            && is_already_colour(&photo.rgb, photo.width);
+            && is_already_colour(&photo.rgb_f32(), photo.width);
         colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
     }
 
     /// The noise level to denoise `photo` at (0–255 scale).
     fn sigma_for(&self, photo: &Photo) -> Result<f32> {
         let (w, h) = (photo.width, photo.height);
+        let rows = |y, out: &mut Vec<f32>| photo.rgb_row(y, out);
         let level = match (self.settings.sigma, &self.loaded.estimator) {
             (Sigma::Fixed(s), _) => return Ok(s),
-            (Sigma::Auto, Some(est)) => est.measure(&photo.rgb, w, h, &self.device)?,
+            (Sigma::Auto, Some(est)) => est.measure(w, h, rows, &self.device)?,
             (Sigma::Auto, None) => None,
         };
-        let level = level.unwrap_or_else(|| crate::maths::noise::estimate_sigma(&photo.rgb, w, h));
+        let level = level.unwrap_or_else(|| crate::maths::noise::estimate_sigma(w, h, rows));
         Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
     }
 
-    /// Restores a photo; `on_tile(done, total)` is called after each tile.
+    /// Restores a photo into a new one held as `target` says; `on_tile(done, total)` is called
+    /// after each tile.
     pub fn restore(
         &self,
         photo: &Photo,
+        target: Target,
         on_tile: &mut dyn FnMut(usize, usize),
     ) -> Result<(Photo, Details)> {
         let task = self.loaded.spec.task;
         let (w, h) = (photo.width, photo.height);
+        let s = self.net().scale();
+        let mut meta = photo.meta.clone();
+        meta.gray &= task != Task::Colorize;
+        if self.settings.strip_metadata {
+            meta.metadata = Metadata::default();
+        }
+        let storage = match target {
+            Target::File(format) => output_storage(&meta, photo.has_alpha(), format),
+            Target::Float => Storage {
+                layout: Layout::RGB,
+                depth: Depth::F32,
+            },
+        };
+        let mut out = Photo::new(w * s, h * s, storage, meta)?;
         let mut details = Details::default();
-        let mut out = match task {
+        match task {
             Task::Denoise => {
                 let sigma = self.sigma_for(photo)?;
                 details.sigma = Some(sigma);
-                let rgb = self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| {
+                self.tiled(photo, &mut out, &mut details, on_tile, &|win| {
                     denoise_input(win, sigma)
                 })?;
-                Photo {
-                    rgb,
-                    alpha: photo.alpha.clone(),
-                    meta: photo.meta.clone(),
-                    ..*photo
-                }
+                out.copy_alpha(photo);
             }
             Task::Upscale => {
-                let s = self.net().scale();
-                let rgb =
-                    self.tiled(&photo.rgb, w, h, &mut details, on_tile, &|win| win.to_vec())?;
-                let alpha = photo
-                    .alpha
-                    .as_ref()
-                    .map(|a| resize_plane(a, w, h, w * s, h * s));
-                Photo {
-                    width: w * s,
-                    height: h * s,
-                    rgb,
-                    alpha,
-                    meta: photo.meta.clone(),
+                if out.has_alpha() {
+                    upscale_alpha(photo, &mut out, s, ALPHA_BAND);
                 }
+                self.tiled(photo, &mut out, &mut details, on_tile, &|win| win.to_vec())?;
             }
             Task::Colorize => {
-                let rgb = self.colorize(&photo.rgb, w, h)?;
+                let rgb = self.colorize(&photo.rgb_f32(), w, h)?;
+                for (y, row) in rgb.chunks_exact(w * 3).enumerate() {
+                    out.write_rgb(y, 0, row);
+                }
                 details.tiles = 1;
                 on_tile(1, 1);
-                let mut meta = photo.meta.clone();
-                meta.gray = false;
-                Photo {
-                    rgb,
-                    alpha: photo.alpha.clone(),
-                    meta,
-                    ..*photo
-                }
+                out.copy_alpha(photo);
             }
-        };
-        if self.settings.strip_metadata {
-            out.meta.metadata = Metadata::default();
         }
         Ok((out, details))
     }
 
-    /// Runs the net over tiles of an RGB image; `encode` turns an RGB window into model input.
+    /// Runs the net over tiles of `photo` into `out` (the net's scale × its size); `encode`
+    /// turns an RGB window (f32 HWC) into model input.
     fn tiled(
         &self,
-        rgb: &[f32],
-        w: usize,
-        h: usize,
+        photo: &Photo,
+        out: &mut Photo,
         details: &mut Details,
         on_tile: &mut dyn FnMut(usize, usize),
         encode: &dyn Fn(&[f32]) -> Vec<f32>,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<()> {
         let net = self.net();
-        let s = net.scale();
+        let (w, h) = (photo.width, photo.height);
         let tiles = tiling::plan(w, h, self.core_size(), self.border(), net.align());
         details.tiles = tiles.len();
-        let mut out = vec![0f32; w * h * 3 * s * s];
         for (i, t) in tiles.iter().enumerate() {
             if crate::interrupt::requested() {
                 bail!("interrupted");
             }
-            let window = encode(&tiling::extract(rgb, w, h, 3, t));
+            let window = encode(&tiling::extract(photo, t));
             let y = self.forward(window, t)?;
-            tiling::paste(&mut out, w, 3, t, &y, s);
+            tiling::paste(out, t, &y, net.scale());
             on_tile(i + 1, tiles.len());
         }
-        Ok(out)
+        Ok(())
     }
 
     fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
@@ -302,6 +308,31 @@ fn finite(values: &[f32]) -> Result<()> {
     }
 }
 
+/// Input rows per band when upscaling alpha (see [`upscale_alpha`]).
+const ALPHA_BAND: usize = 128;
+
+/// Context rows read on each side of a band: upscaling, the Catmull-Rom kernel reaches 2 input
+/// rows either side of an output row's centre.
+const ALPHA_CONTEXT: usize = 3;
+
+/// Upscales `photo`'s alpha `s`× into `out`'s (Catmull-Rom, as [`resize_plane`]) `band` input
+/// rows at a time, each read with [`ALPHA_CONTEXT`] rows of context, so only a band is ever
+/// f32. For ×2 and ×4 the kernel positions relative to a band are exact in f32, so the result
+/// is the same, bit for bit, as resizing the whole plane at once (tested).
+fn upscale_alpha(photo: &Photo, out: &mut Photo, s: usize, band: usize) {
+    let (w, h) = (photo.width, photo.height);
+    for y0 in (0..h).step_by(band) {
+        let y1 = (y0 + band).min(h);
+        let rows = y0.saturating_sub(ALPHA_CONTEXT)..(y1 + ALPHA_CONTEXT).min(h);
+        let Some(alpha) = photo.alpha_rows(rows.clone()) else {
+            return;
+        };
+        let big = resize_plane(&alpha, w, rows.len(), w * s, rows.len() * s);
+        let core = (y0 - rows.start) * s * w * s;
+        out.write_alpha(y0 * s, &big[core..core + (y1 - y0) * s * w * s]);
+    }
+}
+
 /// Resizes one plane (Catmull-Rom, antialiased when shrinking), clamped to `[0, 1]`.
 fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
     if (w, h) == (nw, nh) {
@@ -320,7 +351,6 @@ fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32>
 mod tests {
     use super::*;
     use crate::models::ModelSpec;
-    use crate::photo::PhotoMeta;
     use crate::testing::{max_diff, random_net, small_specs};
 
     /// A restorer around small random weights (every layer non-zero).
@@ -352,20 +382,13 @@ mod tests {
         let rgb = (0..w * h * 3)
             .map(|i| (i as f32 * 0.731).sin() * 0.5 + 0.5)
             .collect();
-        let meta = PhotoMeta {
-            gray: false,
-            sixteen_bit: false,
-            icc: None,
-            format: image::ImageFormat::Png,
-            metadata: Default::default(),
-        };
-        Photo {
-            width: w,
-            height: h,
-            rgb,
-            alpha: None,
-            meta,
-        }
+        Photo::from_rgb_f32(w, h, rgb, crate::testing::photo_meta())
+    }
+
+    /// Restores `p` into unquantised f32 RGB.
+    fn restore_f32(r: &Restorer, p: &Photo) -> (Vec<f32>, Details) {
+        let (out, d) = r.restore(p, Target::Float, &mut |_, _| {}).unwrap();
+        (out.rgb_f32(), d)
     }
 
     #[test]
@@ -378,13 +401,13 @@ mod tests {
             for (w, h) in [(37, 29), (50, 17)] {
                 let p = photo(w, h);
                 r.settings.tile = TileSize::Whole;
-                let (whole, d) = r.restore(&p, &mut |_, _| {}).unwrap();
+                let (whole, d) = restore_f32(&r, &p);
                 assert_eq!(d.tiles, 1);
                 for tile in [16, 24, 40] {
                     r.settings.tile = TileSize::Fixed(tile);
-                    let (tiled, d) = r.restore(&p, &mut |_, _| {}).unwrap();
+                    let (tiled, d) = restore_f32(&r, &p);
                     assert!(d.tiles > 1 || tile >= w.max(h));
-                    let diff = max_diff(&whole.rgb, &tiled.rgb);
+                    let diff = max_diff(&whole, &tiled);
                     assert!(
                         diff < 1e-4,
                         "{} {w}x{h} tile {tile}: max diff {diff}",
@@ -401,26 +424,66 @@ mod tests {
         // tiles must disagree with the whole-image pass.
         let mut r = random_restorer(small_specs()[0].clone());
         let p = photo(40, 40);
-        let (whole, _) = r.restore(&p, &mut |_, _| {}).unwrap();
+        let (whole, _) = restore_f32(&r, &p);
         r.settings.tile = TileSize::Fixed(16);
         r.settings.tile_pad = Some(0);
-        let (tiled, _) = r.restore(&p, &mut |_, _| {}).unwrap();
-        assert!(max_diff(&whole.rgb, &tiled.rgb) > 1e-3);
+        let (tiled, _) = restore_f32(&r, &p);
+        assert!(max_diff(&whole, &tiled) > 1e-3);
+    }
+
+    #[test]
+    fn alpha_upscaled_in_bands_equals_the_whole_plane() {
+        let storage = Storage {
+            layout: Layout {
+                gray: false,
+                alpha: true,
+            },
+            depth: Depth::F32,
+        };
+        let (w, h) = (23, 41);
+        let mut p = photo(w, h).converted(storage).unwrap();
+        let alpha: Vec<f32> = (0..w * h).map(|i| (i as f32 * 0.377).sin().abs()).collect();
+        p.write_alpha(0, &alpha);
+        let alpha = p.alpha_rows(0..h).unwrap();
+        for s in [2, 4] {
+            let mut whole = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
+            whole.write_alpha(0, &resize_plane(&alpha, w, h, w * s, h * s));
+            for band in [1, 5, 8, 40, 64] {
+                let mut out = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
+                upscale_alpha(&p, &mut out, s, band);
+                assert!(out == whole, "×{s}, bands of {band} rows");
+            }
+        }
     }
 
     #[test]
     fn outputs_have_the_task_geometry() {
         let mut up = random_restorer(small_specs()[2].clone());
         up.settings.tile = TileSize::Auto;
-        let mut p = photo(9, 7);
-        p.alpha = Some(vec![0.5; 63]);
-        let (out, _) = up.restore(&p, &mut |_, _| {}).unwrap();
-        assert_eq!(
-            (out.width, out.height, out.rgb.len()),
-            (36, 28, 36 * 28 * 3)
-        );
-        assert_eq!(out.alpha.as_ref().map(Vec::len), Some(36 * 28));
-        assert!(out.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
+        // An 8-bit RGBA photo (alpha 128) upscaled for PNG: RGBA, alpha resized.
+        let mut p = photo(9, 7)
+            .converted(Storage {
+                layout: Layout {
+                    gray: false,
+                    alpha: true,
+                },
+                depth: Depth::U8,
+            })
+            .unwrap();
+        p.write_alpha(0, &[128.0 / 255.0; 63]);
+        let (out, _) = up
+            .restore(&p, Target::File(OutputFormat::Png), &mut |_, _| {})
+            .unwrap();
+        assert_eq!((out.width, out.height), (36, 28));
+        assert_eq!(out.storage(), p.storage());
+        let alpha = out.alpha_rows(0..out.height).unwrap();
+        assert_eq!(alpha.len(), 36 * 28);
+        assert!(alpha.iter().all(|&a| a == 128.0 / 255.0), "{alpha:?}");
+        // JPEG has no alpha.
+        let (out, _) = up
+            .restore(&p, Target::File(OutputFormat::Jpeg), &mut |_, _| {})
+            .unwrap();
+        assert!(!out.has_alpha());
 
         // Colorize with a known prediction (tail zeroed, bias = one dominant ab class, centre
         // (10, -10)): the output keeps the input's lightness and carries exactly that colour.
@@ -438,18 +501,21 @@ mod tests {
                 .unwrap();
         }
         let col = restorer(net, spec);
-        let mut grey = photo(70, 45);
-        grey.rgb = grey
-            .rgb
+        let rgb = photo(70, 45)
+            .rgb_f32()
             .chunks(3)
             .flat_map(|p| [0.35 + 0.3 * p[0]; 3])
             .collect();
+        let mut grey = Photo::from_rgb_f32(70, 45, rgb, crate::testing::photo_meta());
         grey.meta.gray = true;
-        let (out, _) = col.restore(&grey, &mut |_, _| {}).unwrap();
+        let (out, _) = col
+            .restore(&grey, Target::File(OutputFormat::Png), &mut |_, _| {})
+            .unwrap();
         assert_eq!((out.width, out.height), (70, 45));
-        assert!(!out.meta.gray);
-        let (l_in, _) = lab_planes(&grey.rgb);
-        let (l_out, ab_out) = lab_planes(&out.rgb);
+        assert!(!out.meta.gray && !out.storage().layout.gray);
+        let (out, _) = col.restore(&grey, Target::Float, &mut |_, _| {}).unwrap();
+        let (l_in, _) = lab_planes(&grey.rgb_f32());
+        let (l_out, ab_out) = lab_planes(&out.rgb_f32());
         let mean_dl = l_in
             .iter()
             .zip(&l_out)

@@ -5,7 +5,10 @@
 //! a context border on each side. Window origins are multiples of the model's alignment
 //! (relative to the extended image's origin at `-border`), so a tile computes exactly what a
 //! whole-image pass computes for its core, provided the border covers the model's receptive
-//! radius. The whole-image pass is simply the plan with one tile.
+//! radius. The whole-image pass is simply the plan with one tile. Windows are read from, and
+//! cores written to, photos in their storage type: only a tile is ever f32.
+
+use crate::photo::Photo;
 
 /// Mirror-reflects coordinate `i` into `0..n` without repeating the edge pixel
 /// (`… 2 1 | 0 1 2 … n-1 | n-2 …`), periodically, so any offset is valid.
@@ -83,29 +86,28 @@ pub fn plan(
     tiles
 }
 
-/// Copies a tile's window out of an interleaved HWC image (`c` channels), mirroring outside it.
-pub fn extract(img: &[f32], width: usize, height: usize, c: usize, t: &Tile) -> Vec<f32> {
-    let mut out = Vec::with_capacity(t.w * t.h * c);
-    let cols: Vec<usize> = (0..t.w).map(|i| mirror(t.x + i as isize, width)).collect();
+/// Copies a tile's window out of `photo`, mirroring outside it: interleaved RGB f32 in
+/// `[0, 1]`, `t.h × t.w × 3` values, converted from the photo's storage.
+pub fn extract(photo: &Photo, t: &Tile) -> Vec<f32> {
+    let mut out = Vec::with_capacity(t.w * t.h * 3);
+    let cols: Vec<usize> = (0..t.w)
+        .map(|i| mirror(t.x + i as isize, photo.width))
+        .collect();
     for j in 0..t.h {
-        let row = &img[mirror(t.y + j as isize, height) * width * c..][..width * c];
-        for &x in &cols {
-            out.extend_from_slice(&row[x * c..][..c]);
-        }
+        photo.read_rgb(mirror(t.y + j as isize, photo.height), &cols, &mut out);
     }
     out
 }
 
-/// Writes the core of a tile's output (`scale`× the window, interleaved HWC, `c` channels)
-/// into the output image (`scale`× the input size).
-pub fn paste(out: &mut [f32], width: usize, c: usize, t: &Tile, tile_out: &[f32], scale: usize) {
+/// Writes the core of a tile's output (`scale`× the window, interleaved RGB f32 HWC) into
+/// `out` (`scale`× the input size), converted to its storage.
+pub fn paste(out: &mut Photo, t: &Tile, tile_out: &[f32], scale: usize) {
     let (bx, by) = t.border();
-    let (ow, tw) = (width * scale, t.w * scale);
-    let row_len = t.core_w * scale * c;
+    let tw = t.w * scale;
+    let row_len = t.core_w * scale * 3;
     for j in 0..t.core_h * scale {
-        let src = &tile_out[((by * scale + j) * tw + bx * scale) * c..][..row_len];
-        let dst_start = ((t.core_y * scale + j) * ow + t.core_x * scale) * c;
-        out[dst_start..dst_start + row_len].copy_from_slice(src);
+        let src = &tile_out[((by * scale + j) * tw + bx * scale) * 3..][..row_len];
+        out.write_rgb(t.core_y * scale + j, t.core_x * scale, src);
     }
 }
 
@@ -166,29 +168,36 @@ mod tests {
 
     #[test]
     fn extract_then_paste_with_identity_rebuilds_the_image() {
-        let (w, h, c) = (13, 9, 3);
-        let img: Vec<f32> = (0..w * h * c).map(|i| i as f32).collect();
+        use crate::photo::{Depth, Layout, Storage};
+        let (w, h) = (13, 9);
+        let rgb: Vec<f32> = (0..w * h * 3).map(|i| i as f32).collect();
+        let img = Photo::from_rgb_f32(w, h, rgb.clone(), crate::testing::photo_meta());
+        let storage = Storage {
+            layout: Layout::RGB,
+            depth: Depth::F32,
+        };
         for scale in [1, 2] {
-            let mut out = vec![-1f32; w * h * c * scale * scale];
+            let mut out = Photo::new(w * scale, h * scale, storage, img.meta.clone()).unwrap();
             for t in plan(w, h, Some(4), 3, 2) {
-                let win = extract(&img, w, h, c, &t);
+                let win = extract(&img, &t);
                 // A nearest-neighbour "model" of the given scale.
                 let (tw, th) = (t.w * scale, t.h * scale);
-                let up: Vec<f32> = (0..tw * th * c)
+                let up: Vec<f32> = (0..tw * th * 3)
                     .map(|i| {
-                        let (p, ch) = (i / c, i % c);
+                        let (p, ch) = (i / 3, i % 3);
                         let (x, y) = (p % tw / scale, p / tw / scale);
-                        win[(y * t.w + x) * c + ch]
+                        win[(y * t.w + x) * 3 + ch]
                     })
                     .collect();
-                paste(&mut out, w, c, &t, &up, scale);
+                paste(&mut out, &t, &up, scale);
             }
+            let out = out.rgb_f32();
             for y in 0..h * scale {
                 for x in 0..w * scale {
-                    for ch in 0..c {
+                    for ch in 0..3 {
                         assert_eq!(
-                            out[(y * w * scale + x) * c + ch],
-                            img[(y / scale * w + x / scale) * c + ch]
+                            out[(y * w * scale + x) * 3 + ch],
+                            rgb[(y / scale * w + x / scale) * 3 + ch]
                         );
                     }
                 }

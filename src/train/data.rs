@@ -172,7 +172,7 @@ fn pick_within(sizes: &[u64], total: u64, seed: u64) -> Vec<bool> {
 fn decode_rgb8(p: &Path, max_pixels: u64) -> Result<RgbImage> {
     let photo = crate::photo::load(p, &crate::photo::Limits::default())?;
     let bytes = photo
-        .rgb
+        .rgb_f32()
         .iter()
         .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
         .collect();

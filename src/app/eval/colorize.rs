@@ -14,11 +14,12 @@ use anyhow::Result;
 pub(super) fn case(input: &Input, limits: &Limits) -> Result<Case> {
     let clean = io::load(&input.clean, limits)?;
     let (w, h) = (clean.width, clean.height);
-    let grey = grey_copy(&clean.rgb);
+    let rgb = clean.rgb_f32();
+    let grey = grey_copy(&rgb);
     Ok(Case {
         input: with_rgb(&clean, grey.clone(), w, h),
         baseline: grey,
-        reference: clean.rgb,
+        reference: rgb,
         width: w,
         height: h,
         space: Space::Rgb,

@@ -112,14 +112,14 @@ pub(super) fn case(input: &Input, degrade: Degrade, i: usize, limits: &Limits) -
             }
             noisy
         }
-        (Degrade::Awgn(sigma), _) => with_rgb(&clean, awgn(&clean.rgb, sigma, i), w, h),
-        (Degrade::Jpeg(q), _) => with_rgb(&clean, jpeg_rgb(&clean.rgb, w, h, q)?, w, h),
+        (Degrade::Awgn(sigma), _) => with_rgb(&clean, awgn(&clean.rgb_f32(), sigma, i), w, h),
+        (Degrade::Jpeg(q), _) => with_rgb(&clean, jpeg_rgb(&clean.rgb_f32(), w, h, q)?, w, h),
         (Degrade::Given, None) => unreachable!("denoise settings without a noisy file"),
     };
     Ok(Case {
-        baseline: noisy.rgb.clone(),
+        baseline: noisy.rgb_f32(),
         input: noisy,
-        reference: clean.rgb,
+        reference: clean.rgb_f32(),
         width: w,
         height: h,
         space: Space::Rgb,

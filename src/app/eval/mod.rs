@@ -29,7 +29,7 @@ mod upscale;
 use crate::app::config::{EvalConfig, EvalProtocol};
 use crate::models::Task;
 use crate::photo::{self as io, Photo};
-use crate::pipeline::restore::{RestoreSettings, Restorer, Sigma};
+use crate::pipeline::restore::{RestoreSettings, Restorer, Sigma, Target};
 use anyhow::{bail, Context, Result};
 pub use denoise::is_paired_folder;
 use image::imageops::{self, FilterType};
@@ -119,13 +119,7 @@ fn jpeg_rgb(rgb: &[f32], w: usize, h: usize, quality: u8) -> Result<Vec<f32>> {
 }
 
 fn with_rgb(p: &Photo, rgb: Vec<f32>, w: usize, h: usize) -> Photo {
-    Photo {
-        width: w,
-        height: h,
-        rgb,
-        alpha: None,
-        meta: p.meta.clone(),
-    }
+    Photo::from_rgb_f32(w, h, rgb, p.meta.clone())
 }
 
 /// The images `cfg` measures.
@@ -240,7 +234,7 @@ fn save_pictures(
     for (what, photo) in pictures {
         if let Some(photo) = photo {
             let dest = folder.join(format!("{stem}.{what}.png"));
-            io::save(&dest, photo, io::OutputFormat::Png)
+            io::save(&dest, photo, io::OutputFormat::Png, &Default::default())
                 .with_context(|| format!("--save: {}", dest.display()))?;
         }
     }
@@ -289,11 +283,12 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             }
             .with_context(|| file.display().to_string())?;
             let Some(case) = case else { continue };
-            let (out, _) = restorer.restore(&case.input, &mut |_, _| {})?;
-            let prev_out = previous
-                .as_ref()
-                .map(|p| p.restore(&case.input, &mut |_, _| {}).map(|(o, _)| o))
-                .transpose()?;
+            let run = |r: &Restorer| {
+                r.restore(&case.input, Target::Float, &mut |_, _| {})
+                    .map(|(out, _)| out)
+            };
+            let out = run(&restorer)?;
+            let prev_out = previous.as_ref().map(run).transpose()?;
             if let Some(dir) = &cfg.save {
                 let pictures = [
                     ("input", Some(&case.input)),
@@ -302,12 +297,8 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
                 ];
                 save_pictures(dir, &setting.label, file, pictures)?;
             }
-            let scores = scores::score(
-                task,
-                &case,
-                &out.rgb,
-                prev_out.as_ref().map(|p| p.rgb.as_slice()),
-            );
+            let prev_rgb = prev_out.as_ref().map(|p| p.rgb_f32());
+            let scores = scores::score(task, &case, &out.rgb_f32(), prev_rgb.as_deref());
             if cfg.per_image && !cfg.json {
                 crate::outln!(
                     "{}\t{}\tPSNR {} (baseline {})\tSSIM {:.4} (baseline {:.4}){}",

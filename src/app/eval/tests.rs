@@ -201,7 +201,11 @@ fn denoise_jpeg_cases_have_lower_baselines_at_lower_quality() {
     let limits = Limits::default();
     let baseline = |q| {
         let case = denoise::case(&input, Degrade::Jpeg(q), 0, &limits).unwrap();
-        assert_eq!(case.input.rgb, case.baseline, "the model gets the JPEG");
+        assert_eq!(
+            case.input.rgb_f32(),
+            case.baseline,
+            "the model gets the JPEG"
+        );
         assert_eq!((case.width, case.height, case.space), (w, h, Space::Rgb));
         let f = case.space.figures(&case.baseline, &case.reference, w, h);
         assert!(f.psnr.is_finite());
@@ -228,7 +232,7 @@ fn paired_case_scores_the_noisy_file_against_its_partner() {
     let pairs = denoise::paired_files(dir.path()).unwrap();
     let limits = Limits::default();
     let case = denoise::case(&pairs[0], Degrade::Given, 0, &limits).unwrap();
-    assert_eq!(case.input.rgb, case.baseline);
+    assert_eq!(case.input.rgb_f32(), case.baseline);
     assert!(
         psnr(&case.baseline, &noisy, 1.0) > 45.0,
         "8-bit rounding only"
@@ -299,27 +303,14 @@ fn upscale_jpeg_lr_is_made_from_hr_and_scores_below_clean_lr() {
     let case = upscale::case(&std_inputs[0], Degrade::Given, 2, &limits)
         .unwrap()
         .unwrap();
-    assert!(case.input.rgb.iter().all(|&v| v == 0.0));
+    assert!(case.input.rgb_f32().iter().all(|&v| v == 0.0));
 }
 
 /// A colorize case on `original` (the model input and baseline: its grey copy).
 fn colour_case(original: Vec<f32>, w: usize, h: usize) -> Case {
     let grey = crate::maths::colour_metrics::grey_copy(&original);
-    let meta = crate::photo::PhotoMeta {
-        gray: false,
-        sixteen_bit: false,
-        icc: None,
-        format: image::ImageFormat::Png,
-        metadata: Default::default(),
-    };
     Case {
-        input: Photo {
-            width: w,
-            height: h,
-            rgb: grey.clone(),
-            alpha: None,
-            meta,
-        },
+        input: Photo::from_rgb_f32(w, h, grey.clone(), crate::testing::photo_meta()),
         baseline: grey,
         reference: original,
         width: w,

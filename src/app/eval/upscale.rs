@@ -102,7 +102,7 @@ pub(super) fn case(
         eprintln!("aetool: skipping {}: {why}", input.clean.display());
         return Ok(None);
     }
-    let (hr, hw, hh) = crop_to_scale(&clean.rgb, clean.width, clean.height, scale);
+    let (hr, hw, hh) = crop_to_scale(&clean.rgb_f32(), clean.width, clean.height, scale);
     let (lw, lh) = (hw / scale, hh / scale);
     let lr = match (degrade, &input.degraded) {
         (Degrade::Given, Some(f)) => {
@@ -115,7 +115,7 @@ pub(super) fn case(
     if (lr.width, lr.height) != (lw, lh) {
         bail!("LR image is {}×{}, expected {lw}×{lh}", lr.width, lr.height);
     }
-    let baseline = resize_rgb(&lr.rgb, lw, lh, hw, hh);
+    let baseline = resize_rgb(&lr.rgb_f32(), lw, lh, hw, hh);
     Ok(Some(Case {
         input: lr,
         reference: hr,
