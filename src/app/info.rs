@@ -27,7 +27,12 @@ pub fn run(model: Option<&str>) -> Result<()> {
             "  MAC/pixel     {:.0} (per output pixel)",
             m.net.macs_per_pixel()
         )?;
-        crate::outln!("  receptive     ±{} input px (tile border)", m.net.radius())?;
+        match m.net.radius() {
+            crate::models::WHOLE_IMAGE => crate::outln!(
+                "  receptive     the whole image (global scene features; run untiled)"
+            )?,
+            r => crate::outln!("  receptive     ±{r} input px (tile border)")?,
+        }
         if steps == 0 {
             crate::outln!("  training      UNTRAINED (random weights)")?;
         } else {

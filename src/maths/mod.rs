@@ -4,5 +4,6 @@
 pub mod color;
 pub mod colour_bins;
 pub mod colour_metrics;
+pub mod guided;
 pub mod metrics;
 pub mod noise;

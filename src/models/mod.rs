@@ -22,6 +22,9 @@ pub use unet::{UNet, UNetConfig};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
+/// [`Net::radius`] of a net that sees the whole image (the colour classifier's global branch).
+pub const WHOLE_IMAGE: usize = usize::MAX / 4;
+
 /// A built network of either architecture.
 pub enum Net {
     Unet(UNet),
@@ -49,12 +52,14 @@ impl Net {
     }
 
     /// Input pixels of context on each side that influence an output pixel (upper bound).
+    /// Receptive radius in input pixels (the tile border); [`WHOLE_IMAGE`] for a net whose global
+    /// branch sees the whole image (never tiled).
     pub fn radius(&self) -> usize {
         match self {
             Net::Unet(n) => n.radius(),
             Net::Srnet(n) => n.radius(),
             // Colorize runs on one whole working copy: the global branch sees everything.
-            Net::Colornet(_) => usize::MAX / 4,
+            Net::Colornet(_) => WHOLE_IMAGE,
         }
     }
 

@@ -4,6 +4,7 @@
 //! tiled, converts the whole photo).
 
 use crate::maths::colour_metrics::is_already_colour;
+use crate::maths::guided::guided_filter;
 use crate::models::planes::{
     ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
 };
@@ -273,29 +274,47 @@ impl Restorer {
             |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
         let (ww, wh) = (round(w), round(h));
         let small = resize_plane(&l, w, h, ww, wh);
-        let x = Tensor::from_vec(small, (1, wh, ww, 1), &self.device)?;
+        let x = Tensor::from_slice(&small, (1, wh, ww, 1), &self.device)?;
         let out = self.net().forward(&x)?;
         let (_, oh, ow, _) = out.dims4()?;
         let values = out.flatten_all()?.to_vec1::<f32>()?;
         finite(&values)?;
-        let ab_small = match self.net() {
-            Net::Colornet(_) => ab_from_logits(&values),
-            _ => values,
+        let ab = match self.net() {
+            Net::Colornet(_) => {
+                // Decoded on the coarse grid, brought to the working size, then made to follow
+                // the lightness's edges there (the classifier's regions are blocky otherwise).
+                let ab = resize_ab(&ab_from_logits(&values), ow, oh, ww, wh);
+                let ab = guided_filter(&small, &ab, ww, wh, COLOUR_GUIDE_RADIUS, COLOUR_GUIDE_EPS);
+                resize_ab(&ab, ww, wh, w, h)
+            }
+            _ => resize_ab(&values, ow, oh, w, h),
         };
-        // `image`'s resize clamps f32 pixels to [0, 1], so ab (in [-1, 1]) travels as (ab + 1) / 2.
-        let ab_small = ab_small
-            .into_iter()
-            .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
-            .collect();
-        let ab_img: ImageBuffer<LumaA<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(ow as u32, oh as u32, ab_small).expect("sized buffer");
-        let ab: Vec<f32> = imageops::resize(&ab_img, w as u32, h as u32, FilterType::CatmullRom)
-            .into_raw()
-            .into_iter()
-            .map(|v| v * 2.0 - 1.0)
-            .collect();
         Ok(lab_to_rgb_planes(&l, &ab))
     }
+}
+
+/// Window radius (working-size pixels) of the guided filter that makes the classifier's ab
+/// follow the lightness's edges: a bottleneck cell of the colour network spans 16 working pixels.
+const COLOUR_GUIDE_RADIUS: usize = 8;
+
+/// Guided-filter regularisation, in (L / 100)² units: lightness edges with a standard deviation
+/// well above √eps ≈ 0.03 (3 L) keep their colour edge; weaker ones are smoothed over.
+const COLOUR_GUIDE_EPS: f32 = 1e-3;
+
+/// Resizes interleaved ab (`w × h × 2`, ab / AB_SCALE in `[-1, 1]`) to `nw × nh` with
+/// Catmull-Rom. `image`'s resize clamps f32 pixels to `[0, 1]`, so ab travels as `(ab + 1) / 2`.
+fn resize_ab(ab: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+    let shifted = ab
+        .iter()
+        .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
+        .collect();
+    let img: ImageBuffer<LumaA<f32>, Vec<f32>> =
+        ImageBuffer::from_raw(w as u32, h as u32, shifted).expect("sized buffer");
+    imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
+        .into_raw()
+        .into_iter()
+        .map(|v| v * 2.0 - 1.0)
+        .collect()
 }
 
 /// Refuses a model output holding NaN or infinity (weights with absurd values overflow), so a
