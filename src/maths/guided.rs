@@ -47,7 +47,7 @@ fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
 pub fn guided_filter(guide: &[f32], p: &[f32], w: usize, h: usize, r: usize, eps: f32) -> Vec<f32> {
     let n = w * h;
     assert_eq!(guide.len(), n, "guided_filter: guide size");
-    assert!(n > 0 && p.len() % n == 0, "guided_filter: p size");
+    assert!(n > 0 && p.len().is_multiple_of(n), "guided_filter: p size");
     let c = p.len() / n;
     let mean_i = box_mean(guide, w, h, r);
     let sq: Vec<f32> = guide.iter().map(|v| v * v).collect();
