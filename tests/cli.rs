@@ -5,7 +5,11 @@
 //! formats, sizes, exit codes, messages), not restoration quality. Images are tiny and training
 //! runs a handful of steps on 16-pixel patches, to keep the whole binary fast on two cores.
 
+mod common;
+
+use aetool::testing::Rng;
 use assert_cmd::Command;
+use common::cli::{aetool_with, run};
 use image::{ColorType, GenericImageView, RgbImage};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,20 +49,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn aetool() -> Command {
-    let mut cmd = Command::cargo_bin("aetool").expect("aetool binary");
-    cmd.env("RAYON_NUM_THREADS", THREADS)
-        .timeout(Duration::from_secs(240));
-    cmd
-}
-
-/// Runs `cmd`, returning (exit code, stdout, stderr).
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run aetool");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    aetool_with(THREADS, Duration::from_secs(240))
 }
 
 fn json(stdout: &str) -> Value {
@@ -94,21 +85,6 @@ fn scratch_root() -> &'static Path {
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in(scratch_root()).unwrap()
-}
-
-/// A small deterministic RNG (xorshift64*), so generated images never change.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }
 
 /// A photo-like test image: a smooth two-colour gradient with a few soft-edged discs and

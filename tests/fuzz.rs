@@ -10,28 +10,13 @@
 
 use aetool::models::{ModelKind, ModelSpec};
 use aetool::photo::{self, Limits, OutputFormat};
-use aetool::testing::{random_net, tiny_spec, weights_bytes};
+use aetool::testing::{random_net, tiny_spec, weights_bytes, Rng};
 use aetool::weights::{self, Loaded, Source};
 use aetool::{RestoreSettings, Restorer, Sigma, Target, TileSize};
 use candle_core::Device;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// xorshift64*: small, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -3,10 +3,13 @@
 //! signals and leftovers, and the smaller cases. Every case must end in one clear line and the
 //! documented exit status, never a panic, an abort, a hang or silent garbage.
 
+mod common;
+
 use aetool::models::{Arch, ModelKind, ModelSpec, Task, UNetConfig};
 use aetool::testing::{tiny_spec, write_weights};
 use assert_cmd::Command;
 use candle_core::Tensor;
+use common::cli::{aetool_with, run};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,20 +26,7 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 fn aetool() -> Command {
-    let mut cmd = Command::cargo_bin("aetool").expect("aetool binary");
-    cmd.env("RAYON_NUM_THREADS", "2")
-        .timeout(Duration::from_secs(120));
-    cmd
-}
-
-/// Runs `cmd`, returning (exit code, stdout, stderr).
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run aetool");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    aetool_with("2", Duration::from_secs(120))
 }
 
 /// Asserts a fatal error: status 2, one line on stderr, containing every one of `says`.

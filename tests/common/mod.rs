@@ -1,8 +1,10 @@
 //! A local stand-in for the Hugging Face Hub, for the integration tests (tiny specs and test
-//! weights come from `aetool::testing`).
+//! weights come from `aetool::testing`), and running the binary ([`cli`]).
 //!
 //! Each test file includes this with `mod common;`; not every file uses every helper.
 #![allow(dead_code)]
+
+pub mod cli;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
