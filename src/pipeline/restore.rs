@@ -159,7 +159,7 @@ impl Restorer {
         let colour = self.loaded.spec.task == Task::Colorize
             && !self.settings.recolor
             && !photo.meta.gray
-            && is_already_colour(&photo.rgb_f32(), photo.width);
+            && is_already_colour(photo.width, photo.height, |y, out| photo.rgb_row(y, out));
         colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
     }
 
