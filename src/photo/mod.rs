@@ -33,6 +33,7 @@
 //! Error messages are one line and never contain the path: the caller adds it.
 
 mod animation;
+mod band;
 mod decode;
 mod encode;
 mod format;
@@ -43,8 +44,9 @@ mod raster;
 mod tests;
 
 pub use animation::animated;
+pub use band::{Band, Bands, Header};
 pub use decode::load;
-pub use encode::{output_storage, save, EncodeSettings, PngCompression, JPEG_QUALITY};
+pub use encode::{output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY};
 pub use format::OutputFormat;
 pub use metadata::Metadata;
 pub use raster::{Depth, Layout, Raster, Samples, Storage};

@@ -208,7 +208,7 @@ impl Restorer {
                 self.tiled(photo, &mut out, &mut details, on_tile, &|win| {
                     denoise_input(win, sigma)
                 })?;
-                out.copy_alpha(photo);
+                out.copy_alpha(photo, 0);
             }
             Task::Upscale => {
                 if out.has_alpha() {
@@ -223,7 +223,7 @@ impl Restorer {
                 }
                 details.tiles = 1;
                 on_tile(1, 1);
-                out.copy_alpha(photo);
+                out.copy_alpha(photo, 0);
             }
         }
         Ok((out, details))
