@@ -209,7 +209,7 @@ impl Photo {
     }
 
     /// The whole photo as interleaved f32 RGB (`width × height × 3` values in `[0, 1]`): for
-    /// colorize, which is not tiled, and for `eval` and training.
+    /// `eval` and training (restoring reads rows).
     pub fn rgb_f32(&self) -> Vec<f32> {
         let mut rgb = Vec::with_capacity(self.width * self.height * 3);
         for y in 0..self.height {

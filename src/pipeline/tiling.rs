@@ -8,7 +8,7 @@
 //! radius. The whole-image pass is simply the plan with one tile. Windows are read from, and
 //! cores written to, photos in their storage type: only a tile is ever f32.
 
-use crate::photo::Photo;
+use crate::photo::{Band, Photo};
 
 /// Mirror-reflects coordinate `i` into `0..n` without repeating the edge pixel
 /// (`… 2 1 | 0 1 2 … n-1 | n-2 …`), periodically, so any offset is valid.
@@ -100,14 +100,16 @@ pub fn extract(photo: &Photo, t: &Tile) -> Vec<f32> {
 }
 
 /// Writes the core of a tile's output (`scale`× the window, interleaved RGB f32 HWC) into
-/// `out` (`scale`× the input size), converted to its storage.
-pub fn paste(out: &mut Photo, t: &Tile, tile_out: &[f32], scale: usize) {
+/// `band` (rows of the output, which is `scale`× the input size; the band holds the tile's
+/// output rows), converted to its storage.
+pub fn paste(band: &mut Band, t: &Tile, tile_out: &[f32], scale: usize) {
     let (bx, by) = t.border();
     let tw = t.w * scale;
     let row_len = t.core_w * scale * 3;
     for j in 0..t.core_h * scale {
         let src = &tile_out[((by * scale + j) * tw + bx * scale) * 3..][..row_len];
-        out.write_rgb(t.core_y * scale + j, t.core_x * scale, src);
+        let y = t.core_y * scale + j - band.y0;
+        band.rows.write_rgb(y, t.core_x * scale, src);
     }
 }
 
@@ -168,7 +170,7 @@ mod tests {
 
     #[test]
     fn extract_then_paste_with_identity_rebuilds_the_image() {
-        use crate::photo::{Depth, Layout, Storage};
+        use crate::photo::{Depth, Header, Layout, Storage};
         let (w, h) = (13, 9);
         let rgb: Vec<f32> = (0..w * h * 3).map(|i| i as f32).collect();
         let img = Photo::from_rgb_f32(w, h, rgb.clone(), crate::testing::photo_meta());
@@ -177,7 +179,13 @@ mod tests {
             depth: Depth::F32,
         };
         for scale in [1, 2] {
-            let mut out = Photo::new(w * scale, h * scale, storage, img.meta.clone()).unwrap();
+            let header = Header {
+                width: w * scale,
+                height: h * scale,
+                storage,
+                meta: img.meta.clone(),
+            };
+            let mut out = header.band(0, h * scale).unwrap();
             for t in plan(w, h, Some(4), 3, 2) {
                 let win = extract(&img, &t);
                 // A nearest-neighbour "model" of the given scale.
@@ -191,7 +199,7 @@ mod tests {
                     .collect();
                 paste(&mut out, &t, &up, scale);
             }
-            let out = out.rgb_f32();
+            let out = out.rows.rgb_f32();
             for y in 0..h * scale {
                 for x in 0..w * scale {
                     for ch in 0..3 {
