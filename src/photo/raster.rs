@@ -52,6 +52,18 @@ pub struct Storage {
     pub depth: Depth,
 }
 
+impl Storage {
+    /// Bytes a pixel takes.
+    pub fn bytes_per_pixel(self) -> usize {
+        let sample = match self.depth {
+            Depth::U8 => 1,
+            Depth::U16 => 2,
+            Depth::F32 => 4,
+        };
+        self.layout.channels() * sample
+    }
+}
+
 /// Interleaved samples, rows top to bottom, `width × height × layout.channels()` of them.
 #[derive(Clone, PartialEq)]
 pub enum Samples {

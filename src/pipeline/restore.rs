@@ -44,6 +44,12 @@ pub enum TileSize {
 /// Working-memory budget for one tile with `--tile auto`.
 pub const TILE_BUDGET_BYTES: usize = 1 << 30;
 
+/// Largest band of output samples a row of tiles makes with `--tile auto` (two bands exist at a
+/// time: one being written, the next waiting). Where a row of the budget's square tiles would
+/// make more, the tiles are made shorter: only for very wide outputs, e.g. `upscale -x4` of a
+/// photo over ~7,000 pixels wide (RGB8).
+pub const BAND_BUDGET_BYTES: usize = 128 << 20;
+
 /// Default short side of colorize's working copy (`--work-size`).
 pub const DEFAULT_WORK_SIZE: u32 = 256;
 
@@ -141,16 +147,23 @@ impl Restorer {
             .unwrap_or_else(|| self.net().radius())
     }
 
-    fn core_size(&self) -> Option<usize> {
+    /// Tile core size, width × height in input pixels (`None`: the whole image), for the
+    /// output `out`.
+    fn core_size(&self, out: &Header) -> Option<(usize, usize)> {
         match self.settings.tile {
             TileSize::Whole => None,
-            TileSize::Fixed(n) => Some(n),
-            TileSize::Auto => Some(tiling::auto_tile(
-                TILE_BUDGET_BYTES,
-                self.bytes_per_pixel(),
-                self.border(),
-                self.net().align(),
-            )),
+            TileSize::Fixed(n) => Some((n, n)),
+            TileSize::Auto => {
+                let side = tiling::auto_tile(
+                    TILE_BUDGET_BYTES,
+                    self.bytes_per_pixel(),
+                    self.border(),
+                    self.net().align(),
+                );
+                let row_bytes = out.width * out.storage.bytes_per_pixel();
+                let rows = BAND_BUDGET_BYTES / row_bytes.max(1) / self.net().scale();
+                Some((side, side.min(rows.max(1))))
+            }
         }
     }
 
@@ -299,7 +312,7 @@ impl Restorer {
         let tiles = tiling::plan(
             photo.width,
             photo.height,
-            self.core_size(),
+            self.core_size(out),
             self.border(),
             net.align(),
         );
@@ -426,6 +439,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn auto_tiles_are_shorter_where_a_row_of_them_would_exceed_the_band_budget() {
+        let mut r = random_restorer(small_specs()[2].clone());
+        r.settings.tile = TileSize::Auto;
+        let out = |width| Header {
+            width,
+            height: 100,
+            storage: Storage {
+                layout: Layout::RGB,
+                depth: Depth::U8,
+            },
+            meta: crate::testing::photo_meta(),
+        };
+        let (w, h) = r.core_size(&out(4000)).unwrap();
+        assert_eq!(w, h, "square tiles for a narrow output");
+        let (w2, h2) = r.core_size(&out(400_000)).unwrap();
+        assert_eq!(w2, w);
+        assert!(
+            h2 < h && h2 * 4 * 400_000 * 3 <= BAND_BUDGET_BYTES,
+            "{h2} rows"
+        );
     }
 
     #[test]

@@ -54,19 +54,21 @@ impl Tile {
     }
 }
 
-/// Plans tiles covering a `width`×`height` image. `tile` is the core size (None: one tile for the
-/// whole image), `border` the context on each side, `align` the size/offset multiple the model
-/// needs. Border and tile are rounded up to multiples of `align`.
+/// Plans tiles covering a `width`×`height` image, row of tiles by row of tiles. `tile` is the
+/// core size, width × height (None: one tile for the whole image), `border` the context on each
+/// side, `align` the size/offset multiple the model needs. Border and tile are rounded up to
+/// multiples of `align`.
 pub fn plan(
     width: usize,
     height: usize,
-    tile: Option<usize>,
+    tile: Option<(usize, usize)>,
     border: usize,
     align: usize,
 ) -> Vec<Tile> {
     let border = align_up(border, align);
-    let core_w = align_up(tile.unwrap_or(width).max(1), align);
-    let core_h = align_up(tile.unwrap_or(height).max(1), align);
+    let (tile_w, tile_h) = tile.unwrap_or((width, height));
+    let core_w = align_up(tile_w.max(1), align);
+    let core_h = align_up(tile_h.max(1), align);
     let mut tiles = Vec::new();
     for cy in (0..height).step_by(core_h) {
         for cx in (0..width).step_by(core_w) {
@@ -141,10 +143,11 @@ mod tests {
     #[test]
     fn plan_covers_every_pixel_exactly_once_with_aligned_windows() {
         for (w, h, tile, border, align) in [
-            (37, 29, Some(16), 5, 4),
-            (100, 7, Some(33), 0, 1),
+            (37, 29, Some((16, 16)), 5, 4),
+            (100, 7, Some((33, 33)), 0, 1),
             (5, 5, None, 12, 8),
-            (64, 64, Some(64), 8, 4),
+            (64, 64, Some((64, 64)), 8, 4),
+            (50, 41, Some((24, 6)), 3, 2),
         ] {
             let tiles = plan(w, h, tile, border, align);
             let mut seen = vec![0u8; w * h];
@@ -186,7 +189,7 @@ mod tests {
                 meta: img.meta.clone(),
             };
             let mut out = header.band(0, h * scale).unwrap();
-            for t in plan(w, h, Some(4), 3, 2) {
+            for t in plan(w, h, Some((4, 4)), 3, 2) {
                 let win = extract(&img, &t);
                 // A nearest-neighbour "model" of the given scale.
                 let (tw, th) = (t.w * scale, t.h * scale);
