@@ -11,11 +11,14 @@
 //!             pipeline/restore.rs ─▶ models/planes.rs (pixels → model planes)
 //!                                    pipeline/tiling.rs (tiles with a context border, to f32)
 //!                                    models/ (U-Net, SR net) ─▶ ops/ (fused CPU convolution)
-//!                                    pipeline/tiling.rs (stitch into the output's samples)
-//!             photo/encode.rs ─▶ atomic.rs (temp file + rename)
+//!                                    pipeline/tiling.rs (stitch into a band of the output's samples)
+//!             pipeline/stream.rs ─▶ photo/encode/ (each band written as it is finished)
+//!                                   ─▶ atomic.rs (temp file + rename)
 //! ```
 //!
-//! `pipeline/mod.rs` runs decode, restore and encode on three threads, one file after another.
+//! `pipeline/mod.rs` runs decode, restore and encode on three threads, one file after another;
+//! the encoder writes each output band by band while the model makes it, so no whole output is
+//! held.
 //! Weights come from `weights/` (bundled bytes, a file, the Hub through `weights/hub.rs`); which
 //! model is [`ModelKind`] (`models/kind.rs`). Training (`train/`) makes (degraded, clean) pairs
 //! from photos (`train/pairs.rs`) and trains the same networks; `app/eval/` measures them.

@@ -292,6 +292,7 @@ fn numeric_run_flags_are_bounded() {
         (&["--max-megapixels", "0"][..], "--max-megapixels 0"),
         (&["-j", "1000"][..], "--jobs 1000"),
         (&["--tile", "99999999999"][..], "--tile 99999999999"),
+        (&["--band-rows", "0"][..], "--band-rows 0"),
     ] {
         let res = run(aetool()
             .arg("denoise")
@@ -858,4 +859,80 @@ fn folder_walking_is_not_quadratic_in_depth() {
         "{:?}",
         started.elapsed()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Memory bounded by the tiles: outputs written band by band
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of a file.
+fn bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The pixels of an image file as 8-bit RGBA (alpha 255 where it has none).
+fn pixels(path: &Path) -> image::RgbaImage {
+    image::open(path).unwrap().to_rgba8()
+}
+
+#[test]
+fn outputs_written_in_small_bands_equal_the_whole_image_encodings() {
+    let tmp = tempdir();
+    let cases = [
+        // Tiles of 16 input pixels: bands of a tile row (32 output rows), or of 1 and 3 rows.
+        (
+            ModelKind::UpscaleX2,
+            "rgba8.png",
+            &["upscale", "-x2", "--tile", "16"][..],
+        ),
+        // Not tiled: bands of 64 rows (here one), or of 1 and 3.
+        (ModelKind::Colorize, "gray8.png", &["colorize"][..]),
+    ];
+    for (kind, input, args) in cases {
+        let weights = tiny_weights(tmp.path(), kind);
+        let write = |bands: Option<&str>, ext: &str| {
+            let out = tmp.path().join(format!(
+                "{}-{}.{ext}",
+                kind.name(),
+                bands.unwrap_or("tiles")
+            ));
+            let mut cmd = aetool();
+            cmd.args(args).arg("--quiet").arg("--weights").arg(&weights);
+            if let Some(rows) = bands {
+                cmd.args(["--band-rows", rows]);
+            }
+            let (code, _, err) = run(cmd.arg(fixture(input)).arg("-o").arg(&out));
+            assert_eq!(code, 0, "{} {ext} {bands:?}: {err}", kind.name());
+            out
+        };
+        for ext in ["png", "jpg", "tif"] {
+            let default = write(None, ext);
+            for rows in ["1", "3"] {
+                let banded = write(Some(rows), ext);
+                assert!(
+                    bytes(&banded) == bytes(&default),
+                    "{} {ext}: bands of {rows} rows",
+                    kind.name()
+                );
+            }
+        }
+        // The pixels written in bands, encoded whole (one band) by the library: the same JPEG
+        // and TIFF pixels as the ones the binary streamed.
+        let png = tmp.path().join(format!("{}-1.png", kind.name()));
+        let photo = aetool::photo::load(&png, &Default::default()).unwrap();
+        for (ext, format) in [
+            ("jpg", aetool::photo::OutputFormat::Jpeg),
+            ("tif", aetool::photo::OutputFormat::Tiff),
+        ] {
+            let whole = tmp.path().join(format!("{}-whole.{ext}", kind.name()));
+            aetool::photo::save(&whole, &photo, format, &Default::default()).unwrap();
+            let streamed = tmp.path().join(format!("{}-1.{ext}", kind.name()));
+            assert!(
+                pixels(&streamed) == pixels(&whole),
+                "{} {ext}: streamed pixels differ from the whole encoding",
+                kind.name()
+            );
+        }
+        assert!(pixels(&png) == pixels(&tmp.path().join(format!("{}-1.tif", kind.name()))));
+    }
 }

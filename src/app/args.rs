@@ -151,6 +151,10 @@ pub struct RunArgs {
     /// Context border around each tile (default: the model's receptive radius).
     #[arg(long)]
     pub tile_pad: Option<usize>,
+    /// Most rows of output handed to the encoder at a time (default: a row of tiles). Hidden:
+    /// tests use it to write outputs in many small bands; it changes no pixel.
+    #[arg(long, hide = true, value_name = "ROWS")]
+    pub band_rows: Option<usize>,
     /// Output format (default: same as the input).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,

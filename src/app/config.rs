@@ -321,6 +321,14 @@ pub fn tile(s: &str) -> Result<TileSize> {
     }
 }
 
+/// Checks the hidden `--band-rows`.
+fn band_rows(rows: Option<usize>) -> Result<Option<usize>> {
+    match rows {
+        Some(0) => bail!("--band-rows 0: give at least 1 row"),
+        rows => Ok(rows),
+    }
+}
+
 /// Checks `--work-size` (colorize).
 fn work_size(work_size: u32) -> Result<u32> {
     if work_size < 32 {
@@ -409,6 +417,7 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         tile_pad: tile_pad(args.tile_pad)?,
         work_size: work_size(flags.work_size)?,
         strip_metadata: args.strip_metadata,
+        band_rows: band_rows(args.band_rows)?,
     };
     Ok(RestoreConfig {
         kind,

@@ -2,7 +2,8 @@
 //! hue-balanced colour-correctness figure of `aetool eval --task colorize` (issue 11 item 4),
 //! and the grey / uniform-sepia baselines it is compared with.
 //!
-//! Images are interleaved sRGB planes, HW×3 `f32` in `[0, 1]`, row-major; Lab via
+//! Images are interleaved sRGB planes, HW×3 `f32` in `[0, 1]`, row-major (the "already in
+//! colour?" check reads a photo a row at a time instead, so that no whole photo is f32); Lab via
 //! [`crate::maths::color`] (D65, L in `[0, 100]`).
 
 use crate::maths::color::{lab_to_rgb, rgb_to_lab};
@@ -56,8 +57,9 @@ pub fn mean_chroma(rgb: &[f32]) -> f32 {
 
 /// How much colour varies *independently of lightness*, in Lab units: the RMS distance of each
 /// pixel's (a, b) from the mean (a, b) of all pixels of similar lightness (L slices 5 wide),
-/// measured on 2×2 block means (see below). `rgb`: HW×3 sRGB in `[0, 1]`, `width` = W.
-/// 0 for an empty plane. Panics unless `width` divides the pixel count.
+/// measured on 2×2 block means (see below), of a `width × height` image read a row at a time:
+/// `row(y, out)` appends row `y` (`width × 3` sRGB values in `[0, 1]`). The image is read twice
+/// (the slice means, then the distances) and never held: two rows at a time. 0 for an empty image.
 ///
 /// A monochrome image, however it was toned (grey, sepia, cyanotype, split-toned with warm
 /// highlights and cool shadows), has its colour fixed by its lightness, so this stays at the
@@ -66,70 +68,79 @@ pub fn mean_chroma(rgb: &[f32]) -> f32 {
 /// coloured region on a grey scene (5 % of pixels 50 units away from the rest give ≈ 11).
 /// Working on aligned 2×2 block means removes the false colour a JPEG's 4:2:0 chroma
 /// subsampling puts at the edges of a toned print (it doubled the toned prints' scores).
-pub fn colour_spread(rgb: &[f32], width: usize) -> f32 {
-    assert!(
-        rgb.len().is_multiple_of(3),
-        "rgb plane length {} not HW×3",
-        rgb.len()
-    );
+pub fn colour_spread(
+    width: usize,
+    height: usize,
+    mut row: impl FnMut(usize, &mut Vec<f32>),
+) -> f32 {
     let slices = (100.0 / SPREAD_L_SLICE).ceil() as usize;
     let slice = |l: f32| ((l / SPREAD_L_SLICE).max(0.0) as usize).min(slices - 1);
-    let labs = binned_lab(rgb, width);
-    if labs.is_empty() {
-        return 0.0;
-    }
     let mut acc = vec![[0f64; 3]; slices];
-    for lab in &labs {
+    let mut n = 0usize;
+    binned_lab(width, height, &mut row, |lab| {
         let s = &mut acc[slice(lab[0])];
         s[0] += lab[1] as f64;
         s[1] += lab[2] as f64;
         s[2] += 1.0;
+        n += 1;
+    });
+    if n == 0 {
+        return 0.0;
     }
     let means: Vec<[f64; 2]> = acc
         .iter()
         .map(|s| [s[0] / s[2].max(1.0), s[1] / s[2].max(1.0)])
         .collect();
     let mut ss = 0f64;
-    for lab in &labs {
+    binned_lab(width, height, &mut row, |lab| {
         let m = means[slice(lab[0])];
         let (da, db) = (lab[1] as f64 - m[0], lab[2] as f64 - m[1]);
         ss += da * da + db * db;
-    }
-    (ss / labs.len() as f64).sqrt() as f32
+    });
+    (ss / n as f64).sqrt() as f32
 }
 
-/// Lab of the 2×2 block means (in sRGB) of an HW×3 plane `width` pixels wide; a last odd
-/// row or column is dropped, and an image under 2×2 is used as it is. Averaging aligned 2×2
-/// blocks in sRGB (where YCbCr is linear) undoes exactly the chroma averaging of a JPEG's
-/// 4:2:0 subsampling, which would otherwise put false colour at every edge of a toned print.
-fn binned_lab(rgb: &[f32], width: usize) -> Vec<[f32; 3]> {
-    let n = rgb.len() / 3;
-    assert!(
-        width > 0 && n.is_multiple_of(width),
-        "{n} pixels not a multiple of width {width}"
-    );
-    let height = n / width;
+/// Hands `each` the Lab of the 2×2 block means (in sRGB) of a `width × height` image read by
+/// `row` (as [`colour_spread`] reads it), row of blocks by row of blocks; a last odd row or
+/// column is dropped, and an image under 2×2 is used as it is. Averaging aligned 2×2 blocks in
+/// sRGB (where YCbCr is linear) undoes exactly the chroma averaging of a JPEG's 4:2:0
+/// subsampling, which would otherwise put false colour at every edge of a toned print.
+fn binned_lab(
+    width: usize,
+    height: usize,
+    row: &mut impl FnMut(usize, &mut Vec<f32>),
+    mut each: impl FnMut([f32; 3]),
+) {
+    let (mut top, mut bottom) = (Vec::new(), Vec::new());
     if width < 2 || height < 2 {
-        return lab_pixels(rgb).collect();
+        for y in 0..height {
+            top.clear();
+            row(y, &mut top);
+            lab_pixels(&top).for_each(&mut each);
+        }
+        return;
     }
-    let mut out = Vec::with_capacity((width / 2) * (height / 2));
     for by in 0..height / 2 {
+        top.clear();
+        bottom.clear();
+        row(2 * by, &mut top);
+        row(2 * by + 1, &mut bottom);
         for bx in 0..width / 2 {
             let mut m = [0f32; 3];
-            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let i = ((2 * by + dy) * width + 2 * bx + dx) * 3;
+            for (pair, dx) in [(&top, 0), (&top, 1), (&bottom, 0), (&bottom, 1)] {
+                let i = (2 * bx + dx) * 3;
                 for c in 0..3 {
-                    m[c] += rgb[i + c] * 0.25;
+                    m[c] += pair[i + c] * 0.25;
                 }
             }
-            out.push(rgb_to_lab(m));
+            each(rgb_to_lab(m));
         }
     }
-    out
 }
 
 /// Whether `colorize` should leave this photo alone (unless `--recolor`): [`colour_spread`]
-/// above [`ALREADY_COLOUR_SPREAD`] = 2.5 Lab units. `rgb`: HW×3 sRGB in `[0, 1]`, `width` = W.
+/// above [`ALREADY_COLOUR_SPREAD`] = 2.5 Lab units, for a `width × height` image read a row at a
+/// time by `row` (as [`colour_spread`] reads it).
 ///
 /// Why not a threshold on [`mean_chroma`], as issue 11 first proposed: a sepia or otherwise
 /// toned print, which is exactly what users bring to be colorized, has a mean chroma of 7–24,
@@ -148,8 +159,12 @@ fn binned_lab(rgb: &[f32], width: usize) -> Vec<[f32; 3]> {
 /// re-colouring costs little. The errors are lopsided on purpose: a toned print wrongly
 /// skipped is announced and `--recolor` fixes it, a colour photo wrongly re-coloured silently
 /// loses its colours. Hand-tinted prints (colour per region) count as colour.
-pub fn is_already_colour(rgb: &[f32], width: usize) -> bool {
-    colour_spread(rgb, width) > ALREADY_COLOUR_SPREAD
+pub fn is_already_colour(
+    width: usize,
+    height: usize,
+    row: impl FnMut(usize, &mut Vec<f32>),
+) -> bool {
+    colour_spread(width, height, row) > ALREADY_COLOUR_SPREAD
 }
 
 /// Circular difference of two angles in degrees, in `[0, 180]`.
@@ -374,6 +389,16 @@ mod tests {
         assert_eq!(mean_chroma(&[]), 0.0);
     }
 
+    /// Row reader (as [`colour_spread`] takes one) over an HW×3 plane `w` pixels wide.
+    fn rows_of(rgb: &[f32], w: usize) -> impl FnMut(usize, &mut Vec<f32>) + '_ {
+        move |y, out| out.extend_from_slice(&rgb[y * w * 3..(y + 1) * w * 3])
+    }
+
+    /// [`colour_spread`] of an HW×3 plane `w` pixels wide.
+    fn spread(rgb: &[f32], w: usize) -> f32 {
+        colour_spread(w, rgb.len() / 3 / w, rows_of(rgb, w))
+    }
+
     #[test]
     fn colour_spread_skips_colour_photos_but_not_toned_prints() {
         let grey = add_noise(&grey_copy(&photo(colourful)), 0.01, 1);
@@ -396,13 +421,13 @@ mod tests {
             }
         });
         let spreads = [
-            ("grey", colour_spread(&grey, W)),
-            ("sepia", colour_spread(&sepia(&colour), W)),
-            ("toned", colour_spread(&toned_img, W)),
-            ("split", colour_spread(&split, W)),
-            ("colourful", colour_spread(&colour, W)),
-            ("muted", colour_spread(&muted, W)),
-            ("accent", colour_spread(&accent, W)),
+            ("grey", spread(&grey, W)),
+            ("sepia", spread(&sepia(&colour), W)),
+            ("toned", spread(&toned_img, W)),
+            ("split", spread(&split, W)),
+            ("colourful", spread(&colour, W)),
+            ("muted", spread(&muted, W)),
+            ("accent", spread(&accent, W)),
         ];
         println!("{spreads:?}");
         for (name, s) in &spreads[..4] {
@@ -411,13 +436,14 @@ mod tests {
         for (name, s) in &spreads[4..] {
             assert!(*s > ALREADY_COLOUR_SPREAD, "{name}: {s}");
         }
-        assert!(!is_already_colour(&toned_img, W) && is_already_colour(&colour, W));
+        let already = |rgb: &[f32]| is_already_colour(W, rgb.len() / 3 / W, rows_of(rgb, W));
+        assert!(!already(&toned_img) && already(&colour));
         // The toned print's mean chroma is above the muted colour photo's: why the mean fails.
         assert!(mean_chroma(&toned_img) > mean_chroma(&muted));
-        assert_eq!(colour_spread(&[], 1), 0.0);
+        assert_eq!(spread(&[], 1), 0.0);
         // Odd sizes and images under 2×2 work too.
-        assert!(colour_spread(&colour[..(W - 1) * 3 * 3], W - 1) > 0.0);
-        assert!(colour_spread(&colour[..3 * 3], 3) >= 0.0);
+        assert!(spread(&colour[..(W - 1) * 3 * 3], W - 1) > 0.0);
+        assert!(spread(&colour[..3 * 3], 3) >= 0.0);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Pure numerics shared by inference, training and evaluation: colour spaces, noise
-//! estimation, quality metrics. No I/O, no models.
+//! estimation, quality metrics, resizing. No I/O, no models.
 
 pub mod color;
 pub mod colour_bins;
@@ -7,3 +7,4 @@ pub mod colour_metrics;
 pub mod guided;
 pub mod metrics;
 pub mod noise;
+pub mod resample;

@@ -11,7 +11,9 @@
 //!
 //! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
 //! [`OutputFormat`], held as [`output_storage`] says (a photo held otherwise is converted
-//! first; the restore step assembles its outputs in that storage directly):
+//! first); [`save_bands`] writes one that arrives in bands of rows ([`Band`], `band.rs`), as the
+//! restore step makes its outputs, directly in that storage (PNG, JPEG and TIFF are written as the
+//! bands come; see `encode/mod.rs`):
 //! - 16-bit photos stay 16-bit in PNG and TIFF; JPEG, WebP and BMP are written as 8-bit.
 //! - Gray photos (`meta.gray`) are written as gray, the luma being the mean of the three channels
 //!   (they were replicated on load, so this returns the original values; for a photo whose
@@ -33,6 +35,7 @@
 //! Error messages are one line and never contain the path: the caller adds it.
 
 mod animation;
+mod band;
 mod decode;
 mod encode;
 mod format;
@@ -43,8 +46,9 @@ mod raster;
 mod tests;
 
 pub use animation::animated;
+pub use band::{Band, Bands, Header};
 pub use decode::load;
-pub use encode::{output_storage, save, EncodeSettings, PngCompression, JPEG_QUALITY};
+pub use encode::{output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY};
 pub use format::OutputFormat;
 pub use metadata::Metadata;
 pub use raster::{Depth, Layout, Raster, Samples, Storage};

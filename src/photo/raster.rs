@@ -10,7 +10,7 @@
 //! RGB written to a gray layout is the mean of the three channels.
 
 use super::{clamp01, Photo, PhotoMeta};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use std::ops::Range;
 
 /// Channel layout: 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) samples a pixel, alpha last.
@@ -50,6 +50,18 @@ pub enum Depth {
 pub struct Storage {
     pub layout: Layout,
     pub depth: Depth,
+}
+
+impl Storage {
+    /// Bytes a pixel takes.
+    pub fn bytes_per_pixel(self) -> usize {
+        let sample = match self.depth {
+            Depth::U8 => 1,
+            Depth::U16 => 2,
+            Depth::F32 => 4,
+        };
+        self.layout.channels() * sample
+    }
 }
 
 /// Interleaved samples, rows top to bottom, `width × height × layout.channels()` of them.
@@ -209,7 +221,7 @@ impl Photo {
     }
 
     /// The whole photo as interleaved f32 RGB (`width × height × 3` values in `[0, 1]`): for
-    /// colorize, which is not tiled, and for `eval` and training.
+    /// `eval` and training (restoring reads rows).
     pub fn rgb_f32(&self) -> Vec<f32> {
         let mut rgb = Vec::with_capacity(self.width * self.height * 3);
         for y in 0..self.height {
@@ -252,16 +264,51 @@ impl Photo {
         }
     }
 
-    /// Copies the alpha channel of `from` (same size), converted to this photo's depth;
-    /// opaque where `from` has none; no-op when this photo has no alpha.
-    pub fn copy_alpha(&mut self, from: &Photo) {
+    /// Copies the alpha channel of `from`'s rows `y0..y0 + self.height` (`from` has this
+    /// photo's width: this photo is the whole of it or a band of its rows), converted to this
+    /// photo's depth; opaque where `from` has none; no-op when this photo has no alpha.
+    pub fn copy_alpha(&mut self, from: &Photo, y0: usize) {
         if !self.has_alpha() {
             return;
         }
         let (dc, from_layout) = (self.raster.layout.channels(), from.raster.layout);
+        let start = y0 * from.width * from_layout.channels();
         with_samples!(&mut self.raster.samples, d => {
-            with_samples!(&from.raster.samples, s => copy_alpha(d, dc, s, from_layout))
+            with_samples!(&from.raster.samples, s => copy_alpha(d, dc, &s[start..], from_layout))
         });
+    }
+
+    /// Copies `n` rows of `from` (same width and storage), from its row `from_y0` on, into this
+    /// photo's rows from `y0` on: how bands of rows are put together or cut up.
+    pub fn copy_rows(&mut self, y0: usize, from: &Photo, from_y0: usize, n: usize) -> Result<()> {
+        if from.width != self.width || from.storage() != self.storage() {
+            bail!(
+                "rows {}×… held as {:?} cannot go into a {}×{} photo held as {:?}",
+                from.width,
+                from.storage(),
+                self.width,
+                self.height,
+                self.storage()
+            );
+        }
+        if y0 + n > self.height || from_y0 + n > from.height {
+            bail!(
+                "rows {from_y0}..{} of {} do not fit rows {y0}..{} of {}",
+                from_y0 + n,
+                from.height,
+                y0 + n,
+                self.height
+            );
+        }
+        let row = self.width * self.raster.layout.channels();
+        let (dst, src) = (y0 * row..(y0 + n) * row, from_y0 * row..(from_y0 + n) * row);
+        match (&mut self.raster.samples, &from.raster.samples) {
+            (Samples::U8(d), Samples::U8(s)) => d[dst].copy_from_slice(&s[src]),
+            (Samples::U16(d), Samples::U16(s)) => d[dst].copy_from_slice(&s[src]),
+            (Samples::F32(d), Samples::F32(s)) => d[dst].copy_from_slice(&s[src]),
+            _ => unreachable!("storages checked equal"),
+        }
+        Ok(())
     }
 
     /// The same pixels held as `storage` (converted as the module docs say).
@@ -273,7 +320,7 @@ impl Photo {
             self.rgb_row(y, &mut row);
             out.write_rgb(y, 0, &row);
         }
-        out.copy_alpha(self);
+        out.copy_alpha(self, 0);
         Ok(out)
     }
 }

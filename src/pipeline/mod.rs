@@ -1,14 +1,19 @@
 //! Runs a restoration over a planned list of jobs: decode → restore → encode, overlapped on
-//! three threads (decoding the next file and encoding the previous one while the model runs),
-//! with per-file errors reported and counted, never fatal.
+//! three threads (decoding the next file while the model runs, and writing each output band by
+//! band as the model finishes it: `stream.rs`), with per-file errors reported and counted, never
+//! fatal. Hand-overs between the threads are rendezvous, so besides the photo being restored at
+//! most one more decoded photo and two bands of output are held.
 
+pub mod colorize;
 pub mod dest;
 pub mod restore;
+pub mod stream;
 pub mod tiling;
 pub mod walk;
 
 use crate::photo::{self as io, EncodeSettings, Limits, OutputFormat};
 use crate::pipeline::restore::{Restorer, Target};
+use crate::pipeline::stream::{Output, WriteStopped};
 use crate::pipeline::walk::{Job, Plan};
 use crate::progress::{Kind, Progress};
 use serde::Serialize;
@@ -74,8 +79,8 @@ pub fn run(
         fail(path, error.clone());
     }
 
-    let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Photo>)>(1);
-    let (restored_tx, restored_rx) = mpsc::sync_channel::<(&Job, io::Photo, OutputFormat, f64)>(1);
+    let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Photo>)>(0);
+    let (output_tx, output_rx) = mpsc::sync_channel::<Output>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in &plan.jobs {
@@ -89,15 +94,21 @@ pub fn run(
             }
         });
         scope.spawn(|| {
-            for (job, photo, format, mp) in restored_rx {
-                match io::save(&job.output, &photo, format, encode) {
+            for mut out in output_rx {
+                let path = &out.job.output;
+                let written = io::save_bands(path, &out.header, out.format, encode, &mut out.bands);
+                if out.bands.cut_short() {
+                    // The restoration stopped; the restore thread reports why.
+                    continue;
+                }
+                match written {
                     Ok(()) => {
                         let mut s = summary.lock().expect("summary lock");
                         s.done += 1;
-                        s.megapixels += mp;
-                        s.outputs.push(job.output.clone());
+                        s.megapixels += out.megapixels;
+                        s.outputs.push(path.clone());
                     }
-                    Err(e) => fail(&job.output, format!("cannot write output: {e:#}")),
+                    Err(e) => fail(path, format!("cannot write output: {e:#}")),
                 }
                 progress.bar().inc(1);
             }
@@ -133,21 +144,31 @@ pub fn run(
                         .set_message(format!("{name} (tile {done}/{total})"));
                 }
             };
-            // The output is assembled in the samples it is written with.
+            // The output is made in the samples it is written with, and written as it is made.
             let format = job
                 .format
                 .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
-            match restorer.restore(&photo, Target::File(format), &mut on_tile) {
-                Ok((out, details)) => {
+            let header = restorer.output(&photo, Target::File(format));
+            let (sender, bands) = stream::channel();
+            let output = Output {
+                job,
+                header: header.clone(),
+                format,
+                megapixels: photo.pixels() as f64 / 1e6,
+                bands,
+            };
+            if output_tx.send(output).is_err() {
+                break;
+            }
+            let mut sink = |band| sender.send(band);
+            match restorer.restore_bands(&photo, &header, &mut sink, &mut on_tile) {
+                Ok(details) => {
                     if let Some(sigma) = details.sigma {
                         progress.note(format!("aetool: {name}: noise level σ {sigma:.1}"));
                     }
-                    let mp = photo.pixels() as f64 / 1e6;
-                    drop(photo);
-                    if restored_tx.send((job, out, format, mp)).is_err() {
-                        break;
-                    }
                 }
+                // The encoder gave up on the output and reports why.
+                Err(e) if e.is::<WriteStopped>() => {}
                 Err(e) if crate::interrupt::requested() => {
                     progress.error(format!("aetool: {name}: {e:#}"));
                     break;
@@ -158,7 +179,7 @@ pub fn run(
                 }
             }
         }
-        drop(restored_tx);
+        drop(output_tx);
     });
     progress.finish();
     let mut s = summary.into_inner().expect("summary lock");

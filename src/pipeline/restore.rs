@@ -1,21 +1,22 @@
 //! Applies a loaded model to one decoded photo: task-specific encoding, tiling, stitching.
-//! The input stays in its storage type and the output is assembled in the storage it is written
-//! with ([`Target`]): only one tile's window and output are ever f32 (colorize, which is not
-//! tiled, converts the whole photo).
+//! The input stays in its storage type and the output is made in the storage it is written with
+//! ([`Target`]), band by band of finished rows ([`Restorer::restore_bands`]): only one tile's
+//! window and output are ever f32, and only a band of the output is held at a time — the
+//! caller streams the bands into the encoder. Colorize (`colorize.rs`) is not tiled but works
+//! at full size in bands of rows too.
 
 use crate::maths::colour_metrics::is_already_colour;
-use crate::maths::guided::guided_filter;
-use crate::models::planes::{
-    ab_from_logits, denoise_input, lab_planes, lab_to_rgb_planes, MAX_SIGMA,
-};
+use crate::maths::resample::Resize;
+use crate::models::planes::{denoise_input, MAX_SIGMA};
 use crate::models::{Net, Task};
-use crate::photo::{output_storage, Depth, Layout, Metadata, OutputFormat, Photo, Storage};
+use crate::photo::{
+    output_storage, Band, Depth, Header, Layout, Metadata, OutputFormat, Photo, Storage,
+};
+use crate::pipeline::colorize::{self, COLOUR_BAND_ROWS};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
-use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Luma, LumaA};
 
 /// How the denoiser's strength is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,6 +44,12 @@ pub enum TileSize {
 /// Working-memory budget for one tile with `--tile auto`.
 pub const TILE_BUDGET_BYTES: usize = 1 << 30;
 
+/// Largest band of output samples a row of tiles makes with `--tile auto` (two bands exist at a
+/// time: one being written, the next waiting). Where a row of the budget's square tiles would
+/// make more, the tiles are made shorter: only for very wide outputs, e.g. `upscale -x4` of a
+/// photo over ~7,000 pixels wide (RGB8).
+pub const BAND_BUDGET_BYTES: usize = 128 << 20;
+
 /// Default short side of colorize's working copy (`--work-size`): the scale the colorizer is
 /// trained at. Its training crops cover 60–100 % of a photo's short side at 128 px, so it sees
 /// short sides of 128–213 px; 160 is the middle (128 / 0.8). (It was 256 before 0.2's last
@@ -66,10 +73,15 @@ pub struct RestoreSettings {
     pub work_size: u32,
     /// Outputs carry no EXIF or XMP (`--strip-metadata`); otherwise the input's are passed on.
     pub strip_metadata: bool,
+    /// Most rows per band of output handed on at a time; `None`: a row of tiles (colorize:
+    /// [`COLOUR_BAND_ROWS`]). Set by the hidden `--band-rows`, which tests use to write outputs
+    /// in many small bands; it changes no pixel.
+    pub band_rows: Option<usize>,
 }
 
 impl Default for RestoreSettings {
-    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`], metadata kept.
+    /// σ auto, whole image, the model's radius as border, [`DEFAULT_WORK_SIZE`], metadata kept,
+    /// bands of a tile row.
     fn default() -> Self {
         Self {
             sigma: Sigma::Auto,
@@ -79,6 +91,7 @@ impl Default for RestoreSettings {
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
             strip_metadata: false,
+            band_rows: None,
         }
     }
 }
@@ -138,16 +151,23 @@ impl Restorer {
             .unwrap_or_else(|| self.net().radius())
     }
 
-    fn core_size(&self) -> Option<usize> {
+    /// Tile core size, width × height in input pixels (`None`: the whole image), for the
+    /// output `out`.
+    fn core_size(&self, out: &Header) -> Option<(usize, usize)> {
         match self.settings.tile {
             TileSize::Whole => None,
-            TileSize::Fixed(n) => Some(n),
-            TileSize::Auto => Some(tiling::auto_tile(
-                TILE_BUDGET_BYTES,
-                self.bytes_per_pixel(),
-                self.border(),
-                self.net().align(),
-            )),
+            TileSize::Fixed(n) => Some((n, n)),
+            TileSize::Auto => {
+                let side = tiling::auto_tile(
+                    TILE_BUDGET_BYTES,
+                    self.bytes_per_pixel(),
+                    self.border(),
+                    self.net().align(),
+                );
+                let row_bytes = out.width * out.storage.bytes_per_pixel();
+                let rows = BAND_BUDGET_BYTES / row_bytes.max(1) / self.net().scale();
+                Some((side, side.min(rows.max(1))))
+            }
         }
     }
 
@@ -163,7 +183,7 @@ impl Restorer {
         let colour = self.loaded.spec.task == Task::Colorize
             && !self.settings.recolor
             && !photo.meta.gray
-            && is_already_colour(&photo.rgb_f32(), photo.width);
+            && is_already_colour(photo.width, photo.height, |y, out| photo.rgb_row(y, out));
         colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
     }
 
@@ -180,16 +200,11 @@ impl Restorer {
         Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
     }
 
-    /// Restores a photo into a new one held as `target` says; `on_tile(done, total)` is called
-    /// after each tile.
-    pub fn restore(
-        &self,
-        photo: &Photo,
-        target: Target,
-        on_tile: &mut dyn FnMut(usize, usize),
-    ) -> Result<(Photo, Details)> {
+    /// What restoring `photo` makes, before any pixel: the net's scale × its size, held as
+    /// `target` says, with the photo's metadata (colorize: no longer gray; with
+    /// `--strip-metadata`: no EXIF or XMP).
+    pub fn output(&self, photo: &Photo, target: Target) -> Header {
         let task = self.loaded.spec.task;
-        let (w, h) = (photo.width, photo.height);
         let s = self.net().scale();
         let mut meta = photo.meta.clone();
         meta.gray &= task != Task::Colorize;
@@ -203,60 +218,124 @@ impl Restorer {
                 depth: Depth::F32,
             },
         };
-        let mut out = Photo::new(w * s, h * s, storage, meta)?;
-        let mut details = Details::default();
-        match task {
-            Task::Denoise => {
-                let sigma = self.sigma_for(photo)?;
-                details.sigma = Some(sigma);
-                self.tiled(photo, &mut out, &mut details, on_tile, &|win| {
-                    denoise_input(win, sigma)
-                })?;
-                out.copy_alpha(photo);
-            }
-            Task::Upscale => {
-                if out.has_alpha() {
-                    upscale_alpha(photo, &mut out, s, ALPHA_BAND);
-                }
-                self.tiled(photo, &mut out, &mut details, on_tile, &|win| win.to_vec())?;
-            }
-            Task::Colorize => {
-                let rgb = self.colorize(&photo.rgb_f32(), w, h)?;
-                for (y, row) in rgb.chunks_exact(w * 3).enumerate() {
-                    out.write_rgb(y, 0, row);
-                }
-                details.tiles = 1;
-                on_tile(1, 1);
-                out.copy_alpha(photo);
-            }
+        Header {
+            width: photo.width * s,
+            height: photo.height * s,
+            storage,
+            meta,
         }
+    }
+
+    /// Restores a photo into a new one held as `target` says, whole (`eval`, tests; the
+    /// pipeline streams [`Restorer::restore_bands`] into the encoder instead); `on_tile(done,
+    /// total)` is called after each tile.
+    pub fn restore(
+        &self,
+        photo: &Photo,
+        target: Target,
+        on_tile: &mut dyn FnMut(usize, usize),
+    ) -> Result<(Photo, Details)> {
+        let header = self.output(photo, target);
+        let mut out = header.blank()?;
+        let mut put = |band: Band| out.copy_rows(band.y0, &band.rows, 0, band.rows.height);
+        let details = self.restore_bands(photo, &header, &mut put, on_tile)?;
         Ok((out, details))
     }
 
-    /// Runs the net over tiles of `photo` into `out` (the net's scale × its size); `encode`
-    /// turns an RGB window (f32 HWC) into model input.
+    /// Restores `photo` into the photo `out` describes ([`Restorer::output`]), handing its rows
+    /// to `sink` top to bottom as they are finished: a band per row of tiles (denoise, upscale)
+    /// or per [`COLOUR_BAND_ROWS`] rows (colorize), cut to at most
+    /// [`RestoreSettings::band_rows`]. Besides the input only a band and one tile's working set
+    /// are held. `on_tile(done, total)` is called after each tile. An error of the sink stops
+    /// the restoration and is returned as it is.
+    pub fn restore_bands(
+        &self,
+        photo: &Photo,
+        out: &Header,
+        sink: &mut dyn FnMut(Band) -> Result<()>,
+        on_tile: &mut dyn FnMut(usize, usize),
+    ) -> Result<Details> {
+        let mut details = Details::default();
+        let mut hand_on = |band: Band| match self.settings.band_rows {
+            Some(rows) => band.split(rows)?.into_iter().try_for_each(&mut *sink),
+            None => sink(band),
+        };
+        match self.loaded.spec.task {
+            Task::Denoise => {
+                let sigma = self.sigma_for(photo)?;
+                details.sigma = Some(sigma);
+                let encode = |win: &[f32]| denoise_input(win, sigma);
+                let mut done = |mut band: Band| {
+                    band.rows.copy_alpha(photo, band.y0);
+                    hand_on(band)
+                };
+                details.tiles = self.tiled(photo, out, on_tile, &encode, &mut done)?;
+            }
+            Task::Upscale => {
+                let s = self.net().scale();
+                let encode = |win: &[f32]| win.to_vec();
+                let mut done = |mut band: Band| {
+                    upscale_alpha(photo, &mut band, s);
+                    hand_on(band)
+                };
+                details.tiles = self.tiled(photo, out, on_tile, &encode, &mut done)?;
+            }
+            Task::Colorize => {
+                let colour =
+                    colorize::predict(self.net(), &self.device, self.settings.work_size, photo)?;
+                let rows = self.settings.band_rows.unwrap_or(COLOUR_BAND_ROWS).max(1);
+                for y0 in (0..out.height).step_by(rows) {
+                    if crate::interrupt::requested() {
+                        bail!("interrupted");
+                    }
+                    let mut band = out.band(y0, rows.min(out.height - y0))?;
+                    colour.paint(photo, &mut band);
+                    band.rows.copy_alpha(photo, y0);
+                    hand_on(band)?;
+                }
+                details.tiles = 1;
+                on_tile(1, 1);
+            }
+        }
+        Ok(details)
+    }
+
+    /// Runs the net over tiles of `photo` into bands of the photo `out` describes (the net's
+    /// scale × its size), one band per row of tiles, each handed to `done` once its tiles are
+    /// in; `encode` turns an RGB window (f32 HWC) into model input. Returns the number of tiles.
     fn tiled(
         &self,
         photo: &Photo,
-        out: &mut Photo,
-        details: &mut Details,
+        out: &Header,
         on_tile: &mut dyn FnMut(usize, usize),
         encode: &dyn Fn(&[f32]) -> Vec<f32>,
-    ) -> Result<()> {
+        done: &mut dyn FnMut(Band) -> Result<()>,
+    ) -> Result<usize> {
         let net = self.net();
-        let (w, h) = (photo.width, photo.height);
-        let tiles = tiling::plan(w, h, self.core_size(), self.border(), net.align());
-        details.tiles = tiles.len();
-        for (i, t) in tiles.iter().enumerate() {
-            if crate::interrupt::requested() {
-                bail!("interrupted");
+        let s = net.scale();
+        let tiles = tiling::plan(
+            photo.width,
+            photo.height,
+            self.core_size(out),
+            self.border(),
+            net.align(),
+        );
+        let mut finished = 0;
+        for row in tiles.chunk_by(|a, b| a.core_y == b.core_y) {
+            let mut band = out.band(row[0].core_y * s, row[0].core_h * s)?;
+            for t in row {
+                if crate::interrupt::requested() {
+                    bail!("interrupted");
+                }
+                let window = encode(&tiling::extract(photo, t));
+                let y = self.forward(window, t)?;
+                tiling::paste(&mut band, t, &y, s);
+                finished += 1;
+                on_tile(finished, tiles.len());
             }
-            let window = encode(&tiling::extract(photo, t));
-            let y = self.forward(window, t)?;
-            tiling::paste(out, t, &y, net.scale());
-            on_tile(i + 1, tiles.len());
+            done(band)?;
         }
-        Ok(())
+        Ok(tiles.len())
     }
 
     fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
@@ -266,64 +345,11 @@ impl Restorer {
         finite(&y)?;
         Ok(y.into_iter().map(|v| v.clamp(0.0, 1.0)).collect())
     }
-
-    /// Predicts ab at the working size (regression weights: ab directly; the classifier: class
-    /// logits on a coarser grid, decoded by the annealed mean), upsamples it, and recombines it
-    /// with the full-resolution L.
-    fn colorize(&self, rgb: &[f32], w: usize, h: usize) -> Result<Vec<f32>> {
-        let (l, _) = lab_planes(rgb);
-        let align = self.net().align();
-        let f = (self.settings.work_size as f64 / w.min(h) as f64).min(1.0);
-        let round =
-            |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
-        let (ww, wh) = (round(w), round(h));
-        let small = resize_plane(&l, w, h, ww, wh);
-        let x = Tensor::from_slice(&small, (1, wh, ww, 1), &self.device)?;
-        let out = self.net().forward(&x)?;
-        let (_, oh, ow, _) = out.dims4()?;
-        let values = out.flatten_all()?.to_vec1::<f32>()?;
-        finite(&values)?;
-        let ab = match self.net() {
-            Net::Colornet(_) => {
-                // Decoded on the coarse grid, brought to the working size, then made to follow
-                // the lightness's edges there (the classifier's regions are blocky otherwise).
-                let ab = resize_ab(&ab_from_logits(&values), ow, oh, ww, wh);
-                let ab = guided_filter(&small, &ab, ww, wh, COLOUR_GUIDE_RADIUS, COLOUR_GUIDE_EPS);
-                resize_ab(&ab, ww, wh, w, h)
-            }
-            _ => resize_ab(&values, ow, oh, w, h),
-        };
-        Ok(lab_to_rgb_planes(&l, &ab))
-    }
-}
-
-/// Window radius (working-size pixels) of the guided filter that makes the classifier's ab
-/// follow the lightness's edges: a bottleneck cell of the colour network spans 16 working pixels.
-const COLOUR_GUIDE_RADIUS: usize = 8;
-
-/// Guided-filter regularisation, in (L / 100)² units: lightness edges with a standard deviation
-/// well above √eps ≈ 0.03 (3 L) keep their colour edge; weaker ones are smoothed over.
-const COLOUR_GUIDE_EPS: f32 = 1e-3;
-
-/// Resizes interleaved ab (`w × h × 2`, ab / AB_SCALE in `[-1, 1]`) to `nw × nh` with
-/// Catmull-Rom. `image`'s resize clamps f32 pixels to `[0, 1]`, so ab travels as `(ab + 1) / 2`.
-fn resize_ab(ab: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
-    let shifted = ab
-        .iter()
-        .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
-        .collect();
-    let img: ImageBuffer<LumaA<f32>, Vec<f32>> =
-        ImageBuffer::from_raw(w as u32, h as u32, shifted).expect("sized buffer");
-    imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
-        .into_raw()
-        .into_iter()
-        .map(|v| v * 2.0 - 1.0)
-        .collect()
 }
 
 /// Refuses a model output holding NaN or infinity (weights with absurd values overflow), so a
 /// damaged weights file never writes garbage pixels.
-fn finite(values: &[f32]) -> Result<()> {
+pub(super) fn finite(values: &[f32]) -> Result<()> {
     if values.iter().all(|v| v.is_finite()) {
         Ok(())
     } else {
@@ -331,48 +357,26 @@ fn finite(values: &[f32]) -> Result<()> {
     }
 }
 
-/// Input rows per band when upscaling alpha (see [`upscale_alpha`]).
-const ALPHA_BAND: usize = 128;
-
-/// Context rows read on each side of a band: upscaling, the Catmull-Rom kernel reaches 2 input
-/// rows either side of an output row's centre.
-const ALPHA_CONTEXT: usize = 3;
-
-/// Upscales `photo`'s alpha `s`× into `out`'s (Catmull-Rom, as [`resize_plane`]) `band` input
-/// rows at a time, each read with [`ALPHA_CONTEXT`] rows of context, so only a band is ever
-/// f32. For ×2 and ×4 the kernel positions relative to a band are exact in f32, so the result
-/// is the same, bit for bit, as resizing the whole plane at once (tested).
-fn upscale_alpha(photo: &Photo, out: &mut Photo, s: usize, band: usize) {
-    let (w, h) = (photo.width, photo.height);
-    for y0 in (0..h).step_by(band) {
-        let y1 = (y0 + band).min(h);
-        let rows = y0.saturating_sub(ALPHA_CONTEXT)..(y1 + ALPHA_CONTEXT).min(h);
-        let Some(alpha) = photo.alpha_rows(rows.clone()) else {
-            return;
-        };
-        let big = resize_plane(&alpha, w, rows.len(), w * s, rows.len() * s);
-        let core = (y0 - rows.start) * s * w * s;
-        out.write_alpha(y0 * s, &big[core..core + (y1 - y0) * s * w * s]);
+/// Upscales `photo`'s alpha `s`× (Catmull-Rom, as `image` resizes) into the rows of `band`,
+/// if the band has alpha: each output row reads only the input rows of its taps (4), so no
+/// alpha plane is held whole (it would be 4 bytes per output pixel).
+fn upscale_alpha(photo: &Photo, band: &mut Band, s: usize) {
+    if !band.rows.has_alpha() {
+        return;
     }
-}
-
-/// Resizes one plane (Catmull-Rom, antialiased when shrinking), clamped to `[0, 1]`.
-fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
-    if (w, h) == (nw, nh) {
-        return p.to_vec();
-    }
-    let img: ImageBuffer<Luma<f32>, Vec<f32>> =
-        ImageBuffer::from_raw(w as u32, h as u32, p.to_vec()).expect("sized buffer");
-    imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
-        .into_raw()
-        .into_iter()
-        .map(|v| v.clamp(0.0, 1.0))
-        .collect()
+    let (w, h, y0) = (photo.width, photo.height, band.y0);
+    Resize::new(w, h, w * s, h * s, 1).rows(
+        y0..y0 + band.rows.height,
+        |i, row| row.extend(photo.alpha_rows(i..i + 1).into_iter().flatten()),
+        |y, alpha| band.rows.write_alpha(y - y0, alpha),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maths::resample::resize;
+    use crate::models::planes::lab_planes;
     use crate::models::ModelSpec;
     use crate::testing::{max_diff, random_net, small_specs};
 
@@ -442,6 +446,29 @@ mod tests {
     }
 
     #[test]
+    fn auto_tiles_are_shorter_where_a_row_of_them_would_exceed_the_band_budget() {
+        let mut r = random_restorer(small_specs()[2].clone());
+        r.settings.tile = TileSize::Auto;
+        let out = |width| Header {
+            width,
+            height: 100,
+            storage: Storage {
+                layout: Layout::RGB,
+                depth: Depth::U8,
+            },
+            meta: crate::testing::photo_meta(),
+        };
+        let (w, h) = r.core_size(&out(4000)).unwrap();
+        assert_eq!(w, h, "square tiles for a narrow output");
+        let (w2, h2) = r.core_size(&out(400_000)).unwrap();
+        assert_eq!(w2, w);
+        assert!(
+            h2 < h && h2 * 4 * 400_000 * 3 <= BAND_BUDGET_BYTES,
+            "{h2} rows"
+        );
+    }
+
+    #[test]
     fn too_small_a_border_shows_seams() {
         // The test above could pass trivially if tiling did nothing; with no context border the
         // tiles must disagree with the whole-image pass.
@@ -469,12 +496,133 @@ mod tests {
         p.write_alpha(0, &alpha);
         let alpha = p.alpha_rows(0..h).unwrap();
         for s in [2, 4] {
-            let mut whole = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
-            whole.write_alpha(0, &resize_plane(&alpha, w, h, w * s, h * s));
-            for band in [1, 5, 8, 40, 64] {
-                let mut out = Photo::new(w * s, h * s, storage, p.meta.clone()).unwrap();
-                upscale_alpha(&p, &mut out, s, band);
-                assert!(out == whole, "×{s}, bands of {band} rows");
+            let header = Header {
+                width: w * s,
+                height: h * s,
+                storage,
+                meta: p.meta.clone(),
+            };
+            let mut whole = header.blank().unwrap();
+            whole.write_alpha(0, &resize(&alpha, w, h, 1, w * s, h * s));
+            for rows in [1, 5, 8, 40, h * s] {
+                let mut out = header.blank().unwrap();
+                for y0 in (0..h * s).step_by(rows) {
+                    let mut band = header.band(y0, rows.min(h * s - y0)).unwrap();
+                    upscale_alpha(&p, &mut band, s);
+                    out.copy_rows(y0, &band.rows, 0, band.rows.height).unwrap();
+                }
+                assert!(out == whole, "×{s}, bands of {rows} rows");
+            }
+        }
+    }
+
+    /// Restores `p` into f32 RGB through the bands, checking that they come in order, whole
+    /// rows at a time, at most `band_rows` tall.
+    fn restore_banded(r: &Restorer, p: &Photo) -> (Vec<f32>, usize) {
+        let header = r.output(p, Target::Float);
+        let mut out = header.blank().unwrap();
+        let (mut next, mut bands) = (0, 0);
+        let mut sink = |band: Band| {
+            assert_eq!(band.y0, next);
+            assert!(band.rows.height <= r.settings.band_rows.unwrap_or(usize::MAX));
+            next += band.rows.height;
+            bands += 1;
+            out.copy_rows(band.y0, &band.rows, 0, band.rows.height)
+        };
+        r.restore_bands(p, &header, &mut sink, &mut |_, _| {})
+            .unwrap();
+        assert_eq!(next, header.height);
+        (out.rgb_f32(), bands)
+    }
+
+    #[test]
+    fn bands_of_any_height_change_no_pixel() {
+        for spec in small_specs() {
+            let mut r = random_restorer(spec.clone());
+            r.settings.tile = TileSize::Fixed(16);
+            let p = photo(37, 29);
+            let (whole, _) = restore_f32(&r, &p);
+            for rows in [1, 7, 1000] {
+                r.settings.band_rows = Some(rows);
+                let (banded, bands) = restore_banded(&r, &p);
+                assert!(banded == whole, "{} in bands of {rows} rows", spec.name());
+                let height = p.height * r.net().scale();
+                assert!(bands >= height.div_ceil(rows), "{bands} bands");
+            }
+        }
+    }
+
+    /// The colorize path as it was before it ran in bands (whole f32 planes at full size, the
+    /// `image` crate's resize), to check the bands against.
+    fn colorize_whole(r: &Restorer, p: &Photo) -> Vec<f32> {
+        use crate::maths::guided::guided_filter;
+        use crate::models::planes::{ab_from_logits, lab_to_rgb_planes};
+        use image::imageops::{self, FilterType};
+        use image::{ImageBuffer, Luma, LumaA};
+        fn resize_ab(ab: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+            let shifted = ab
+                .iter()
+                .map(|v| (v.clamp(-1.0, 1.0) + 1.0) * 0.5)
+                .collect();
+            let img: ImageBuffer<LumaA<f32>, Vec<f32>> =
+                ImageBuffer::from_raw(w as u32, h as u32, shifted).unwrap();
+            imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
+                .into_raw()
+                .into_iter()
+                .map(|v| v * 2.0 - 1.0)
+                .collect()
+        }
+        fn resize_plane(p: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+            if (w, h) == (nw, nh) {
+                return p.to_vec();
+            }
+            let img: ImageBuffer<Luma<f32>, Vec<f32>> =
+                ImageBuffer::from_raw(w as u32, h as u32, p.to_vec()).unwrap();
+            imageops::resize(&img, nw as u32, nh as u32, FilterType::CatmullRom)
+                .into_raw()
+                .into_iter()
+                .map(|v| v.clamp(0.0, 1.0))
+                .collect()
+        }
+        let (w, h) = (p.width, p.height);
+        let (l, _) = lab_planes(&p.rgb_f32());
+        let align = r.net().align();
+        let f = (r.settings.work_size as f64 / w.min(h) as f64).min(1.0);
+        let round =
+            |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
+        let (ww, wh) = (round(w), round(h));
+        let small = resize_plane(&l, w, h, ww, wh);
+        let x = Tensor::from_slice(&small, (1, wh, ww, 1), &Device::Cpu).unwrap();
+        let out = r.net().forward(&x).unwrap();
+        let (_, oh, ow, _) = out.dims4().unwrap();
+        let values = out.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let ab = match r.net() {
+            Net::Colornet(_) => {
+                let ab = resize_ab(&ab_from_logits(&values), ow, oh, ww, wh);
+                let ab = guided_filter(&small, &ab, ww, wh, 8, 1e-3);
+                resize_ab(&ab, ww, wh, w, h)
+            }
+            _ => resize_ab(&values, ow, oh, w, h),
+        };
+        lab_to_rgb_planes(&l, &ab)
+    }
+
+    #[test]
+    fn colorize_in_bands_equals_the_whole_image_path() {
+        let spec = small_specs()
+            .into_iter()
+            .find(|s| s.task == Task::Colorize)
+            .unwrap();
+        let mut r = random_restorer(spec);
+        // Shrunk to the working size; kept but aligned (the short side under it); kept as it is.
+        for (w, h, work) in [(70, 45, 32), (37, 29, 64), (40, 32, 64)] {
+            r.settings.work_size = work;
+            let p = photo(w, h);
+            let want = colorize_whole(&r, &p);
+            for rows in [None, Some(1), Some(7)] {
+                r.settings.band_rows = rows;
+                let (got, _) = restore_f32(&r, &p);
+                assert!(got == want, "{w}×{h} work {work}, bands {rows:?}");
             }
         }
     }

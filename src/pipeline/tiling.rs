@@ -8,7 +8,7 @@
 //! radius. The whole-image pass is simply the plan with one tile. Windows are read from, and
 //! cores written to, photos in their storage type: only a tile is ever f32.
 
-use crate::photo::Photo;
+use crate::photo::{Band, Photo};
 
 /// Mirror-reflects coordinate `i` into `0..n` without repeating the edge pixel
 /// (`… 2 1 | 0 1 2 … n-1 | n-2 …`), periodically, so any offset is valid.
@@ -54,19 +54,21 @@ impl Tile {
     }
 }
 
-/// Plans tiles covering a `width`×`height` image. `tile` is the core size (None: one tile for the
-/// whole image), `border` the context on each side, `align` the size/offset multiple the model
-/// needs. Border and tile are rounded up to multiples of `align`.
+/// Plans tiles covering a `width`×`height` image, row of tiles by row of tiles. `tile` is the
+/// core size, width × height (None: one tile for the whole image), `border` the context on each
+/// side, `align` the size/offset multiple the model needs. Border and tile are rounded up to
+/// multiples of `align`.
 pub fn plan(
     width: usize,
     height: usize,
-    tile: Option<usize>,
+    tile: Option<(usize, usize)>,
     border: usize,
     align: usize,
 ) -> Vec<Tile> {
     let border = align_up(border, align);
-    let core_w = align_up(tile.unwrap_or(width).max(1), align);
-    let core_h = align_up(tile.unwrap_or(height).max(1), align);
+    let (tile_w, tile_h) = tile.unwrap_or((width, height));
+    let core_w = align_up(tile_w.max(1), align);
+    let core_h = align_up(tile_h.max(1), align);
     let mut tiles = Vec::new();
     for cy in (0..height).step_by(core_h) {
         for cx in (0..width).step_by(core_w) {
@@ -100,14 +102,16 @@ pub fn extract(photo: &Photo, t: &Tile) -> Vec<f32> {
 }
 
 /// Writes the core of a tile's output (`scale`× the window, interleaved RGB f32 HWC) into
-/// `out` (`scale`× the input size), converted to its storage.
-pub fn paste(out: &mut Photo, t: &Tile, tile_out: &[f32], scale: usize) {
+/// `band` (rows of the output, which is `scale`× the input size; the band holds the tile's
+/// output rows), converted to its storage.
+pub fn paste(band: &mut Band, t: &Tile, tile_out: &[f32], scale: usize) {
     let (bx, by) = t.border();
     let tw = t.w * scale;
     let row_len = t.core_w * scale * 3;
     for j in 0..t.core_h * scale {
         let src = &tile_out[((by * scale + j) * tw + bx * scale) * 3..][..row_len];
-        out.write_rgb(t.core_y * scale + j, t.core_x * scale, src);
+        let y = t.core_y * scale + j - band.y0;
+        band.rows.write_rgb(y, t.core_x * scale, src);
     }
 }
 
@@ -139,10 +143,11 @@ mod tests {
     #[test]
     fn plan_covers_every_pixel_exactly_once_with_aligned_windows() {
         for (w, h, tile, border, align) in [
-            (37, 29, Some(16), 5, 4),
-            (100, 7, Some(33), 0, 1),
+            (37, 29, Some((16, 16)), 5, 4),
+            (100, 7, Some((33, 33)), 0, 1),
             (5, 5, None, 12, 8),
-            (64, 64, Some(64), 8, 4),
+            (64, 64, Some((64, 64)), 8, 4),
+            (50, 41, Some((24, 6)), 3, 2),
         ] {
             let tiles = plan(w, h, tile, border, align);
             let mut seen = vec![0u8; w * h];
@@ -168,7 +173,7 @@ mod tests {
 
     #[test]
     fn extract_then_paste_with_identity_rebuilds_the_image() {
-        use crate::photo::{Depth, Layout, Storage};
+        use crate::photo::{Depth, Header, Layout, Storage};
         let (w, h) = (13, 9);
         let rgb: Vec<f32> = (0..w * h * 3).map(|i| i as f32).collect();
         let img = Photo::from_rgb_f32(w, h, rgb.clone(), crate::testing::photo_meta());
@@ -177,8 +182,14 @@ mod tests {
             depth: Depth::F32,
         };
         for scale in [1, 2] {
-            let mut out = Photo::new(w * scale, h * scale, storage, img.meta.clone()).unwrap();
-            for t in plan(w, h, Some(4), 3, 2) {
+            let header = Header {
+                width: w * scale,
+                height: h * scale,
+                storage,
+                meta: img.meta.clone(),
+            };
+            let mut out = header.band(0, h * scale).unwrap();
+            for t in plan(w, h, Some((4, 4)), 3, 2) {
                 let win = extract(&img, &t);
                 // A nearest-neighbour "model" of the given scale.
                 let (tw, th) = (t.w * scale, t.h * scale);
@@ -191,7 +202,7 @@ mod tests {
                     .collect();
                 paste(&mut out, &t, &up, scale);
             }
-            let out = out.rgb_f32();
+            let out = out.rows.rgb_f32();
             for y in 0..h * scale {
                 for x in 0..w * scale {
                     for ch in 0..3 {
