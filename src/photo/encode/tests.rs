@@ -120,29 +120,29 @@ fn bands_that_stop_short_or_do_not_fit_write_nothing() {
     let header = Header::of(&p);
     for format in OutputFormat::ALL {
         let dest = dir.path().join(format!("out.{}", format.extension()));
+        // The error of writing `p` in bands of 5 rows, one band dropped by `drop_band`.
+        let error = |drop_band: fn(&mut List)| {
+            let mut bands = List::new(&p, 5);
+            drop_band(&mut bands);
+            let e = save_bands(
+                &dest,
+                &header,
+                format,
+                &EncodeSettings::default(),
+                &mut bands,
+            );
+            format!("{:#}", e.unwrap_err())
+        };
         // The last band never comes.
-        let mut bands = List::new(&p, 5);
-        bands.left.pop_back();
-        let e = save_bands(
-            &dest,
-            &header,
-            format,
-            &EncodeSettings::default(),
-            &mut bands,
-        );
-        let e = format!("{:#}", e.unwrap_err());
+        let e = error(|b| {
+            b.left.pop_back();
+        });
         assert!(e.contains("ended after 25 of its 29 rows"), "{format}: {e}");
         // A band out of place.
-        let mut bands = List::new(&p, 5);
-        bands.left.remove(1);
-        let e = save_bands(
-            &dest,
-            &header,
-            format,
-            &EncodeSettings::default(),
-            &mut bands,
-        );
-        assert!(format!("{:#}", e.unwrap_err()).contains("rows 10..15 came where row 5"));
+        let e = error(|b| {
+            b.left.remove(1);
+        });
+        assert!(e.contains("rows 10..15 came where row 5"), "{format}: {e}");
         assert!(!dest.exists(), "{format}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
