@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Grows a trained net's weights without changing what the net computes (a warm start for
+`aetool finetune --from OUT`, as in Net2Net).
+
+    python3 scripts/grow_weights.py level  IN.safetensors OUT.safetensors WIDTH [SEED]
+    python3 scripts/grow_weights.py blocks IN.safetensors OUT.safetensors N [SEED]
+
+`level` (a U-Net, e.g. weights/denoise.safetensors, widths [24, 48, 96]) adds a coarser level of
+WIDTH channels ([24, 48, 96, WIDTH]): the old bottleneck blocks `mid.*` become the new level's encoder
+blocks `down.{L}.blocks.*`; the new `down.{L}.resample` (unshuffle + 1x1 to WIDTH), bottleneck
+`mid.*` and decoder `up.{L}.*` are added.
+`blocks` (an SR net, e.g. weights/upscale-x2.safetensors) appends residual blocks to its body up to N.
+
+New tensors: `conv1` and `down.{L}.resample` get PyTorch's default uniform +-1/sqrt(fan_in) (aetool's own
+initialisation); every new residual block's `conv2` and `up.{L}.resample` are zero, so the new blocks
+are identities and the new parts add nothing until training moves them (their gradients are not zero).
+
+Weights are `[k*k*c_in, c_out]` float32 (aetool's layout); the `config` metadata is updated and the
+provenance says what was grown. Standard library only.
+"""
+import json
+import os
+import random
+import struct
+import sys
+from array import array
+
+
+def read(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, t in header.items():
+        if t["dtype"] != "F32":
+            sys.exit(f"{path}: tensor {name} is {t['dtype']}, expected F32")
+        a, b = t["data_offsets"]
+        values = array("f")
+        values.frombytes(data[a:b])
+        tensors[name] = (t["shape"], values)
+    return meta, tensors
+
+
+def write(path, meta, tensors):
+    header, blobs, offset = {"__metadata__": meta}, [], 0
+    for name in sorted(tensors):
+        shape, values = tensors[name]
+        blob = values.tobytes()
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw + b"".join(blobs))
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("level", "blocks"):
+        sys.exit(__doc__)
+    mode, src, dst, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    rng = random.Random(int(sys.argv[5]) if len(sys.argv) == 6 else 0)
+    meta, tensors = read(src)
+    config = json.loads(meta["config"])
+    arch = config["arch"]
+
+    def uniform(shape):
+        bound = 1.0 / shape[0] ** 0.5
+        return (shape, array("f", (rng.uniform(-bound, bound) for _ in range(shape[0] * shape[1]))))
+
+    def zeros(*shape):
+        n = shape[0] * (shape[1] if len(shape) > 1 else 1)
+        return (list(shape), array("f", bytes(4 * n)))
+
+    def block(prefix, ch):
+        tensors[f"{prefix}.conv1.weight"] = uniform([9 * ch, ch])
+        tensors[f"{prefix}.conv1.bias"] = zeros(ch)
+        tensors[f"{prefix}.conv2.weight"] = zeros(9 * ch, ch)
+        tensors[f"{prefix}.conv2.bias"] = zeros(ch)
+
+    if mode == "level":
+        if arch.get("arch") != "unet":
+            sys.exit(f"{src}: `level` grows a U-Net, this is {arch.get('arch')}")
+        widths, blocks = arch["widths"], arch["blocks"]
+        level, c = len(widths) - 1, widths[-1]
+        for name in [n for n in tensors if n.startswith("mid.")]:
+            tensors[f"down.{level}.blocks." + name[len("mid.") :]] = tensors.pop(name)
+        tensors[f"down.{level}.resample.weight"] = uniform([4 * c, size])
+        tensors[f"down.{level}.resample.bias"] = zeros(size)
+        tensors[f"up.{level}.resample.weight"] = zeros(size, 4 * c)
+        tensors[f"up.{level}.resample.bias"] = zeros(4 * c)
+        for i in range(blocks):
+            block(f"mid.{i}", size)
+            block(f"up.{level}.blocks.{i}", c)
+        arch["widths"] = widths + [size]
+        grown = f"widths {widths} -> {arch['widths']}"
+    else:
+        if arch.get("arch") != "srnet":
+            sys.exit(f"{src}: `blocks` grows an SR net, this is {arch.get('arch')}")
+        if size <= arch["blocks"]:
+            sys.exit(f"{src}: already has {arch['blocks']} blocks")
+        for i in range(arch["blocks"], size):
+            block(f"body.{i}", arch["width"])
+        grown = f"blocks {arch['blocks']} -> {size}"
+        arch["blocks"] = size
+
+    meta["config"] = json.dumps(config, separators=(",", ":"))
+    provenance = json.loads(meta.get("provenance", "{}"))
+    provenance["grown"] = f"{grown} by scripts/grow_weights.py, same function"
+    meta["provenance"] = json.dumps(provenance, separators=(",", ":"))
+    write(dst, meta, tensors)
+    print(f"{dst}: {grown}, {sum(len(v) for _, v in tensors.values())} parameters")
+
+
+if __name__ == "__main__":
+    main()
