@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch (CPU) twin of `aetool-bench`: the same op shapes and the same four shipped
-architectures (denoise U-Net, upscale x2 / x4 SR nets, colorize U-Net), the same figures.
+architectures (denoise U-Net, upscale x2 / x4 SR nets, colorize classifier ColorNet), the same figures.
 
     pip install torch            # CPU is enough; the PyPI wheel also works without a GPU
     python3 scripts/bench_torch.py [--reps 5] [--threads 2] [--only ops|models] [--channels-last]
@@ -11,7 +11,7 @@ low-resolution input), GFLOP/s (training counted as 3x the forward FLOPs, as aet
 peak memory: growth of the resident set above its size just before the run (freed heap trimmed
 first; Linux: /proc/self/clear_refs + VmHWM), as in aetool-bench. Medians of --reps runs.
 
-The architectures mirror src/models/{unet,srnet}.rs: channels-last pixel (un)shuffle order differs
+The architectures mirror src/models/{trunk,unet,srnet,colornet}.rs: channels-last pixel (un)shuffle order differs
 from PyTorch's, which changes no cost. FLOPs are counted from the convolutions, like aetool's
 `macs_per_pixel`.
 """
@@ -74,39 +74,72 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.relu(self.conv1(x)))
 
 
-class UNet(nn.Module):
-    def __init__(self, in_channels, out_channels, widths, blocks, residual):
+class Trunk(nn.Module):
+    """src/models/trunk.rs: encoder, bottleneck, decoder down to level `out_level`."""
+
+    def __init__(self, widths, blocks, out_level=0):
         super().__init__()
-        w = widths
-        levels = len(w) - 1
-        self.residual, self.out_channels = residual, out_channels
-        self.head = conv(in_channels, w[0], 3)
+        w, levels = widths, len(widths) - 1
+        self.out_level = out_level
         self.down_blocks = nn.ModuleList(
             nn.Sequential(*[ResBlock(w[l]) for _ in range(blocks)]) for l in range(levels)
         )
         self.down_resample = nn.ModuleList(conv(4 * w[l], w[l + 1], 1) for l in range(levels))
         self.mid = nn.Sequential(*[ResBlock(w[levels]) for _ in range(blocks)])
-        self.up_resample = nn.ModuleList(conv(w[l + 1], 4 * w[l], 1) for l in range(levels))
+        ups = range(out_level, levels)
+        self.up_resample = nn.ModuleList(conv(w[l + 1], 4 * w[l], 1) for l in ups)
         self.up_blocks = nn.ModuleList(
-            nn.Sequential(*[ResBlock(w[l]) for _ in range(blocks)]) for l in range(levels)
+            nn.Sequential(*[ResBlock(w[l]) for _ in range(blocks)]) for l in ups
         )
-        self.tail = conv(w[0], out_channels, 3, zero=residual)
 
-    def forward(self, x):
-        h = self.head(x)
+    def encode(self, h):
         skips = []
         for blocks, resample in zip(self.down_blocks, self.down_resample):
             h = blocks(h)
             skips.append(h)
             h = resample(F.pixel_unshuffle(h, 2))
-        h = self.mid(h)
-        for l in reversed(range(len(self.up_blocks))):
-            h = F.pixel_shuffle(self.up_resample[l](h), 2) + skips.pop()
-            h = self.up_blocks[l](h)
-        out = self.tail(h)
+        return self.mid(h), skips
+
+    def decode(self, h, skips):
+        for i in reversed(range(len(self.up_blocks))):
+            h = F.pixel_shuffle(self.up_resample[i](h), 2) + skips[self.out_level + i]
+            h = self.up_blocks[i](h)
+        return h
+
+
+class UNet(nn.Module):
+    """src/models/unet.rs (denoise)."""
+
+    def __init__(self, in_channels, out_channels, widths, blocks, residual):
+        super().__init__()
+        self.residual, self.out_channels = residual, out_channels
+        self.head = conv(in_channels, widths[0], 3)
+        self.trunk = Trunk(widths, blocks)
+        self.tail = conv(widths[0], out_channels, 3, zero=residual)
+
+    def forward(self, x):
+        out = self.tail(self.trunk.decode(*self.trunk.encode(self.head(x))))
         if self.residual:
             out = out + x[:, : self.out_channels]
         return out
+
+
+class ColorNet(nn.Module):
+    """src/models/colornet.rs (colorize): L in, ab-class logits out at 1/2^out_level, with the
+    global scene vector added to the bottleneck."""
+
+    def __init__(self, widths, blocks, bins, out_level):
+        super().__init__()
+        deep = widths[-1]
+        self.head = conv(1, widths[0], 3)
+        self.trunk = Trunk(widths, blocks, out_level)
+        self.global0, self.global1 = conv(deep, deep, 1), conv(deep, deep, 1, zero=True)
+        self.tail = conv(widths[out_level], bins, 1)
+
+    def forward(self, x):
+        h, skips = self.trunk.encode(self.head(x))
+        g = self.global1(F.relu(self.global0(h.mean(dim=(2, 3), keepdim=True))))
+        return self.tail(self.trunk.decode(h + g, skips))
 
 
 class SrNet(nn.Module):
@@ -129,12 +162,12 @@ class SrNet(nn.Module):
         return residual + bicubic
 
 
-# ModelSpec::default_for in src/models/mod.rs
+# ModelKind::default_spec in src/models/kind.rs (262 = the ab classes of src/maths/colour_bins.rs)
 MODELS = {
-    "denoise": (lambda: UNet(4, 3, [24, 48, 96], 1, True), 4, 3, 1),
-    "upscale-x2": (lambda: SrNet(2, 32, 4), 3, 3, 2),
-    "upscale-x4": (lambda: SrNet(4, 48, 4), 3, 3, 4),
-    "colorize": (lambda: UNet(1, 2, [16, 32, 64, 128, 192], 1, False), 1, 2, 1),
+    "denoise": (lambda: UNet(4, 3, [24, 48, 96], 1, True), 4, 1),
+    "upscale-x2": (lambda: SrNet(2, 32, 4), 3, 2),
+    "upscale-x4": (lambda: SrNet(4, 48, 4), 3, 4),
+    "colorize": (lambda: ColorNet([16, 32, 64, 128, 192], 1, 262, 2), 1, 1),
 }
 
 
@@ -205,7 +238,7 @@ def bench_ops(reps, mf):
 
 
 def bench_model(name, reps, mf):
-    make, c_in, c_out, s = MODELS[name]
+    make, c_in, s = MODELS[name]
     model = make().to(memory_format=mf)
     params = sum(p.numel() for p in model.parameters())
     side = 512 // s
@@ -225,7 +258,8 @@ def bench_model(name, reps, mf):
 
     bn, lr = 16, (64 if s == 1 else 48)
     xb = torch.rand(bn, c_in, lr, lr).to(memory_format=mf)
-    target = torch.rand(bn, c_out, lr * s, lr * s).to(memory_format=mf)
+    with torch.no_grad():  # shaped like the net's output (the colour logits are coarser and wider)
+        target = torch.rand_like(model(xb))
     opt = torch.optim.AdamW(model.parameters())
 
     def step():
