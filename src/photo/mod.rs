@@ -12,8 +12,9 @@
 //! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
 //! [`OutputFormat`], held as [`output_storage`] says (a photo held otherwise is converted
 //! first); [`save_bands`] writes one that arrives in bands of rows ([`Band`], `band.rs`), as the
-//! restore step makes its outputs, directly in that storage (PNG, JPEG and TIFF are written as the
-//! bands come; see `encode/mod.rs`):
+//! restore step makes its outputs, directly in that storage (PNG, JPEG, TIFF and BMP are written
+//! as the bands come; WebP outputs are gathered, and refused by [`check_output`] when too large
+//! for that; see `encode/mod.rs`):
 //! - 16-bit photos stay 16-bit in PNG and TIFF; JPEG, WebP and BMP are written as 8-bit.
 //! - Gray photos (`meta.gray`) are written as gray, the luma being the mean of the three channels
 //!   (they were replicated on load, so this returns the original values; for a photo whose
@@ -48,7 +49,9 @@ mod tests;
 pub use animation::animated;
 pub use band::{Band, Bands, Header};
 pub use decode::load;
-pub use encode::{output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY};
+pub use encode::{
+    check_output, output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY,
+};
 pub use format::OutputFormat;
 pub use metadata::Metadata;
 pub use raster::{Depth, Layout, Raster, Samples, Storage};

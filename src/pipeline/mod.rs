@@ -149,6 +149,11 @@ pub fn run(
                 .format
                 .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
             let header = restorer.output(&photo, Target::File(format));
+            if let Err(e) = io::check_output(&header, format) {
+                fail(&job.input, format!("cannot write output: {e:#}"));
+                progress.bar().inc(1);
+                continue;
+            }
             let (sender, bands) = stream::channel();
             let output = Output {
                 job,
