@@ -186,6 +186,7 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
     // Small limits: a header claiming a big image must be refused, not decoded.
     let limits = Limits {
         max_pixels: 2_000_000,
+        ..Limits::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();

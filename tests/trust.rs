@@ -944,6 +944,59 @@ fn errors(stderr: &str) -> impl Iterator<Item = &str> {
 }
 
 #[test]
+fn streamed_inputs_write_the_same_outputs_as_whole_ones() {
+    let tmp = tempdir();
+    // `--stream-above 0` decodes every PNG and TIFF a window of rows at a time.
+    let cases = [
+        (
+            ModelKind::Denoise,
+            "rgb16.tif",
+            &["denoise", "--sigma", "10", "--tile", "16"][..],
+        ),
+        (
+            ModelKind::UpscaleX2,
+            "rgba8.png",
+            &["upscale", "-x2", "--tile", "16"][..],
+        ),
+        (ModelKind::Colorize, "gray16.png", &["colorize"][..]),
+    ];
+    for (kind, input, args) in cases {
+        let weights = tiny_weights(tmp.path(), kind);
+        let write = |stream: bool| {
+            let out = tmp.path().join(format!("{}-{stream}.png", kind.name()));
+            let mut cmd = aetool();
+            cmd.args(args).arg("--quiet").arg("--weights").arg(&weights);
+            if stream {
+                cmd.args(["--stream-above", "0"]);
+            }
+            let (code, _, err) = run(cmd.arg(fixture(input)).arg("-o").arg(&out));
+            assert_eq!(code, 0, "{} stream {stream}: {err}", kind.name());
+            bytes(&out)
+        };
+        assert!(write(true) == write(false), "{} {input}", kind.name());
+    }
+    // A damaged streamed input: one line naming it, exit 1, no output.
+    let cut = tmp.path().join("cut.png");
+    let whole = bytes(&fixture("rgb16.png"));
+    std::fs::write(&cut, &whole[..whole.len() * 3 / 4]).unwrap();
+    let weights = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let out = tmp.path().join("cut-out.png");
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--stream-above", "0", "--weights"])
+        .arg(&weights)
+        .arg(&cut)
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(errors(&err).count(), 1, "{err}");
+    assert!(
+        err.contains("cut.png") && err.contains("file ends early"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
 fn webp_outputs_too_large_to_hold_are_refused_before_any_work() {
     let tmp = tempdir();
     let weights = tiny_weights(tmp.path(), ModelKind::UpscaleX4);
