@@ -8,9 +8,10 @@
 //! about 4 bytes a pixel for a noisy photo). A WebP output is therefore refused, with a line
 //! naming the file and the formats to use instead, when that estimate — [`WEBP_BYTES_PER_PIXEL`]
 //! plus the samples — is over [`WEBP_BUDGET_BYTES`], which leaves the rest of the 1 GB goal to
-//! the input, the tiles and the weights. That is about 44–59 megapixels of output (RGBA–gray), so
-//! `upscale -x2` of photos up to ~12 MP and every task on photos up to ~44 MP still write WebP;
-//! larger ones should go to PNG (lossless, like aetool's WebP), JPEG or TIFF. Refusing was chosen
+//! the input, the tiles and the weights. That is about 44–59 megapixels of output (RGBA–gray; 49
+//! for RGB): denoise and colorize of photos up to that size, `upscale -x2` up to ~12 MP and
+//! `-x4` up to ~3 MP still write WebP; larger ones should go to PNG (lossless, like aetool's
+//! WebP), JPEG or TIFF. Refusing was chosen
 //! over writing it anyway (memory unbounded by the tiles) and over a second, streaming WebP
 //! encoder (none maintained in Rust; the lossless format's entropy codes are chosen per image).
 
