@@ -217,6 +217,22 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
             Ok(())
         }));
         tally.record(outcome, &context);
+        // The same file opened to be streamed (PNG and TIFF are): refused clearly, or read row
+        // by row as the whole decode reads it.
+        let streamed = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
+            let stream_all = Limits {
+                stream_above: 0,
+                ..limits
+            };
+            let mut opened = photo::open(&input, &stream_all)?;
+            let mut rows = Vec::new();
+            let h = opened.height();
+            opened.with_rows(|read| (0..h).for_each(|y| read(y, &mut rows)))?;
+            let whole = photo::load(&input, &limits)?;
+            assert!(rows == whole.rgb_f32(), "{context}: streamed rows differ");
+            Ok(())
+        }));
+        tally.record(streamed, &context);
     }
     tally.finish("images", "restored");
 }
