@@ -5,6 +5,10 @@
 #   AETOOL=target/debug/aetool scripts/bench-memory.sh
 #   TASKS="upscale-x4" FORMATS="jpg png tif" scripts/bench-memory.sh
 #   PHOTO=big.jpg TASKS="denoise upscale-x4" scripts/bench-memory.sh   # another photo
+#   FORMATS=bmp TASKS=upscale-x4 scripts/bench-memory.sh                # BMP output (1.1 GB)
+#   # A 150 MP 16-bit RGB PNG (aetool keeps 16-bit but cannot make it from 8-bit):
+#   python3 scripts/make-photo16.py runs/bench-memory/photo16-150mp.png 15000 10000
+#   PHOTO=runs/bench-memory/photo16-150mp.png TASKS=colorize FORMATS=png scripts/bench-memory.sh
 #
 # The photo, made once by aetool itself under runs/bench-memory/: the 500×750 train photo
 # ../shared/data/train/imagenet-sample/n03877472_pajama.JPEG upscaled ×2, then ×4, to a

@@ -186,6 +186,7 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
     // Small limits: a header claiming a big image must be refused, not decoded.
     let limits = Limits {
         max_pixels: 2_000_000,
+        ..Limits::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -216,6 +217,22 @@ fn mutated_images_decode_restore_and_encode_or_fail_clearly() {
             Ok(())
         }));
         tally.record(outcome, &context);
+        // The same file opened to be streamed (PNG and TIFF are): refused clearly, or read row
+        // by row as the whole decode reads it.
+        let streamed = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
+            let stream_all = Limits {
+                stream_above: 0,
+                ..limits
+            };
+            let mut opened = photo::open(&input, &stream_all)?;
+            let mut rows = Vec::new();
+            let h = opened.height();
+            opened.with_rows(|read| (0..h).for_each(|y| read(y, &mut rows)))?;
+            let whole = photo::load(&input, &limits)?;
+            assert!(rows == whole.rgb_f32(), "{context}: streamed rows differ");
+            Ok(())
+        }));
+        tally.record(streamed, &context);
     }
     tally.finish("images", "restored");
 }

@@ -905,7 +905,7 @@ fn outputs_written_in_small_bands_equal_the_whole_image_encodings() {
             assert_eq!(code, 0, "{} {ext} {bands:?}: {err}", kind.name());
             out
         };
-        for ext in ["png", "jpg", "tif"] {
+        for ext in ["png", "jpg", "tif", "bmp"] {
             let default = write(None, ext);
             for rows in ["1", "3"] {
                 let banded = write(Some(rows), ext);
@@ -916,13 +916,14 @@ fn outputs_written_in_small_bands_equal_the_whole_image_encodings() {
                 );
             }
         }
-        // The pixels written in bands, encoded whole (one band) by the library: the same JPEG
-        // and TIFF pixels as the ones the binary streamed.
+        // The pixels written in bands, encoded whole (one band) by the library: the same JPEG,
+        // TIFF and BMP pixels as the ones the binary streamed.
         let png = tmp.path().join(format!("{}-1.png", kind.name()));
         let photo = aetool::photo::load(&png, &Default::default()).unwrap();
         for (ext, format) in [
             ("jpg", aetool::photo::OutputFormat::Jpeg),
             ("tif", aetool::photo::OutputFormat::Tiff),
+            ("bmp", aetool::photo::OutputFormat::Bmp),
         ] {
             let whole = tmp.path().join(format!("{}-whole.{ext}", kind.name()));
             aetool::photo::save(&whole, &photo, format, &Default::default()).unwrap();
@@ -934,5 +935,97 @@ fn outputs_written_in_small_bands_equal_the_whole_image_encodings() {
             );
         }
         assert!(pixels(&png) == pixels(&tmp.path().join(format!("{}-1.tif", kind.name()))));
+    }
+}
+
+/// The lines of `stderr` besides the warning that test weights are untrained.
+fn errors(stderr: &str) -> impl Iterator<Item = &str> {
+    stderr.lines().filter(|l| !l.contains("UNTRAINED"))
+}
+
+#[test]
+fn streamed_inputs_write_the_same_outputs_as_whole_ones() {
+    let tmp = tempdir();
+    // `--stream-above 0` decodes every PNG and TIFF a window of rows at a time.
+    let cases = [
+        (
+            ModelKind::Denoise,
+            "rgb16.tif",
+            &["denoise", "--sigma", "10", "--tile", "16"][..],
+        ),
+        (
+            ModelKind::UpscaleX2,
+            "rgba8.png",
+            &["upscale", "-x2", "--tile", "16"][..],
+        ),
+        (ModelKind::Colorize, "gray16.png", &["colorize"][..]),
+    ];
+    for (kind, input, args) in cases {
+        let weights = tiny_weights(tmp.path(), kind);
+        let write = |stream: bool| {
+            let out = tmp.path().join(format!("{}-{stream}.png", kind.name()));
+            let mut cmd = aetool();
+            cmd.args(args).arg("--quiet").arg("--weights").arg(&weights);
+            if stream {
+                cmd.args(["--stream-above", "0"]);
+            }
+            let (code, _, err) = run(cmd.arg(fixture(input)).arg("-o").arg(&out));
+            assert_eq!(code, 0, "{} stream {stream}: {err}", kind.name());
+            bytes(&out)
+        };
+        assert!(write(true) == write(false), "{} {input}", kind.name());
+    }
+    // A damaged streamed input: one line naming it, exit 1, no output.
+    let cut = tmp.path().join("cut.png");
+    let whole = bytes(&fixture("rgb16.png"));
+    std::fs::write(&cut, &whole[..whole.len() * 3 / 4]).unwrap();
+    let weights = tiny_weights(tmp.path(), ModelKind::Denoise);
+    let out = tmp.path().join("cut-out.png");
+    let (code, _, err) = run(aetool()
+        .args(["denoise", "--quiet", "--stream-above", "0", "--weights"])
+        .arg(&weights)
+        .arg(&cut)
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(errors(&err).count(), 1, "{err}");
+    assert!(
+        err.contains("cut.png") && err.contains("file ends early"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn webp_outputs_too_large_to_hold_are_refused_before_any_work() {
+    let tmp = tempdir();
+    let weights = tiny_weights(tmp.path(), ModelKind::UpscaleX4);
+    // 4200 wide ×4 is over WebP's 16383-pixel side; 2200×1650 ×4 is 58 MP, over the memory
+    // budget (about 640 MB to encode). Flat photos: quick to make and to decode.
+    for (w, h, says) in [(4200, 8, "16383-pixel side"), (2200, 1650, "MB in memory")] {
+        let input = tmp.path().join(format!("flat-{w}.png"));
+        image::RgbImage::from_pixel(w, h, image::Rgb([90, 120, 150]))
+            .save(&input)
+            .unwrap();
+        let out = tmp.path().join(format!("flat-{w}.webp"));
+        let started = Instant::now();
+        let (code, _, err) = run(aetool()
+            .args(["upscale", "-x4", "--quiet", "--weights"])
+            .arg(&weights)
+            .arg(&input)
+            .arg("-o")
+            .arg(&out));
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(errors(&err).count(), 1, "{err}");
+        for s in [&format!("flat-{w}.png"), says, "--format png"] {
+            assert!(err.contains(s), "no {s:?} in {err}");
+        }
+        assert!(!out.exists());
+        // Refused from the output's size, not after restoring 58 MP of output.
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -155,6 +155,11 @@ pub struct RunArgs {
     /// tests use it to write outputs in many small bands; it changes no pixel.
     #[arg(long, hide = true, value_name = "ROWS")]
     pub band_rows: Option<usize>,
+    /// Bytes of decoded samples above which PNG and TIFF inputs are decoded a window of rows at
+    /// a time (default 256 MiB). Hidden: tests use it to stream small photos; it changes no
+    /// pixel.
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub stream_above: Option<u64>,
     /// Output format (default: same as the input).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,

@@ -7,7 +7,7 @@ use crate::app::args::{
 };
 use crate::models::planes::MAX_SIGMA;
 use crate::models::{ModelKind, Task};
-use crate::photo::{EncodeSettings, Limits, OutputFormat, PngCompression};
+use crate::photo::{EncodeSettings, Limits, OutputFormat, PngCompression, STREAM_ABOVE_BYTES};
 use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
 use crate::pipeline::walk::{parse_shard, WalkOptions};
 use crate::train::{Base, Hyper, TrainConfig};
@@ -435,6 +435,7 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         },
         limits: Limits {
             max_pixels: args.max_megapixels * 1_000_000,
+            stream_above: args.stream_above.unwrap_or(STREAM_ABOVE_BYTES),
         },
         encode: EncodeSettings {
             png_compression: args.png_compression.into(),

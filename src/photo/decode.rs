@@ -1,9 +1,12 @@
-//! Image file → [`Photo`]: format from the content, size limits from the header, EXIF
-//! orientation applied, samples kept in their storage type, EXIF and XMP kept as read.
+//! Image file → [`Photo`] ([`load`]) or [`Input`] ([`open`]: large PNG and TIFF files streamed):
+//! format from the content, size limits from the header, EXIF orientation applied, samples kept
+//! in their storage type, EXIF and XMP kept as read.
 
+use super::metadata::Metadata;
+use super::stream_in::Streamed;
 use super::{
-    clamp01, format::format_name, one_line, Layout, Limits, OutputFormat, Photo, PhotoMeta, Raster,
-    Samples,
+    clamp01, format::format_name, one_line, Depth, Header, Input, Layout, Limits, OutputFormat,
+    Photo, PhotoMeta, Raster, Samples, Storage,
 };
 use anyhow::{anyhow, bail, Result};
 use image::codecs::tiff::TiffDecoder;
@@ -13,8 +16,42 @@ use rayon::prelude::*;
 use std::io::BufReader;
 use std::path::Path;
 
-/// Reads and decodes an image file. See the module docs.
+/// Reads and decodes an image file, whole. See the module docs.
 pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
+    probe(path, limits)?.decode(limits)
+}
+
+/// Opens an image file to restore: decoded a window of rows at a time ([`Input::Streamed`])
+/// when its decoded samples would take more than [`Limits::stream_above`] bytes and it can be
+/// (a PNG or TIFF that needs no rotation; see `stream_in/`), else decoded whole as [`load`]
+/// does. Either way a damaged file is refused here, before any work.
+pub fn open(path: &Path, limits: &Limits) -> Result<Input<'static>> {
+    let probed = probe(path, limits)?;
+    let streamable = probed.decoder.total_bytes() > limits.stream_above
+        && probed.orientation == Orientation::NoTransforms;
+    if streamable {
+        if let Some(header) = probed.header() {
+            let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
+            if let Some(s) = Streamed::new(header, file, probed.format)? {
+                return Ok(Input::Streamed(Box::new(s)));
+            }
+        }
+    }
+    Ok(probed.decode(limits)?.into())
+}
+
+/// An image file whose header is read and checked, its pixels not decoded yet.
+struct Probed {
+    decoder: Box<dyn ImageDecoder>,
+    format: ImageFormat,
+    icc: Option<Vec<u8>>,
+    metadata: Metadata,
+    orientation: Orientation,
+}
+
+/// Opens `path`, detects its format from the content, reads its header and metadata, and
+/// checks its size against `limits`.
+fn probe(path: &Path, limits: &Limits) -> Result<Probed> {
     let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
     let info = file.metadata().map_err(|e| anyhow!("cannot open: {e}"))?;
     if info.is_dir() {
@@ -76,15 +113,51 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
         .filter(|p| !p.is_empty());
     let metadata = super::metadata::read(decoder.as_mut(), format, path);
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    decoder
-        .set_limits(limits.image_limits())
-        .map_err(|e| decode_error(e, format, limits))?;
-    let mut img =
-        DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, format, limits))?;
-    img.apply_orientation(orientation);
-    let mut photo = photo_from_image(img, icc, format);
-    photo.meta.metadata = metadata;
-    Ok(photo)
+    Ok(Probed {
+        decoder,
+        format,
+        icc,
+        metadata,
+        orientation,
+    })
+}
+
+impl Probed {
+    /// What the decoded photo will be, for the 8- and 16-bit layouts (`None` for float).
+    fn header(&self) -> Option<Header> {
+        let color = self.decoder.color_type();
+        let (storage, meta) = storage_and_meta(color, self.icc.clone(), self.format);
+        let (w, h) = self.decoder.dimensions();
+        (storage.depth != Depth::F32).then(|| Header {
+            width: w as usize,
+            height: h as usize,
+            storage,
+            meta: PhotoMeta {
+                metadata: self.metadata.clone(),
+                ..meta
+            },
+        })
+    }
+
+    /// Decodes the pixels, whole, and applies the orientation.
+    fn decode(self, limits: &Limits) -> Result<Photo> {
+        let Probed {
+            mut decoder,
+            format,
+            icc,
+            metadata,
+            orientation,
+        } = self;
+        decoder
+            .set_limits(limits.image_limits())
+            .map_err(|e| decode_error(e, format, limits))?;
+        let mut img =
+            DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, format, limits))?;
+        img.apply_orientation(orientation);
+        let mut photo = photo_from_image(img, icc, format);
+        photo.meta.metadata = metadata;
+        Ok(photo)
+    }
 }
 
 /// The JPEG decoder paints a missing end of scan data flat grey without a word: refuse files
@@ -154,7 +227,7 @@ fn decode_error(e: ImageError, format: ImageFormat, limits: &Limits) -> anyhow::
 }
 
 /// Decoder messages say "file ends early" in many ways; use one.
-fn tidy_cause(cause: &str) -> String {
+pub(super) fn tidy_cause(cause: &str) -> String {
     let lower = cause.to_ascii_lowercase();
     let eof = [
         "not enough bytes",
@@ -169,14 +242,42 @@ fn tidy_cause(cause: &str) -> String {
     }
 }
 
+/// How a photo decoded as `color` is held, and what is known of it besides its EXIF and XMP:
+/// gray for gray layouts, 16-bit for anything over 8 bits (16-bit, float), f32 samples for
+/// float layouts (and any `image` may add later: as RGB(A), `gray` false).
+fn storage_and_meta(
+    color: image::ColorType,
+    icc: Option<Vec<u8>>,
+    format: ImageFormat,
+) -> (Storage, PhotoMeta) {
+    use image::ColorType as C;
+    let gray = matches!(color, C::L8 | C::La8 | C::L16 | C::La16);
+    let depth = match color {
+        C::L8 | C::La8 | C::Rgb8 | C::Rgba8 => Depth::U8,
+        C::L16 | C::La16 | C::Rgb16 | C::Rgba16 => Depth::U16,
+        _ => Depth::F32,
+    };
+    let storage = Storage {
+        layout: Layout {
+            gray,
+            alpha: color.has_alpha(),
+        },
+        depth,
+    };
+    let meta = PhotoMeta {
+        gray,
+        sixteen_bit: depth != Depth::U8,
+        icc,
+        format,
+        metadata: Default::default(),
+    };
+    (storage, meta)
+}
+
 /// The decoded buffer becomes the photo's raster as it is (no copy); float samples, which may
 /// lie outside `[0, 1]` or be NaN, are clamped (NaN → 0).
 fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat) -> Photo {
-    use image::ColorType as C;
-    let color = img.color();
-    let gray = matches!(color, C::L8 | C::La8 | C::L16 | C::La16);
-    let sixteen_bit = !matches!(color, C::L8 | C::La8 | C::Rgb8 | C::Rgba8);
-    let alpha = color.has_alpha();
+    let (storage, meta) = storage_and_meta(img.color(), icc, format);
     let (width, height) = (img.width() as usize, img.height() as usize);
     let float = |mut v: Vec<f32>| {
         v.par_iter_mut().for_each(|s| *s = clamp01(*s));
@@ -193,21 +294,16 @@ fn photo_from_image(img: DynamicImage, icc: Option<Vec<u8>>, format: ImageFormat
         DynamicImage::ImageRgba16(b) => Samples::U16(b.into_raw()),
         DynamicImage::ImageRgb32F(b) => float(b.into_raw()),
         DynamicImage::ImageRgba32F(b) => float(b.into_raw()),
-        // Layouts `image` may add later: as float RGB(A) (`gray` is false for them).
-        other if alpha => float(other.to_rgba32f().into_raw()),
+        other if storage.layout.alpha => float(other.to_rgba32f().into_raw()),
         other => float(other.to_rgb32f().into_raw()),
     };
-    let layout = Layout { gray, alpha };
     Photo {
         width,
         height,
-        raster: Raster { layout, samples },
-        meta: PhotoMeta {
-            gray,
-            sixteen_bit,
-            icc,
-            format,
-            metadata: Default::default(),
+        raster: Raster {
+            layout: storage.layout,
+            samples,
         },
+        meta,
     }
 }

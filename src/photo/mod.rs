@@ -4,7 +4,8 @@
 //!
 //! [`load`] reads PNG, JPEG, WebP, TIFF and BMP (format detected from the content, never the file
 //! name), refuses images over [`Limits`] from the header before decoding anything, applies the
-//! EXIF orientation and returns a [`Photo`]: the decoded samples as they are stored (8 or 16 bits,
+//! EXIF orientation and returns a [`Photo`] ([`open`] returns an [`Input`] instead, which decodes
+//! large PNG and TIFF files a window of rows at a time: `input.rs`, `stream_in/`): the decoded samples as they are stored (8 or 16 bits,
 //! gray or RGB, with or without alpha; `raster.rs`), read and written as f32 RGB in `[0, 1]` a
 //! row at a time, and what is needed to write the result back like the input ([`PhotoMeta`]:
 //! gray, 16-bit, ICC profile, source format, EXIF and XMP).
@@ -12,8 +13,9 @@
 //! [`save`] writes a [`Photo`] atomically (via [`crate::atomic::write_with`]) in an
 //! [`OutputFormat`], held as [`output_storage`] says (a photo held otherwise is converted
 //! first); [`save_bands`] writes one that arrives in bands of rows ([`Band`], `band.rs`), as the
-//! restore step makes its outputs, directly in that storage (PNG, JPEG and TIFF are written as the
-//! bands come; see `encode/mod.rs`):
+//! restore step makes its outputs, directly in that storage (PNG, JPEG, TIFF and BMP are written
+//! as the bands come; WebP outputs are gathered, and refused by [`check_output`] when too large
+//! for that; see `encode/mod.rs`):
 //! - 16-bit photos stay 16-bit in PNG and TIFF; JPEG, WebP and BMP are written as 8-bit.
 //! - Gray photos (`meta.gray`) are written as gray, the luma being the mean of the three channels
 //!   (they were replicated on load, so this returns the original values; for a photo whose
@@ -39,17 +41,22 @@ mod band;
 mod decode;
 mod encode;
 mod format;
+mod input;
 mod jpeg_end;
 mod metadata;
 mod raster;
+mod stream_in;
 #[cfg(test)]
 mod tests;
 
 pub use animation::animated;
 pub use band::{Band, Bands, Header};
-pub use decode::load;
-pub use encode::{output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY};
+pub use decode::{load, open};
+pub use encode::{
+    check_output, output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY,
+};
 pub use format::OutputFormat;
+pub use input::{Input, Window};
 pub use metadata::Metadata;
 pub use raster::{Depth, Layout, Raster, Samples, Storage};
 
@@ -62,13 +69,23 @@ use std::fmt;
 pub struct Limits {
     /// Largest accepted width × height, checked against the header before decoding.
     pub max_pixels: u64,
+    /// Bytes of decoded samples above which [`open`] streams a PNG or TIFF input instead of
+    /// decoding it whole (see `stream_in/`).
+    pub stream_above: u64,
 }
 
+/// Default [`Limits::stream_above`]: 256 MiB, e.g. a 42 MP RGB16 or an 89 MP RGB8 photo.
+/// Smaller photos are decoded whole (fast, read once), larger ones a window of rows at a time
+/// (read once per pass), so no input takes more than this in memory except the formats whose
+/// decoders take a whole image (JPEG, WebP, BMP: 8-bit, at most 600 MB at 150 MP).
+pub const STREAM_ABOVE_BYTES: u64 = 256 << 20;
+
 impl Default for Limits {
-    /// 150 megapixels.
+    /// 150 megapixels, inputs over [`STREAM_ABOVE_BYTES`] streamed.
     fn default() -> Self {
         Limits {
             max_pixels: 150_000_000,
+            stream_above: STREAM_ABOVE_BYTES,
         }
     }
 }

@@ -479,7 +479,10 @@ fn bombs_are_refused_from_the_header() {
         m,
         "image is 100000×100000 (10000 MP), over the 150 MP limit (a decompression bomb?)"
     );
-    let small = Limits { max_pixels: 1000 };
+    let small = Limits {
+        max_pixels: 1000,
+        ..Limits::default()
+    };
     let m = load_err(&fixture("rgb8.png"), &small);
     assert_eq!(
         m,
@@ -488,7 +491,8 @@ fn bombs_are_refused_from_the_header() {
     assert!(load(
         &fixture("rgb8.png"),
         &Limits {
-            max_pixels: 37 * 29
+            max_pixels: 37 * 29,
+            ..Limits::default()
         }
     )
     .is_ok());

@@ -9,7 +9,7 @@ use crate::maths::guided::guided_filter;
 use crate::maths::resample::{resize, Resize};
 use crate::models::planes::{ab_from_logits, lab_planes, lab_to_rgb_planes};
 use crate::models::Net;
-use crate::photo::{Band, Photo};
+use crate::photo::{Band, Input, Window};
 use crate::pipeline::restore::finite;
 use anyhow::Result;
 use candle_core::{Device, Module, Tensor};
@@ -39,13 +39,13 @@ pub struct Colour {
 /// classifier predicts class logits on a coarser grid, decoded by the annealed mean, brought to
 /// the working size and made to follow the lightness's edges there (its regions are blocky
 /// otherwise). The lightness is read from the photo a row at a time.
-pub fn predict(net: &Net, device: &Device, work_size: u32, photo: &Photo) -> Result<Colour> {
-    let (w, h) = (photo.width, photo.height);
+pub fn predict(net: &Net, device: &Device, work_size: u32, photo: &mut Input) -> Result<Colour> {
+    let (w, h) = (photo.width(), photo.height());
     let align = net.align();
     let f = (work_size as f64 / w.min(h) as f64).min(1.0);
     let round = |v: usize| (((v as f64 * f).round() as usize).div_ceil(align) * align).max(align);
     let (ww, wh) = (round(w), round(h));
-    let small = working_lightness(photo, ww, wh);
+    let small = working_lightness(photo, ww, wh)?;
     let x = Tensor::from_slice(&small, (1, wh, ww, 1), device)?;
     let out = net.forward(&x)?;
     let (_, oh, ow, _) = out.dims4()?;
@@ -63,19 +63,22 @@ pub fn predict(net: &Net, device: &Device, work_size: u32, photo: &Photo) -> Res
 
 /// The photo's lightness (L / 100) resized to `ww × wh` (Catmull-Rom, antialiased), made from
 /// the photo's rows as the resize reaches them.
-fn working_lightness(photo: &Photo, ww: usize, wh: usize) -> Vec<f32> {
+fn working_lightness(photo: &mut Input, ww: usize, wh: usize) -> Result<Vec<f32>> {
     let mut small = Vec::with_capacity(ww * wh);
     let mut rgb = Vec::new();
-    Resize::new(photo.width, photo.height, ww, wh, 1).rows(
-        0..wh,
-        |y, row| {
-            rgb.clear();
-            photo.rgb_row(y, &mut rgb);
-            row.extend(lab_planes(&rgb).0);
-        },
-        |_, values| small.extend_from_slice(values),
-    );
-    small
+    let resize = Resize::new(photo.width(), photo.height(), ww, wh, 1);
+    photo.with_rows(|read| {
+        resize.rows(
+            0..wh,
+            |y, row| {
+                rgb.clear();
+                read(y, &mut rgb);
+                row.extend(lab_planes(&rgb).0);
+            },
+            |_, values| small.extend_from_slice(values),
+        )
+    })?;
+    Ok(small)
 }
 
 /// ab / AB_SCALE clamped to ±1 and shifted to `[0, 1]`: `image`'s resize of f32 pixels clamps
@@ -105,18 +108,19 @@ impl Colour {
         }
     }
 
-    /// Writes the rows of `band` (of `photo`'s size) in colour: each row's lightness from the
-    /// photo's row, its ab resized from this colour to the photo's size. Alpha is not touched.
-    pub fn paint(&self, photo: &Photo, band: &mut Band) {
+    /// Writes the rows of `band` (of the photo's size) in colour: each row's lightness from the
+    /// photo's row (`win` holds the band's rows), its ab resized from this colour to the photo's
+    /// size. Alpha is not touched.
+    pub fn paint(&self, win: &Window, band: &mut Band) {
         let (y0, n) = (band.y0, band.rows.height);
         let row_len = self.w * 2;
         let mut rgb = Vec::new();
-        Resize::new(self.w, self.h, photo.width, photo.height, 2).rows(
+        Resize::new(self.w, self.h, win.width(), win.height, 2).rows(
             y0..y0 + n,
             |i, row| row.extend_from_slice(&self.shifted[i * row_len..(i + 1) * row_len]),
             |y, ab| {
                 rgb.clear();
-                photo.rgb_row(y, &mut rgb);
+                win.rgb_row(y, &mut rgb);
                 let (l, _) = lab_planes(&rgb);
                 band.rows
                     .write_rgb(y - y0, 0, &lab_to_rgb_planes(&l, &unshift(ab)));

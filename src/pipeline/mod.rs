@@ -2,7 +2,8 @@
 //! three threads (decoding the next file while the model runs, and writing each output band by
 //! band as the model finishes it: `stream.rs`), with per-file errors reported and counted, never
 //! fatal. Hand-overs between the threads are rendezvous, so besides the photo being restored at
-//! most one more decoded photo and two bands of output are held.
+//! most one more decoded photo and two bands of output are held (a large PNG or TIFF input is
+//! held as a window of its rows: `photo::open`).
 
 pub mod colorize;
 pub mod dest;
@@ -79,14 +80,14 @@ pub fn run(
         fail(path, error.clone());
     }
 
-    let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Photo>)>(0);
+    let (decoded_tx, decoded_rx) = mpsc::sync_channel::<(&Job, anyhow::Result<io::Input>)>(0);
     let (output_tx, output_rx) = mpsc::sync_channel::<Output>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in &plan.jobs {
                 if crate::interrupt::requested()
                     || decoded_tx
-                        .send((job, io::load(&job.input, limits)))
+                        .send((job, io::open(&job.input, limits)))
                         .is_err()
                 {
                     break;
@@ -116,7 +117,7 @@ pub fn run(
         for (job, decoded) in decoded_rx {
             let name = job.input.display().to_string();
             progress.bar().set_message(name.clone());
-            let photo = match decoded {
+            let mut photo = match decoded {
                 Ok(p) => {
                     if let Some(format) = io::animated(&job.input) {
                         progress.note(format!(
@@ -131,11 +132,19 @@ pub fn run(
                     continue;
                 }
             };
-            if let Some(why) = restorer.skip_reason(&photo) {
-                progress.note(format!("aetool: skipping {name}: {why}"));
-                summary.lock().expect("summary lock").skipped += 1;
-                progress.bar().inc(1);
-                continue;
+            match restorer.skip_reason(&mut photo) {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    progress.note(format!("aetool: skipping {name}: {why}"));
+                    summary.lock().expect("summary lock").skipped += 1;
+                    progress.bar().inc(1);
+                    continue;
+                }
+                Err(e) => {
+                    fail(&job.input, format!("{e:#}"));
+                    progress.bar().inc(1);
+                    continue;
+                }
             }
             let mut on_tile = |done: usize, total: usize| {
                 if total > 1 {
@@ -147,8 +156,13 @@ pub fn run(
             // The output is made in the samples it is written with, and written as it is made.
             let format = job
                 .format
-                .unwrap_or_else(|| OutputFormat::for_input(photo.meta.format));
+                .unwrap_or_else(|| OutputFormat::for_input(photo.meta().format));
             let header = restorer.output(&photo, Target::File(format));
+            if let Err(e) = io::check_output(&header, format) {
+                fail(&job.input, format!("cannot write output: {e:#}"));
+                progress.bar().inc(1);
+                continue;
+            }
             let (sender, bands) = stream::channel();
             let output = Output {
                 job,
@@ -161,7 +175,7 @@ pub fn run(
                 break;
             }
             let mut sink = |band| sender.send(band);
-            match restorer.restore_bands(&photo, &header, &mut sink, &mut on_tile) {
+            match restorer.restore_bands(&mut photo, &header, &mut sink, &mut on_tile) {
                 Ok(details) => {
                     if let Some(sigma) = details.sigma {
                         progress.note(format!("aetool: {name}: noise level σ {sigma:.1}"));

@@ -10,13 +10,15 @@ use crate::maths::resample::Resize;
 use crate::models::planes::{denoise_input, MAX_SIGMA};
 use crate::models::{Net, Task};
 use crate::photo::{
-    output_storage, Band, Depth, Header, Layout, Metadata, OutputFormat, Photo, Storage,
+    output_storage, Band, Depth, Header, Input, Layout, Metadata, OutputFormat, Photo, Storage,
+    Window,
 };
 use crate::pipeline::colorize::{self, COLOUR_BAND_ROWS};
 use crate::pipeline::tiling::{self, Tile};
 use crate::weights::Loaded;
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
+use std::ops::Range;
 
 /// How the denoiser's strength is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,50 +179,55 @@ impl Restorer {
         4 * (24 * self.net().first_width() + 8 * 3 * s2)
     }
 
-    /// Why `photo` should not be processed, if so: colorize leaves photos that are already in
-    /// colour alone unless `--recolor`.
-    pub fn skip_reason(&self, photo: &Photo) -> Option<String> {
-        let colour = self.loaded.spec.task == Task::Colorize
-            && !self.settings.recolor
-            && !photo.meta.gray
-            && is_already_colour(photo.width, photo.height, |y, out| photo.rgb_row(y, out));
-        colour.then(|| "already in colour (--recolor replaces its colours)".to_string())
+    /// Why `input` should not be processed, if so: colorize leaves photos that are already in
+    /// colour alone unless `--recolor`. Fails if a streamed input cannot be read.
+    pub fn skip_reason(&self, input: &mut Input) -> Result<Option<String>> {
+        if self.loaded.spec.task != Task::Colorize || self.settings.recolor || input.meta().gray {
+            return Ok(None);
+        }
+        let (w, h) = (input.width(), input.height());
+        let colour = input.with_rows(|rows| is_already_colour(w, h, rows))?;
+        Ok(colour.then(|| "already in colour (--recolor replaces its colours)".to_string()))
     }
 
-    /// The noise level to denoise `photo` at (0–255 scale).
-    fn sigma_for(&self, photo: &Photo) -> Result<f32> {
-        let (w, h) = (photo.width, photo.height);
-        let rows = |y, out: &mut Vec<f32>| photo.rgb_row(y, out);
+    /// The noise level to denoise `input` at (0–255 scale).
+    fn sigma_for(&self, input: &mut Input) -> Result<f32> {
+        let (w, h) = (input.width(), input.height());
         let level = match (self.settings.sigma, &self.loaded.estimator) {
             (Sigma::Fixed(s), _) => return Ok(s),
-            (Sigma::Auto, Some(est)) => est.measure(w, h, rows, &self.device)?,
+            (Sigma::Auto, Some(est)) => {
+                input.with_rows(|rows| est.measure(w, h, rows, &self.device))??
+            }
             (Sigma::Auto, None) => None,
         };
-        let level = level.unwrap_or_else(|| crate::maths::noise::estimate_sigma(w, h, rows));
+        let level = match level {
+            Some(level) => level,
+            None => input.with_rows(|rows| crate::maths::noise::estimate_sigma(w, h, rows))?,
+        };
         Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
     }
 
-    /// What restoring `photo` makes, before any pixel: the net's scale × its size, held as
+    /// What restoring `input` makes, before any pixel: the net's scale × its size, held as
     /// `target` says, with the photo's metadata (colorize: no longer gray; with
     /// `--strip-metadata`: no EXIF or XMP).
-    pub fn output(&self, photo: &Photo, target: Target) -> Header {
+    pub fn output(&self, input: &Input, target: Target) -> Header {
         let task = self.loaded.spec.task;
         let s = self.net().scale();
-        let mut meta = photo.meta.clone();
+        let mut meta = input.meta().clone();
         meta.gray &= task != Task::Colorize;
         if self.settings.strip_metadata {
             meta.metadata = Metadata::default();
         }
         let storage = match target {
-            Target::File(format) => output_storage(&meta, photo.has_alpha(), format),
+            Target::File(format) => output_storage(&meta, input.has_alpha(), format),
             Target::Float => Storage {
                 layout: Layout::RGB,
                 depth: Depth::F32,
             },
         };
         Header {
-            width: photo.width * s,
-            height: photo.height * s,
+            width: input.width() * s,
+            height: input.height() * s,
             storage,
             meta,
         }
@@ -235,22 +242,24 @@ impl Restorer {
         target: Target,
         on_tile: &mut dyn FnMut(usize, usize),
     ) -> Result<(Photo, Details)> {
-        let header = self.output(photo, target);
+        let mut input = Input::from(photo);
+        let header = self.output(&input, target);
         let mut out = header.blank()?;
         let mut put = |band: Band| out.copy_rows(band.y0, &band.rows, 0, band.rows.height);
-        let details = self.restore_bands(photo, &header, &mut put, on_tile)?;
+        let details = self.restore_bands(&mut input, &header, &mut put, on_tile)?;
         Ok((out, details))
     }
 
-    /// Restores `photo` into the photo `out` describes ([`Restorer::output`]), handing its rows
+    /// Restores `input` into the photo `out` describes ([`Restorer::output`]), handing its rows
     /// to `sink` top to bottom as they are finished: a band per row of tiles (denoise, upscale)
     /// or per [`COLOUR_BAND_ROWS`] rows (colorize), cut to at most
-    /// [`RestoreSettings::band_rows`]. Besides the input only a band and one tile's working set
-    /// are held. `on_tile(done, total)` is called after each tile. An error of the sink stops
-    /// the restoration and is returned as it is.
+    /// [`RestoreSettings::band_rows`]. Besides the input (a streamed one: the window of rows a
+    /// row of tiles or a band reads) only a band and one tile's working set are held.
+    /// `on_tile(done, total)` is called after each tile. An error of the sink stops the
+    /// restoration and is returned as it is; so does a streamed input that cannot be read.
     pub fn restore_bands(
         &self,
-        photo: &Photo,
+        input: &mut Input,
         out: &Header,
         sink: &mut dyn FnMut(Band) -> Result<()>,
         on_tile: &mut dyn FnMut(usize, usize),
@@ -262,35 +271,36 @@ impl Restorer {
         };
         match self.loaded.spec.task {
             Task::Denoise => {
-                let sigma = self.sigma_for(photo)?;
+                let sigma = self.sigma_for(input)?;
                 details.sigma = Some(sigma);
                 let encode = |win: &[f32]| denoise_input(win, sigma);
-                let mut done = |mut band: Band| {
-                    band.rows.copy_alpha(photo, band.y0);
+                let mut done = |mut band: Band, win: &Window| {
+                    win.copy_alpha_to(&mut band);
                     hand_on(band)
                 };
-                details.tiles = self.tiled(photo, out, on_tile, &encode, &mut done)?;
+                details.tiles = self.tiled(input, out, on_tile, &encode, &mut done)?;
             }
             Task::Upscale => {
                 let s = self.net().scale();
                 let encode = |win: &[f32]| win.to_vec();
-                let mut done = |mut band: Band| {
-                    upscale_alpha(photo, &mut band, s);
+                let mut done = |mut band: Band, win: &Window| {
+                    upscale_alpha(win, &mut band, s);
                     hand_on(band)
                 };
-                details.tiles = self.tiled(photo, out, on_tile, &encode, &mut done)?;
+                details.tiles = self.tiled(input, out, on_tile, &encode, &mut done)?;
             }
             Task::Colorize => {
                 let colour =
-                    colorize::predict(self.net(), &self.device, self.settings.work_size, photo)?;
+                    colorize::predict(self.net(), &self.device, self.settings.work_size, input)?;
                 let rows = self.settings.band_rows.unwrap_or(COLOUR_BAND_ROWS).max(1);
                 for y0 in (0..out.height).step_by(rows) {
                     if crate::interrupt::requested() {
                         bail!("interrupted");
                     }
                     let mut band = out.band(y0, rows.min(out.height - y0))?;
-                    colour.paint(photo, &mut band);
-                    band.rows.copy_alpha(photo, y0);
+                    let win = input.window(y0..y0 + band.rows.height)?;
+                    colour.paint(&win, &mut band);
+                    win.copy_alpha_to(&mut band);
                     hand_on(band)?;
                 }
                 details.tiles = 1;
@@ -300,40 +310,47 @@ impl Restorer {
         Ok(details)
     }
 
-    /// Runs the net over tiles of `photo` into bands of the photo `out` describes (the net's
-    /// scale × its size), one band per row of tiles, each handed to `done` once its tiles are
-    /// in; `encode` turns an RGB window (f32 HWC) into model input. Returns the number of tiles.
+    /// Runs the net over tiles of `input` into bands of the photo `out` describes (the net's
+    /// scale × its size), one band per row of tiles, each handed to `done` with the window of
+    /// input rows it was made from once its tiles are in; `encode` turns an RGB window (f32
+    /// HWC) into model input. Returns the number of tiles.
     fn tiled(
         &self,
-        photo: &Photo,
+        input: &mut Input,
         out: &Header,
         on_tile: &mut dyn FnMut(usize, usize),
         encode: &dyn Fn(&[f32]) -> Vec<f32>,
-        done: &mut dyn FnMut(Band) -> Result<()>,
+        done: &mut dyn FnMut(Band, &Window) -> Result<()>,
     ) -> Result<usize> {
         let net = self.net();
         let s = net.scale();
-        let tiles = tiling::plan(
-            photo.width,
-            photo.height,
-            self.core_size(out),
-            self.border(),
-            net.align(),
-        );
+        let (w, h) = (input.width(), input.height());
+        let tiles = tiling::plan(w, h, self.core_size(out), self.border(), net.align());
         let mut finished = 0;
         for row in tiles.chunk_by(|a, b| a.core_y == b.core_y) {
             let mut band = out.band(row[0].core_y * s, row[0].core_h * s)?;
+            // The rows the tiles read, and those the band's alpha is resized from.
+            let alpha = input
+                .has_alpha()
+                .then(|| alpha_source_rows(w, h, s, band.y0..band.y0 + band.rows.height));
+            let rows = row
+                .iter()
+                .map(|t| tiling::window_rows(t, h))
+                .chain(alpha)
+                .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
+                .expect("a row of tiles has tiles");
+            let win = input.window(rows)?;
             for t in row {
                 if crate::interrupt::requested() {
                     bail!("interrupted");
                 }
-                let window = encode(&tiling::extract(photo, t));
-                let y = self.forward(window, t)?;
+                let x = encode(&tiling::extract(&win, t));
+                let y = self.forward(x, t)?;
                 tiling::paste(&mut band, t, &y, s);
                 finished += 1;
                 on_tile(finished, tiles.len());
             }
-            done(band)?;
+            done(band, &win)?;
         }
         Ok(tiles.len())
     }
@@ -357,19 +374,27 @@ pub(super) fn finite(values: &[f32]) -> Result<()> {
     }
 }
 
-/// Upscales `photo`'s alpha `s`× (Catmull-Rom, as `image` resizes) into the rows of `band`,
-/// if the band has alpha: each output row reads only the input rows of its taps (4), so no
-/// alpha plane is held whole (it would be 4 bytes per output pixel).
-fn upscale_alpha(photo: &Photo, band: &mut Band, s: usize) {
+/// Upscales the photo's alpha `s`× (Catmull-Rom, as `image` resizes) into the rows of `band`,
+/// if the band has alpha, from `win`, which holds [`alpha_source_rows`] of the band: each
+/// output row reads only the input rows of its taps (4), so no alpha plane is held whole (it
+/// would be 4 bytes per output pixel).
+fn upscale_alpha(win: &Window, band: &mut Band, s: usize) {
     if !band.rows.has_alpha() {
         return;
     }
-    let (w, h, y0) = (photo.width, photo.height, band.y0);
+    let (w, h, y0) = (win.width(), win.height, band.y0);
     Resize::new(w, h, w * s, h * s, 1).rows(
         y0..y0 + band.rows.height,
-        |i, row| row.extend(photo.alpha_rows(i..i + 1).into_iter().flatten()),
+        |i, row| row.extend(win.alpha_rows(i..i + 1).into_iter().flatten()),
         |y, alpha| band.rows.write_alpha(y - y0, alpha),
     );
+}
+
+/// The input rows (of a `w × h` photo) that output rows `out_rows` of its `s`× resize are made
+/// from: the taps of their first and last rows (for `s` = 1, the rows themselves).
+fn alpha_source_rows(w: usize, h: usize, s: usize, out_rows: Range<usize>) -> Range<usize> {
+    let resize = Resize::new(w, h, w * s, h * s, 1);
+    resize.source_rows(out_rows.start).start..resize.source_rows(out_rows.end - 1).end
 }
 
 #[cfg(test)]
@@ -508,7 +533,7 @@ mod tests {
                 let mut out = header.blank().unwrap();
                 for y0 in (0..h * s).step_by(rows) {
                     let mut band = header.band(y0, rows.min(h * s - y0)).unwrap();
-                    upscale_alpha(&p, &mut band, s);
+                    upscale_alpha(&Input::from(&p).window(0..h).unwrap(), &mut band, s);
                     out.copy_rows(y0, &band.rows, 0, band.rows.height).unwrap();
                 }
                 assert!(out == whole, "×{s}, bands of {rows} rows");
@@ -519,7 +544,8 @@ mod tests {
     /// Restores `p` into f32 RGB through the bands, checking that they come in order, whole
     /// rows at a time, at most `band_rows` tall.
     fn restore_banded(r: &Restorer, p: &Photo) -> (Vec<f32>, usize) {
-        let header = r.output(p, Target::Float);
+        let mut input = Input::from(p);
+        let header = r.output(&input, Target::Float);
         let mut out = header.blank().unwrap();
         let (mut next, mut bands) = (0, 0);
         let mut sink = |band: Band| {
@@ -529,7 +555,7 @@ mod tests {
             bands += 1;
             out.copy_rows(band.y0, &band.rows, 0, band.rows.height)
         };
-        r.restore_bands(p, &header, &mut sink, &mut |_, _| {})
+        r.restore_bands(&mut input, &header, &mut sink, &mut |_, _| {})
             .unwrap();
         assert_eq!(next, header.height);
         (out.rgb_f32(), bands)
@@ -548,6 +574,49 @@ mod tests {
                 assert!(banded == whole, "{} in bands of {rows} rows", spec.name());
                 let height = p.height * r.net().scale();
                 assert!(bands >= height.div_ceil(rows), "{bands} bands");
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_inputs_restore_to_the_same_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage {
+            layout: Layout {
+                gray: false,
+                alpha: true,
+            },
+            depth: Depth::U16,
+        };
+        let mut p = photo(37, 29).converted(storage).unwrap();
+        p.write_alpha(
+            0,
+            &(0..37 * 29)
+                .map(|i| (i % 9) as f32 / 8.0)
+                .collect::<Vec<_>>(),
+        );
+        p.meta.sixteen_bit = true;
+        let path = dir.path().join("in.png");
+        crate::photo::save(&path, &p, OutputFormat::Png, &Default::default()).unwrap();
+        let p = crate::photo::load(&path, &Default::default()).unwrap();
+        let stream_all = crate::photo::Limits {
+            stream_above: 0,
+            ..Default::default()
+        };
+        for spec in small_specs() {
+            let mut r = random_restorer(spec.clone());
+            r.settings.tile = TileSize::Fixed(16);
+            r.settings.recolor = true;
+            for target in [Target::Float, Target::File(OutputFormat::Png)] {
+                let (whole, _) = r.restore(&p, target, &mut |_, _| {}).unwrap();
+                let mut input = crate::photo::open(&path, &stream_all).unwrap();
+                assert!(input.is_streamed());
+                let header = r.output(&input, target);
+                let mut out = header.blank().unwrap();
+                let mut put = |b: Band| out.copy_rows(b.y0, &b.rows, 0, b.rows.height);
+                r.restore_bands(&mut input, &header, &mut put, &mut |_, _| {})
+                    .unwrap();
+                assert!(out == whole, "{} {target:?}", spec.name());
             }
         }
     }

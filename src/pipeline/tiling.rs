@@ -6,9 +6,12 @@
 //! (relative to the extended image's origin at `-border`), so a tile computes exactly what a
 //! whole-image pass computes for its core, provided the border covers the model's receptive
 //! radius. The whole-image pass is simply the plan with one tile. Windows are read from, and
-//! cores written to, photos in their storage type: only a tile is ever f32.
+//! cores written to, photos in their storage type: only a tile is ever f32. The input is read
+//! through a [`Window`] of its rows ([`window_rows`] says which a tile needs), so a streamed
+//! input need only hold those of one row of tiles.
 
-use crate::photo::{Band, Photo};
+use crate::photo::{Band, Window};
+use std::ops::Range;
 
 /// Mirror-reflects coordinate `i` into `0..n` without repeating the edge pixel
 /// (`… 2 1 | 0 1 2 … n-1 | n-2 …`), periodically, so any offset is valid.
@@ -88,15 +91,24 @@ pub fn plan(
     tiles
 }
 
-/// Copies a tile's window out of `photo`, mirroring outside it: interleaved RGB f32 in
-/// `[0, 1]`, `t.h × t.w × 3` values, converted from the photo's storage.
-pub fn extract(photo: &Photo, t: &Tile) -> Vec<f32> {
+/// The rows of a `height`-row photo a tile's window reads (mirrored into the photo): the range
+/// from the lowest to the highest.
+pub fn window_rows(t: &Tile, height: usize) -> Range<usize> {
+    let rows = (0..t.h).map(|j| mirror(t.y + j as isize, height));
+    let (lo, hi) = rows.fold((usize::MAX, 0), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    lo..hi + 1
+}
+
+/// Copies a tile's window out of the photo `win` holds rows of (at least
+/// [`window_rows`]), mirroring outside the photo: interleaved RGB f32 in `[0, 1]`,
+/// `t.h × t.w × 3` values, converted from the photo's storage.
+pub fn extract(win: &Window, t: &Tile) -> Vec<f32> {
     let mut out = Vec::with_capacity(t.w * t.h * 3);
     let cols: Vec<usize> = (0..t.w)
-        .map(|i| mirror(t.x + i as isize, photo.width))
+        .map(|i| mirror(t.x + i as isize, win.width()))
         .collect();
     for j in 0..t.h {
-        photo.read_rgb(mirror(t.y + j as isize, photo.height), &cols, &mut out);
+        win.read_rgb(mirror(t.y + j as isize, win.height), &cols, &mut out);
     }
     out
 }
@@ -173,7 +185,7 @@ mod tests {
 
     #[test]
     fn extract_then_paste_with_identity_rebuilds_the_image() {
-        use crate::photo::{Depth, Header, Layout, Storage};
+        use crate::photo::{Depth, Header, Layout, Photo, Storage};
         let (w, h) = (13, 9);
         let rgb: Vec<f32> = (0..w * h * 3).map(|i| i as f32).collect();
         let img = Photo::from_rgb_f32(w, h, rgb.clone(), crate::testing::photo_meta());
@@ -190,7 +202,12 @@ mod tests {
             };
             let mut out = header.band(0, h * scale).unwrap();
             for t in plan(w, h, Some((4, 4)), 3, 2) {
-                let win = extract(&img, &t);
+                let all = Window {
+                    y0: 0,
+                    rows: &img,
+                    height: h,
+                };
+                let win = extract(&all, &t);
                 // A nearest-neighbour "model" of the given scale.
                 let (tw, th) = (t.w * scale, t.h * scale);
                 let up: Vec<f32> = (0..tw * th * 3)
@@ -212,6 +229,23 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn window_rows_hold_every_row_a_tile_reads_and_no_more() {
+        for (h, tile, border, align) in
+            [(29, 16, 5, 4), (7, 33, 0, 1), (5, 5, 12, 8), (41, 6, 3, 2)]
+        {
+            for t in plan(13, h, Some((tile, tile)), border, align) {
+                let read: Vec<usize> = (0..t.h).map(|j| mirror(t.y + j as isize, h)).collect();
+                let rows = window_rows(&t, h);
+                assert!(read.iter().all(|y| rows.contains(y)), "{t:?}");
+                assert!(
+                    read.contains(&rows.start) && read.contains(&(rows.end - 1)),
+                    "{t:?}"
+                );
             }
         }
     }

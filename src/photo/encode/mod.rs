@@ -3,12 +3,15 @@
 //! format carries them.
 //!
 //! The encoders take the photo in bands of rows ([`save_bands`]; [`save`] hands a whole photo
-//! over as one band): PNG (`png.rs`), JPEG (`jpeg.rs`) and TIFF (`tiff.rs`) write each band as it
-//! comes, so a photo restored band by band is never held whole; the WebP and BMP encoders take a
-//! whole image, so for them the bands are gathered first (WebP cannot exceed 16383 pixels a
-//! side; BMP is rare). The bytes written do not depend on how the rows are banded.
+//! over as one band): PNG (`png.rs`), JPEG (`jpeg.rs`), TIFF (`tiff.rs`) and BMP (`bmp.rs`)
+//! write each band as it comes, so a photo restored band by band is never held whole; the WebP
+//! encoder takes a whole image, so for it the bands are gathered first, and WebP outputs too
+//! large for that are refused up front ([`check_output`], `limits.rs`). The bytes written do not
+//! depend on how the rows are banded.
 
+mod bmp;
 mod jpeg;
+mod limits;
 mod png;
 mod rows;
 #[cfg(test)]
@@ -19,8 +22,8 @@ use super::band::{Bands, Header, Whole};
 use super::metadata::{self, Metadata};
 use super::{one_line, Depth, Layout, OutputFormat, Photo, PhotoMeta, Storage};
 use anyhow::{anyhow, bail, Result};
-use image::codecs::bmp::BmpEncoder;
-use image::{ExtendedColorType, ImageEncoder};
+use image::ExtendedColorType;
+pub use limits::check_output;
 use rows::Rows;
 use std::borrow::Cow;
 use std::io::{BufWriter, Seek, Write};
@@ -75,8 +78,8 @@ pub fn save(
 
 /// Encodes the photo `header` describes, its rows coming from `bands` top to bottom, as
 /// `format` with `settings`, and writes it to `dest` atomically: nothing is left at `dest` if
-/// the bands stop short or do not fit the header. `header.storage` must be the format's
-/// [`output_storage`].
+/// the bands stop short or do not fit the header, and nothing is written when [`check_output`]
+/// refuses it. `header.storage` must be the format's [`output_storage`].
 pub fn save_bands(
     dest: &Path,
     header: &Header,
@@ -97,6 +100,7 @@ pub fn save_bands(
             header.storage
         );
     }
+    check_output(header, format)?;
     let gray = storage.layout.gray;
     let icc = header
         .meta
@@ -178,7 +182,7 @@ struct Extras<'a> {
 }
 
 fn encode<W: Write + Seek>(
-    mut out: W,
+    out: W,
     format: OutputFormat,
     rows: &mut Rows<'_>,
     size: (u32, u32),
@@ -213,9 +217,6 @@ fn encode<W: Write + Seek>(
             encoder.encode(&rows.rest::<u8>()?, width, height, color)?;
             Ok(())
         }
-        OutputFormat::Bmp => {
-            BmpEncoder::new(&mut out).write_image(&rows.rest::<u8>()?, width, height, color)?;
-            Ok(())
-        }
+        OutputFormat::Bmp => bmp::encode_bmp(out, rows, size),
     }
 }

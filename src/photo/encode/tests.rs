@@ -91,24 +91,61 @@ fn bands_of_any_height_write_the_same_bytes_in_every_format() {
     }
 }
 
+/// `p`'s samples (8-bit) as `image`'s encoder of `format` writes them from the whole buffer.
+fn image_crates_bytes(p: &Photo, format: OutputFormat) -> Vec<u8> {
+    use image::codecs::{bmp::BmpEncoder, jpeg::JpegEncoder};
+    use image::ImageEncoder;
+    let Samples::U8(bytes) = &p.raster.samples else {
+        panic!("8-bit")
+    };
+    let (w, h, color) = (p.width as u32, p.height as u32, color_type(p.storage()));
+    let mut out = Vec::new();
+    match format {
+        OutputFormat::Jpeg => JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+            .write_image(bytes, w, h, color)
+            .unwrap(),
+        OutputFormat::Bmp => BmpEncoder::new(&mut out)
+            .write_image(bytes, w, h, color)
+            .unwrap(),
+        other => panic!("{other} is not compared with image's encoder"),
+    }
+    out
+}
+
 #[test]
-fn jpeg_bytes_are_image_crates_from_the_whole_image() {
+fn jpeg_and_bmp_bytes_are_image_crates_from_the_whole_image() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["rgb8.png", "gray8.png"] {
-        let p = fixture(name);
-        let storage = output_storage(&p.meta, false, OutputFormat::Jpeg);
-        let p = p.converted(storage).unwrap();
-        let Samples::U8(bytes) = &p.raster.samples else {
-            panic!("8-bit")
-        };
-        let mut want = Vec::new();
-        let color = color_type(storage);
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut want, JPEG_QUALITY)
-            .write_image(bytes, p.width as u32, p.height as u32, color)
+    let gray_alpha = {
+        let p = fixture("gray8.png");
+        let mut p = p
+            .converted(Storage {
+                layout: Layout {
+                    gray: true,
+                    alpha: true,
+                },
+                depth: Depth::U8,
+            })
             .unwrap();
-        for rows in [1, 5, p.height] {
-            let got = write_banded(dir.path(), &p, OutputFormat::Jpeg, rows).unwrap();
-            assert!(got == want, "{name}, bands of {rows} rows");
+        let alpha: Vec<f32> = (0..p.pixels()).map(|i| (i % 7) as f32 / 6.0).collect();
+        p.write_alpha(0, &alpha);
+        p
+    };
+    // Every layout aetool writes to BMP (gray, gray + alpha, RGB, RGBA) and to JPEG.
+    let photos = [
+        ("rgb8.png", fixture("rgb8.png")),
+        ("gray8.png", fixture("gray8.png")),
+        ("rgba8.png", fixture("rgba8.png")),
+        ("gray8.png + alpha", gray_alpha),
+    ];
+    for (name, p) in &photos {
+        for format in [OutputFormat::Jpeg, OutputFormat::Bmp] {
+            let storage = output_storage(&p.meta, p.has_alpha(), format);
+            let p = p.converted(storage).unwrap();
+            let want = image_crates_bytes(&p, format);
+            for rows in [1, 5, p.height] {
+                let got = write_banded(dir.path(), &p, format, rows).unwrap();
+                assert!(got == want, "{name} as {format}, bands of {rows} rows");
+            }
         }
     }
 }
