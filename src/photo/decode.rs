@@ -37,7 +37,25 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Input<'static>> {
             }
         }
     }
+    check_whole_size(probed.decoder.total_bytes(), limits)?;
     Ok(probed.decode(limits)?.into())
+}
+
+/// Refuses an input of `bytes` decoded samples that would be decoded whole beyond
+/// [`Limits::max_whole_bytes`], saying how to get it accepted.
+fn check_whole_size(bytes: u64, limits: &Limits) -> Result<()> {
+    let cap = limits.max_whole_bytes();
+    if bytes <= cap {
+        return Ok(());
+    }
+    let megapixels_needed = bytes.div_ceil(4).div_ceil(1_000_000);
+    bail!(
+        "needs {} MB decoded whole (16-bit or float samples in a layout that cannot be read a band at a time: \
+         interlaced PNG, tiled or planar TIFF, or a photo to rotate), over the {} MB that keeps a run under 1 GB: \
+         save it as a non-interlaced PNG or a striped TIFF, upright, or pass --max-megapixels {megapixels_needed} to accept it",
+        bytes / 1_000_000,
+        cap / 1_000_000
+    )
 }
 
 /// An image file whose header is read and checked, its pixels not decoded yet.

@@ -99,6 +99,16 @@ impl Limits {
         self.max_pixels.saturating_mul(8).saturating_add(64 << 20)
     }
 
+    /// Largest decoded size, in bytes, of a restore input that has to be decoded whole (JPEG,
+    /// WebP, BMP, and the PNG and TIFF layouts `stream_in/` cannot read a band at a time:
+    /// interlaced, tiled, planar, float, or to be rotated): 4 bytes per pixel of `max_pixels`,
+    /// 600 MB at the default 150 MP. Every 8-bit photo up to the pixel limit fits (RGBA takes 4
+    /// bytes a pixel) and a run on it stays near or under 1 GB; a larger 16-bit or float photo is refused
+    /// by [`open`] with the ways out, one of which is raising `--max-megapixels` (and this).
+    pub fn max_whole_bytes(&self) -> u64 {
+        self.max_pixels.saturating_mul(4)
+    }
+
     /// Limits while a PNG's header is read. The `png` crate's own allocations are a row buffer
     /// and the metadata chunks, and with the whole image budget a compressed ICC profile of a
     /// few hundred KB inflates to a gigabyte: 64 MiB is plenty for any real profile (a larger

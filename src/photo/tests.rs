@@ -635,3 +635,40 @@ fn metadata_round_trips_in_every_format_but_bmp() {
         assert!(back.meta.metadata.is_empty(), "{format}");
     }
 }
+
+#[test]
+fn inputs_too_big_to_decode_whole_are_refused_unless_they_stream() {
+    // rgb16.png: 6 bytes a pixel, over the 4 a pixel of `max_pixels` allowed whole.
+    let (w, h) = (37u64, 29u64);
+    let whole = Limits {
+        max_pixels: w * h,
+        stream_above: u64::MAX,
+    };
+    let e = match open(&fixture("rgb16.png"), &whole) {
+        Ok(_) => panic!("a 16-bit photo over the whole-decode budget was accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        e.contains("decoded whole") && e.contains("--max-megapixels 1 "),
+        "{e}"
+    );
+    // Read a band at a time it fits; with a larger pixel limit it is decoded whole.
+    let streamed = Limits {
+        stream_above: 0,
+        ..whole
+    };
+    assert!(open(&fixture("rgb16.png"), &streamed)
+        .unwrap()
+        .is_streamed());
+    let raised = Limits {
+        max_pixels: 2 * w * h,
+        ..whole
+    };
+    assert!(!open(&fixture("rgb16.png"), &raised).unwrap().is_streamed());
+    // 8-bit RGBA (4 bytes a pixel) at the pixel limit is always accepted whole.
+    let rgba = DynamicImage::ImageRgba8(image::RgbaImage::new(w as u32, h as u32));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rgba.png");
+    rgba.save(&path).unwrap();
+    assert!(open(&path, &whole).is_ok());
+}
