@@ -164,7 +164,7 @@ class SrNet(nn.Module):
 
 # ModelKind::default_spec in src/models/kind.rs (262 = the ab classes of src/maths/colour_bins.rs)
 MODELS = {
-    "denoise": (lambda: UNet(4, 3, [24, 48, 96], 1, True), 4, 1),
+    "denoise": (lambda: UNet(4, 3, [24, 48, 96, 192], 1, True), 4, 1),
     "upscale-x2": (lambda: SrNet(2, 32, 4), 3, 2),
     "upscale-x4": (lambda: SrNet(4, 48, 4), 3, 4),
     "colorize": (lambda: ColorNet([16, 32, 64, 128, 192], 1, 262, 2), 1, 1),

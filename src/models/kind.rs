@@ -126,7 +126,8 @@ impl ModelKind {
             Self::Denoise => Arch::Unet(UNetConfig {
                 in_channels,
                 out_channels,
-                widths: vec![24, 48, 96],
+                // aetool 0.2: the 0.1 U-Net [24, 48, 96] grown by a level (scripts/grow_weights.py).
+                widths: vec![24, 48, 96, 192],
                 blocks: 1,
                 residual: true,
             }),
