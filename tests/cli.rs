@@ -600,7 +600,7 @@ fn closed_stdout_is_not_a_crash() {
 fn finetune_refuses_bad_flags() {
     let tmp = photo_folder(2, 64, 7);
     for (flags, says) in [
-        (&["--task", "denoise", "--patch", "18"][..], "multiple of 4"),
+        (&["--task", "denoise", "--patch", "18"][..], "multiple of 8"),
         (
             &["--task", "colorize", "--batch", "0"][..],
             "--batch must be ≥ 1",
