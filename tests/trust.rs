@@ -870,6 +870,21 @@ fn bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Runs `aetool ARGS --quiet --weights WEIGHTS EXTRA INPUT -o OUT` and checks that it succeeded
+/// (`what` names the case in the failure message).
+fn restore_ok(args: &[&str], weights: &Path, extra: &[&str], input: &Path, out: &Path, what: &str) {
+    let (code, _, err) = run(aetool()
+        .args(args)
+        .arg("--quiet")
+        .arg("--weights")
+        .arg(weights)
+        .args(extra)
+        .arg(input)
+        .arg("-o")
+        .arg(out));
+    assert_eq!(code, 0, "{what}: {err}");
+}
+
 /// The pixels of an image file as 8-bit RGBA (alpha 255 where it has none).
 fn pixels(path: &Path) -> image::RgbaImage {
     image::open(path).unwrap().to_rgba8()
@@ -896,13 +911,9 @@ fn outputs_written_in_small_bands_equal_the_whole_image_encodings() {
                 kind.name(),
                 bands.unwrap_or("tiles")
             ));
-            let mut cmd = aetool();
-            cmd.args(args).arg("--quiet").arg("--weights").arg(&weights);
-            if let Some(rows) = bands {
-                cmd.args(["--band-rows", rows]);
-            }
-            let (code, _, err) = run(cmd.arg(fixture(input)).arg("-o").arg(&out));
-            assert_eq!(code, 0, "{} {ext} {bands:?}: {err}", kind.name());
+            let extra = bands.map_or(vec![], |rows| vec!["--band-rows", rows]);
+            let what = format!("{} {ext} {bands:?}", kind.name());
+            restore_ok(args, &weights, &extra, &fixture(input), &out, &what);
             out
         };
         for ext in ["png", "jpg", "tif", "bmp"] {
@@ -964,13 +975,13 @@ fn streamed_inputs_write_the_same_outputs_as_whole_ones() {
         let weights = tiny_weights(tmp.path(), kind);
         let write = |stream: bool| {
             let out = tmp.path().join(format!("{}-{stream}.png", kind.name()));
-            let mut cmd = aetool();
-            cmd.args(args).arg("--quiet").arg("--weights").arg(&weights);
-            if stream {
-                cmd.args(["--stream-above", "0"]);
-            }
-            let (code, _, err) = run(cmd.arg(fixture(input)).arg("-o").arg(&out));
-            assert_eq!(code, 0, "{} stream {stream}: {err}", kind.name());
+            let extra: &[&str] = if stream {
+                &["--stream-above", "0"]
+            } else {
+                &[]
+            };
+            let what = format!("{} stream {stream}", kind.name());
+            restore_ok(args, &weights, extra, &fixture(input), &out, &what);
             bytes(&out)
         };
         assert!(write(true) == write(false), "{} {input}", kind.name());

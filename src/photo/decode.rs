@@ -27,8 +27,8 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Photo> {
 /// does. Either way a damaged file is refused here, before any work.
 pub fn open(path: &Path, limits: &Limits) -> Result<Input<'static>> {
     let probed = probe(path, limits)?;
-    let streamable = probed.decoder.total_bytes() > limits.stream_above
-        && probed.orientation == Orientation::NoTransforms;
+    let bytes = probed.decoder.total_bytes();
+    let streamable = bytes > limits.stream_above && probed.orientation == Orientation::NoTransforms;
     if streamable {
         if let Some(header) = probed.header() {
             let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
@@ -37,7 +37,7 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Input<'static>> {
             }
         }
     }
-    check_whole_size(probed.decoder.total_bytes(), limits)?;
+    check_whole_size(bytes, limits)?;
     Ok(probed.decode(limits)?.into())
 }
 
@@ -222,12 +222,10 @@ fn decode_error(e: ImageError, format: ImageFormat, limits: &Limits) -> anyhow::
             "{name} needs more than the {} MB memory limit to decode (a decompression bomb?)",
             limits.max_alloc() >> 20
         ),
-        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            anyhow!("truncated or corrupt {name}: file ends early")
-        }
-        ImageError::IoError(io) => anyhow!(
-            "truncated or corrupt {name}: {}",
-            tidy_cause(&one_line(&io.to_string()))
+        ImageError::IoError(io) => corrupt(
+            name,
+            io.kind() == std::io::ErrorKind::UnexpectedEof,
+            &io.to_string(),
         ),
         ImageError::Decoding(d) => {
             let cause = d
@@ -235,7 +233,7 @@ fn decode_error(e: ImageError, format: ImageFormat, limits: &Limits) -> anyhow::
                 .map(|s| one_line(&s.to_string()))
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "invalid data".to_string());
-            anyhow!("truncated or corrupt {name}: {}", tidy_cause(&cause))
+            corrupt(name, false, &cause)
         }
         ImageError::Unsupported(u) => {
             anyhow!("unsupported {name} variant: {}", one_line(&u.to_string()))
@@ -244,8 +242,20 @@ fn decode_error(e: ImageError, format: ImageFormat, limits: &Limits) -> anyhow::
     }
 }
 
+/// "truncated or corrupt {name}: {cause}" in one line, for the errors of every decoder (`image`'s
+/// and the streaming ones): "file ends early" when `eof` (an unexpected end of file) or when the
+/// cause says so in other words ([`tidy_cause`]).
+pub(super) fn corrupt(name: &str, eof: bool, cause: &str) -> anyhow::Error {
+    let cause = if eof {
+        "file ends early".to_string()
+    } else {
+        tidy_cause(&one_line(cause))
+    };
+    anyhow!("truncated or corrupt {name}: {cause}")
+}
+
 /// Decoder messages say "file ends early" in many ways; use one.
-pub(super) fn tidy_cause(cause: &str) -> String {
+fn tidy_cause(cause: &str) -> String {
     let lower = cause.to_ascii_lowercase();
     let eof = [
         "not enough bytes",

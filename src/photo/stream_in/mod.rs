@@ -30,14 +30,17 @@ trait RowDecoder: Send {
 }
 
 /// Opens a row decoder on `file` (read from its start), if the format and this file's layout
-/// can be decoded a row at a time: PNG without interlacing; TIFF in strips of at most
-/// [`MAX_CHUNK_BYTES`], samples interleaved, 8- or 16-bit gray, gray + alpha, RGB or RGBA.
-fn open(format: ImageFormat, file: &File) -> Result<Option<Box<dyn RowDecoder>>> {
-    Ok(match format {
+/// can be decoded a row at a time — PNG without interlacing; TIFF in strips of at most
+/// [`MAX_CHUNK_BYTES`], samples interleaved, 8- or 16-bit gray, gray + alpha, RGB or RGBA — and
+/// it sees the photo as `header` (what `image` decodes) describes it.
+fn open(format: ImageFormat, file: &File, header: &Header) -> Result<Option<Box<dyn RowDecoder>>> {
+    let decoder: Option<Box<dyn RowDecoder>> = match format {
         ImageFormat::Png => png::PngRows::open(file)?.map(|d| Box::new(d) as _),
         ImageFormat::Tiff => tiff::TiffRows::open(file)?.map(|d| Box::new(d) as _),
         _ => None,
-    })
+    };
+    let shape = (header.width, header.height, header.storage);
+    Ok(decoder.filter(|d| d.shape() == shape))
 }
 
 /// Most bytes of one TIFF strip decoded at a time (larger strips: the file is decoded whole).
@@ -59,14 +62,10 @@ impl Streamed {
     /// be decoded a row at a time (else `None`: decode it whole). Decodes it once to the end to
     /// refuse a damaged file now.
     pub(super) fn new(header: Header, file: File, format: ImageFormat) -> Result<Option<Streamed>> {
-        let Some(decoder) = open(format, &file)? else {
+        // `None` also for a layout the two decoders see differently: leave it to `image`.
+        let Some(decoder) = open(format, &file, &header)? else {
             return Ok(None);
         };
-        let shape = (header.width, header.height, header.storage);
-        if decoder.shape() != shape {
-            // A layout the two decoders see differently: leave it to `image`.
-            return Ok(None);
-        }
         let mut meta = header.meta.clone();
         (meta.icc, meta.metadata) = (None, Default::default());
         let window = Photo::new(header.width, 0, header.storage, meta)?;
@@ -116,15 +115,12 @@ impl Streamed {
         self.drop_rows(self.window.height);
         self.y0 = 0;
         self.decoder = None;
-        let decoder = open(self.format, &self.file)?;
-        match decoder {
-            Some(d)
-                if d.shape() == (self.header.width, self.header.height, self.header.storage) =>
-            {
+        match open(self.format, &self.file, &self.header)? {
+            Some(d) => {
                 self.decoder = Some(d);
                 Ok(())
             }
-            _ => bail!("the file changed while it was being read"),
+            None => bail!("the file changed while it was being read"),
         }
     }
 

@@ -3,7 +3,7 @@
 //! turned from big-endian to native as `image` does.
 
 use super::RowDecoder;
-use crate::photo::{one_line, Depth, Layout, Samples, Storage};
+use crate::photo::{Depth, Layout, Samples, Storage};
 use anyhow::{anyhow, bail, Result};
 use std::fs::File;
 use std::io::{BufReader, Seek};
@@ -43,24 +43,12 @@ impl PngRows {
             B::Sixteen => Depth::U16,
             _ => return Ok(None),
         };
-        let layout = match color {
-            C::Grayscale => Layout {
-                gray: true,
-                alpha: false,
-            },
-            C::GrayscaleAlpha => Layout {
-                gray: true,
-                alpha: true,
-            },
-            C::Rgb => Layout {
-                gray: false,
-                alpha: false,
-            },
-            C::Rgba => Layout {
-                gray: false,
-                alpha: true,
-            },
-            C::Indexed => return Ok(None),
+        if color == C::Indexed {
+            return Ok(None);
+        }
+        let layout = Layout {
+            gray: matches!(color, C::Grayscale | C::GrayscaleAlpha),
+            alpha: matches!(color, C::GrayscaleAlpha | C::Rgba),
         };
         let (w, h) = reader.info().size();
         Ok(Some(PngRows {
@@ -105,13 +93,6 @@ impl RowDecoder for PngRows {
 
 /// One line naming the format and the cause, as a whole decode says it.
 fn png_error(e: png::DecodingError) -> anyhow::Error {
-    match e {
-        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            anyhow!("truncated or corrupt PNG: file ends early")
-        }
-        other => anyhow!(
-            "truncated or corrupt PNG: {}",
-            crate::photo::decode::tidy_cause(&one_line(&other.to_string()))
-        ),
-    }
+    let eof = matches!(&e, png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof);
+    crate::photo::decode::corrupt("PNG", eof, &e.to_string())
 }

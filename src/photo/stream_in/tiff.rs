@@ -5,8 +5,8 @@
 //! [`MAX_CHUNK_BYTES`] are decoded whole.
 
 use super::{RowDecoder, MAX_CHUNK_BYTES};
-use crate::photo::{one_line, Depth, Layout, Samples, Storage};
-use anyhow::{anyhow, bail, Result};
+use crate::photo::{Depth, Layout, Samples, Storage};
+use anyhow::{bail, Result};
 use std::fs::File;
 use std::io::{BufReader, Seek};
 use tiff::decoder::{ChunkType, Decoder, DecodingResult};
@@ -127,13 +127,6 @@ impl RowDecoder for TiffRows {
 
 /// One line naming the format and the cause, as a whole decode says it.
 fn tiff_error(e: tiff::TiffError) -> anyhow::Error {
-    match e {
-        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            anyhow!("truncated or corrupt TIFF: file ends early")
-        }
-        other => anyhow!(
-            "truncated or corrupt TIFF: {}",
-            crate::photo::decode::tidy_cause(&one_line(&other.to_string()))
-        ),
-    }
+    let eof = matches!(&e, tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof);
+    crate::photo::decode::corrupt("TIFF", eof, &e.to_string())
 }
