@@ -605,6 +605,14 @@ fn finetune_refuses_bad_flags() {
             &["--task", "colorize", "--batch", "0"][..],
             "--batch must be ≥ 1",
         ),
+        (
+            &["--task", "upscale", "--estimator-only"][..],
+            "--estimator-only trains the noise estimator of --task denoise",
+        ),
+        (
+            &["--task", "denoise", "--estimator-only", "--from", "scratch"][..],
+            "needs a trained denoiser",
+        ),
     ] {
         let out = tmp.path().join("w.safetensors");
         let (code, _, err) = run(aetool()
@@ -629,6 +637,67 @@ fn finetune_refuses_bad_flags() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("[possible values: 2, 4]"), "{err}");
     assert!(!out.exists());
+}
+
+/// 7c. `--estimator-only` trains the noise estimator and nothing else: the output's denoiser
+/// tensors are the base's, and the checkpoint holds (moved) estimator weights only.
+#[test]
+fn finetune_estimator_only_keeps_the_denoiser() {
+    let photos = photo_folder(2, 96, 3);
+    let tmp = tempdir();
+    let out = tmp.path().join("est.safetensors");
+    let (code, _, err) = run(aetool()
+        .args([
+            "finetune",
+            "--task",
+            "denoise",
+            "--estimator-only",
+            "--from",
+        ])
+        .arg(weights("denoise"))
+        .args([
+            "--steps", "3", "--batch", "2", "--patch", "16", "--lr", "1e-2",
+        ])
+        .args(["--checkpoint-every", "1"])
+        .args(["--quiet", "--dir"])
+        .arg(photos.path())
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let read = |p: &Path| std::fs::read(p).unwrap();
+    let (base, trained, ckpt) = (
+        read(weights("denoise")),
+        read(&out),
+        read(&tmp.path().join("est.ckpt.safetensors")),
+    );
+    let base = safetensors::SafeTensors::deserialize(&base).unwrap();
+    let trained = safetensors::SafeTensors::deserialize(&trained).unwrap();
+    let ckpt = safetensors::SafeTensors::deserialize(&ckpt).unwrap();
+    let (mut names, mut base_names) = (trained.names(), base.names());
+    names.sort();
+    base_names.sort();
+    assert_eq!(names, base_names);
+    for name in trained.names() {
+        if !name.starts_with("estimator.") {
+            let (a, b) = (base.tensor(name).unwrap(), trained.tensor(name).unwrap());
+            assert!(a.data() == b.data(), "{name} changed");
+        }
+    }
+    let saved: Vec<&str> = ckpt
+        .names()
+        .into_iter()
+        .filter_map(|n| n.strip_prefix("model."))
+        .collect();
+    assert!(!saved.is_empty());
+    assert!(
+        saved.iter().all(|n| n.starts_with("estimator.")),
+        "{saved:?}"
+    );
+    assert!(
+        saved.iter().any(|n| base.tensor(n).unwrap().data()
+            != ckpt.tensor(&format!("model.{n}")).unwrap().data()),
+        "the estimator did not move"
+    );
 }
 
 /// 8. An output folder that cannot be written: per-file errors naming the output, exit 1.

@@ -224,6 +224,10 @@ pub struct FinetuneArgs {
     /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks.
     #[arg(long, value_enum, default_value_t = DegradationArg::Realistic)]
     pub degradation: DegradationArg,
+    /// Denoise: train only the noise estimator behind `--sigma auto`, the denoiser kept as it
+    /// is; each crop's target is the level at which the denoiser restores it best.
+    #[arg(long)]
+    pub estimator_only: bool,
     /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -267,6 +271,10 @@ pub struct EvalArgs {
     /// default) instead of telling it the level added.
     #[arg(long)]
     pub blind: bool,
+    /// Denoise, blind runs (`--blind`, `--jpeg`, real noise): scale the model's estimated level,
+    /// as `aetool denoise --strength` does (applies to `--compare` too).
+    #[arg(long, value_name = "F")]
+    pub strength: Option<f32>,
     /// JPEG qualities (1–100, comma-separated). Denoise: compress the clean images at each
     /// quality and run the model blind (baseline: the JPEG). Upscale: compress the bicubic
     /// low-resolution copy of each HR image (baseline: bicubic upsampling of the JPEG).

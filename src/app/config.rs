@@ -161,6 +161,13 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     hyper.realistic =
         kind.task() != Task::Colorize && args.degradation == DegradationArg::Realistic;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
+    hyper.estimator_only = args.estimator_only;
+    if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {
+        bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic");
+    }
+    if args.estimator_only && matches!(base, Base::Scratch) {
+        bail!("--estimator-only needs a trained denoiser to aim at: --from bundled, a weights file or hf:…");
+    }
     let align = 1 << kind.default_spec().depth_align_log2();
     if hyper.batch == 0 || hyper.patch == 0 || !hyper.patch.is_multiple_of(align) {
         bail!("--batch must be ≥ 1 and --patch a positive multiple of {align}");
@@ -264,6 +271,8 @@ pub struct EvalConfig {
     pub source: Source,
     pub device: Device,
     pub protocol: EvalProtocol,
+    /// Factor on the blind noise estimate (`--strength`; 1 by default).
+    pub strength: f32,
     /// Second weights run on the same inputs (`--compare`), printed as `previous`.
     pub compare: Option<Source>,
     pub dir: PathBuf,
@@ -469,8 +478,8 @@ pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
         })
         .transpose()?;
     let qualities = args.jpeg.as_deref().map(jpeg_qualities).transpose()?;
-    if task != Task::Denoise && (sigmas.is_some() || args.blind) {
-        bail!("--sigma and --blind apply to --task denoise only");
+    if task != Task::Denoise && (sigmas.is_some() || args.blind || args.strength.is_some()) {
+        bail!("--sigma, --blind and --strength apply to --task denoise only");
     }
     if task == Task::Colorize && qualities.is_some() {
         bail!("--jpeg applies to --task denoise and --task upscale");
@@ -508,6 +517,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
         source: source(&args.model)?,
         device: device(&args.model.device)?,
         protocol,
+        strength: args.strength.map(strength).transpose()?.unwrap_or(1.0),
         compare,
         dir: args.dir.clone(),
         per_image: args.per_image,

@@ -13,6 +13,7 @@ mod guard;
 mod loss;
 mod model;
 mod optim;
+mod oracle;
 mod pairs;
 mod tracker;
 mod validation;
@@ -71,6 +72,11 @@ pub struct Hyper {
     /// before this field: classic.
     #[serde(default)]
     pub realistic: bool,
+    /// Denoise: train only the noise estimator, towards the level at which the (frozen)
+    /// denoiser restores each crop best (see [`oracle`]); validation then scores the denoiser
+    /// at the estimated level. Checkpoints written before this field: false.
+    #[serde(default)]
+    pub estimator_only: bool,
 }
 
 impl Hyper {
@@ -88,6 +94,7 @@ impl Hyper {
             seed: 0,
             clip: 1.0,
             realistic: kind.task() != Task::Colorize,
+            estimator_only: false,
         }
     }
 
@@ -185,10 +192,13 @@ pub struct TrainReport {
 pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let h = &cfg.hyper;
     let started = Instant::now();
-    let model = Model::start(cfg)?;
-    let mut opt = AdamW::new(model.named_vars(), AdamWConfig::default())?;
+    let mut model = Model::start(cfg)?;
+    if h.estimator_only {
+        model.freeze_net()?;
+    }
+    let mut opt = AdamW::new(model.trained_vars(h), AdamWConfig::default())?;
     let (start, resumed_base) = if cfg.resume {
-        let vars = model.named_vars();
+        let vars = model.trained_vars(h);
         let (step, base) = checkpoint::load(
             &cfg.checkpoint_path(),
             h,
@@ -208,7 +218,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let val = Validation::new(&data, h, &cfg.device)?;
     let coder = ColourCoder::for_spec(&model.spec, &data)?;
     // The weights training starts from (base or checkpoint) are the first candidate for "best".
-    let now = val.psnr(&model.net, coder.as_ref())?;
+    let now = val.score(&model, h, coder.as_ref())?;
     let mut tracker = Tracker::new(if start == 0 { Some(now) } else { resumed_base });
     tracker.record(start, now, &model)?;
     if start == 0 {
@@ -275,6 +285,11 @@ fn announce(
             (budget.max_pixels_total * 3) >> 20
         ));
     }
+    if cfg.hyper.estimator_only {
+        progress.note(
+            "aetool: training the noise estimator only (the denoiser stays as it is); validation PSNR is the denoiser's at the estimated levels".to_string(),
+        );
+    }
     progress.note(format!(
         "aetool: training {} ({} params, {:.0} MAC/px) on {} images ({} held out) from {}, base {}",
         model.spec.name(),
@@ -325,7 +340,7 @@ fn train_steps(
     progress: &Progress,
     start: u64,
 ) -> Result<Outcome> {
-    let (h, device, net) = (&cfg.hyper, &cfg.device, &model.net);
+    let (h, device) = (&cfg.hyper, &cfg.device);
     let ckpt_path = cfg.checkpoint_path();
     let (tx, rx) = mpsc::sync_channel::<Batch>(2);
     let steps = h.steps;
@@ -344,7 +359,7 @@ fn train_steps(
         for step in start..steps {
             let batch = rx.recv().context("batch producer stopped")?;
             let (x, y) = to_tensors(&batch, h, h.batch, device)?;
-            let loss = step_loss(model, &batch, &x, &y)?;
+            let loss = step_loss(model, h, &batch, &x, &y)?;
             let grads = loss.backward()?;
             let norm = opt.grad_norm(&grads)? as f64;
             guard::ensure_finite(loss.to_scalar::<f32>()?, norm, step + 1, h.lr)?;
@@ -363,7 +378,7 @@ fn train_steps(
             };
             let done = step + 1;
             if done % cfg.val_every == 0 || done == steps {
-                val_psnr = val.psnr(net, coder)?;
+                val_psnr = val.score(model, h, coder)?;
                 tracker.record(done, val_psnr, model)?;
                 let estimate = match &model.estimator {
                     Some(est) => format!(", σ estimate off by {:.2}", val.estimator_error(est)?),
@@ -378,7 +393,7 @@ fn train_steps(
             }
             interrupted = crate::interrupt::requested();
             if done % cfg.checkpoint_every == 0 || interrupted {
-                let vars = model.named_vars();
+                let vars = model.trained_vars(h);
                 checkpoint::save(&ckpt_path, h, &model.spec, done, tracker.base, &vars, opt)?;
             }
             progress.bar().set_position(done);
@@ -395,7 +410,7 @@ fn train_steps(
         }
         drop(rx);
         if !interrupted && (val_psnr.is_nan() || start == steps) {
-            val_psnr = val.psnr(net, coder)?;
+            val_psnr = val.score(model, h, coder)?;
             tracker.record(steps, val_psnr, model)?;
         }
         Ok(Outcome {
@@ -407,8 +422,16 @@ fn train_steps(
 }
 
 /// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
-/// the noise estimator's when there is one.
-fn step_loss(model: &Model, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+/// the noise estimator's when there is one; with `estimator_only`, the frozen denoiser's error
+/// at the estimator's levels (see [`oracle`]).
+fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if h.estimator_only {
+        let est = model
+            .estimator
+            .as_ref()
+            .context("--estimator-only: the denoiser has no estimator")?;
+        return oracle::restoration_loss(&model.net, est, x, y);
+    }
     let out = model.net.forward(x)?;
     let mut total = match &batch.classes {
         Some(t) => class_loss(&out, t)?,

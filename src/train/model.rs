@@ -113,6 +113,36 @@ impl Model {
         v
     }
 
+    /// The variables the optimiser changes (sorted by name): all of them, or the estimator's
+    /// with [`Hyper::estimator_only`](super::Hyper).
+    pub(super) fn trained_vars(&self, h: &super::Hyper) -> Vec<(String, Var)> {
+        let mut vars = self.named_vars();
+        if h.estimator_only {
+            vars.retain(|(name, _)| name.starts_with("estimator."));
+        }
+        vars
+    }
+
+    /// Rebuilds the network from its current values as constants (`--estimator-only`): it is
+    /// still differentiable in its input, but no gradient is computed for its weights. The
+    /// variables keep the same values, so the output still holds them.
+    pub(super) fn freeze_net(&mut self) -> Result<()> {
+        let constants: HashMap<String, Tensor> = self
+            .tensors()
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("estimator."))
+            .map(|(name, t)| (name, t.detach()))
+            .collect();
+        let device = constants
+            .values()
+            .next()
+            .map(|t| t.device().clone())
+            .unwrap_or(Device::Cpu);
+        let vb = VarBuilder::from_tensors(constants, DType::F32, &device);
+        self.net = Net::new(vb, &self.spec)?;
+        Ok(())
+    }
+
     /// The current values, for writing.
     pub(super) fn tensors(&self) -> Vec<(String, Tensor)> {
         self.named_vars()

@@ -71,15 +71,40 @@ impl Validation {
         })
     }
 
+    /// The figure a run keeps its best weights by: [`Self::psnr`], or with
+    /// [`Hyper::estimator_only`] the denoiser's PSNR at the estimator's levels, averaged over
+    /// the crops (as that run's loss and `aetool eval` weigh them, so a clean crop counts as
+    /// much as a noisy one).
+    pub(super) fn score(
+        &self,
+        model: &super::model::Model,
+        h: &Hyper,
+        coder: Option<&ColourCoder>,
+    ) -> Result<f64> {
+        match (&model.estimator, h.estimator_only) {
+            (Some(est), true) => {
+                let levels = self.estimates(est)?;
+                let input = super::oracle::with_levels(&self.input, &levels)?;
+                self.mean_psnr(&model.net, &input)
+            }
+            _ => self.psnr(&model.net, coder),
+        }
+    }
+
     /// PSNR of the model on the validation crops (colorize: on the ab planes, ±1 range; the
     /// classification colorizer is decoded by the annealed mean and scored on its output grid).
     pub(super) fn psnr(&self, net: &Net, coder: Option<&ColourCoder>) -> Result<f64> {
-        let n = self.input.dim(0)?;
+        self.psnr_on(net, &self.input, coder)
+    }
+
+    /// [`Self::psnr`] with `input` (the validation input, maybe with other levels) fed.
+    fn psnr_on(&self, net: &Net, input: &Tensor, coder: Option<&ColourCoder>) -> Result<f64> {
+        let n = input.dim(0)?;
         let mut se = 0f64;
         let mut count = 0;
         for i in (0..n).step_by(4) {
             let len = 4.min(n - i);
-            let out = net.forward(&self.input.narrow(0, i, len)?.detach())?;
+            let out = net.forward(&input.narrow(0, i, len)?.detach())?;
             let target = self.target.narrow(0, i, len)?;
             let (out, target) = match coder {
                 Some(c) => {
@@ -102,14 +127,39 @@ impl Validation {
         Ok(psnr01(se / count.max(1) as f64))
     }
 
-    /// Mean absolute error of the estimated noise level on the validation crops (0–255 scale).
-    pub(super) fn estimator_error(&self, est: &NoiseEstimator) -> Result<f64> {
+    /// The mean over the crops of the PSNR of `net` (output clamped to `[0, 1]`) fed `input`.
+    fn mean_psnr(&self, net: &Net, input: &Tensor) -> Result<f64> {
+        let n = input.dim(0)?;
+        let mut sum = 0f64;
+        for i in (0..n).step_by(4) {
+            let len = 4.min(n - i);
+            let out = net.forward(&input.narrow(0, i, len)?.detach())?;
+            let d = (out.clamp(0f32, 1f32)? - self.target.narrow(0, i, len)?)?;
+            let mse = d.sqr()?.reshape((len, ()))?.mean(1)?.to_vec1::<f32>()?;
+            sum += mse.iter().map(|&m| psnr01(m as f64)).sum::<f64>();
+        }
+        Ok(sum / n.max(1) as f64)
+    }
+
+    /// The estimator's levels (0–255 scale) for the validation crops.
+    fn estimates(&self, est: &NoiseEstimator) -> Result<Vec<f32>> {
         let rgb = self.input.narrow(3, 0, 3)?.contiguous()?.detach();
-        let pred = est.forward(&rgb)?.to_vec1::<f32>()?;
+        Ok(est
+            .forward(&rgb)?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(level_from_log)
+            .collect())
+    }
+
+    /// Mean absolute difference between the estimated noise level and the degradation's RMS
+    /// level on the validation crops (0–255 scale).
+    pub(super) fn estimator_error(&self, est: &NoiseEstimator) -> Result<f64> {
+        let pred = self.estimates(est)?;
         let err: f64 = pred
             .iter()
             .zip(&self.levels)
-            .map(|(p, l)| (level_from_log(*p) - l).abs() as f64)
+            .map(|(p, l)| (p - l).abs() as f64)
             .sum();
         Ok(err / pred.len().max(1) as f64)
     }

@@ -167,7 +167,10 @@ fn load_restorer(cfg: &EvalConfig, source: &crate::weights::Source) -> Result<Re
     Ok(Restorer::new(
         loaded,
         cfg.device.clone(),
-        RestoreSettings::default(),
+        RestoreSettings {
+            strength: cfg.strength,
+            ..RestoreSettings::default()
+        },
     ))
 }
 
