@@ -287,7 +287,7 @@ fn announce(
     }
     if cfg.hyper.estimator_only {
         progress.note(
-            "aetool: training the noise estimator only (the denoiser stays as it is); validation PSNR is the denoiser's at the estimated levels".to_string(),
+            "aetool: training the noise estimator only (the denoiser stays as it is); validation PSNR is the denoiser's mean at the estimated levels",
         );
     }
     progress.note(format!(
