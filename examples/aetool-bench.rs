@@ -41,13 +41,19 @@ fn impl_name(i: ConvImpl) -> &'static str {
     }
 }
 
-/// The paths that can run a training step (Winograd is forward-only).
+/// The paths that can run a training step (Winograd is forward-only); with `--impls winograd`
+/// alone, the fused op that training uses.
 fn trainable(impls: &[ConvImpl]) -> Vec<ConvImpl> {
-    impls
+    let paths: Vec<ConvImpl> = impls
         .iter()
         .copied()
         .filter(|&i| i != ConvImpl::Winograd)
-        .collect()
+        .collect();
+    if paths.is_empty() {
+        vec![ConvImpl::Fused]
+    } else {
+        paths
+    }
 }
 
 /// Resets the kernel's peak-RSS counter of this process (Linux); false where unsupported.
