@@ -22,7 +22,6 @@ use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl, Winograd};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use std::collections::HashMap;
 use std::time::Instant;
 
 const IMPLS: [ConvImpl; 4] = [
@@ -351,14 +350,14 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     // Trainable copy (VarMap) and an inference copy built from plain tensors (no autograd graph).
     let vm = VarMap::new();
     let train_net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
-    let plain: HashMap<String, Tensor> = vm
+    let values: Vec<(String, Tensor)> = vm
         .data()
         .lock()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
-    let mut infer_net = Net::new(VarBuilder::from_tensors(plain, DType::F32, &dev), &spec)?;
+    let mut infer_net = Net::from_constants(values, &spec, &dev)?;
     // As weights::load does; `ConvImpl::Fused` still runs the direct path on it.
     infer_net.prepare_inference()?;
     println!(

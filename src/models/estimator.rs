@@ -15,6 +15,12 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+/// Whether a denoise weights key belongs to the noise estimator (`estimator.*`), which shares
+/// the denoiser's file and variable map but is a separate network.
+pub fn is_estimator_key(name: &str) -> bool {
+    name.starts_with("estimator.")
+}
+
 /// Shape of a [`NoiseEstimator`]; stored in the denoiser's `config` metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EstimatorConfig {

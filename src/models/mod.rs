@@ -12,15 +12,16 @@ mod trunk;
 mod unet;
 
 pub use colornet::{ColorNet, ColorNetConfig};
-pub use estimator::{level_from_log, EstimatorConfig, NoiseEstimator};
+pub use estimator::{is_estimator_key, level_from_log, EstimatorConfig, NoiseEstimator};
 pub use kind::{ModelKind, Task, TrainDefaults};
 pub use layers::{pixel_shuffle, pixel_unshuffle, Conv, ResBlock};
 pub use spec::{Arch, ModelSpec};
 pub use srnet::{SrConfig, SrNet};
 pub use unet::{UNet, UNetConfig};
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
+use std::collections::HashMap;
 
 /// [`Net::radius`] of a net that sees the whole image (the colour classifier's global branch).
 pub const WHOLE_IMAGE: usize = usize::MAX / 4;
@@ -40,6 +41,24 @@ impl Net {
             Arch::Srnet(c) => Net::Srnet(SrNet::new(vb, c)?),
             Arch::Colornet(c) => Net::Colornet(ColorNet::new(vb, c)?),
         })
+    }
+
+    /// The net of `spec` over `tensors` (by safetensors key; keys it does not use, such as
+    /// `estimator.*`, are ignored) taken as constants: it stays differentiable in its input, but
+    /// no gradient is recorded for its weights.
+    pub fn from_constants(
+        tensors: impl IntoIterator<Item = (String, Tensor)>,
+        spec: &ModelSpec,
+        device: &Device,
+    ) -> Result<Self> {
+        let constants: HashMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(name, t)| (name, t.detach()))
+            .collect();
+        Self::new(
+            VarBuilder::from_tensors(constants, DType::F32, device),
+            spec,
+        )
     }
 
     /// Input height/width must be multiples of this.

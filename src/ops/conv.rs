@@ -597,7 +597,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|(name, _)| !name.starts_with("estimator."))
+                .filter(|(name, _)| !crate::models::is_estimator_key(name))
                 .map(|(_, var)| var.clone())
                 .collect::<Vec<_>>();
             for var in net_vars.iter().chain([&x]) {

@@ -194,7 +194,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let started = Instant::now();
     let mut model = Model::start(cfg)?;
     if h.estimator_only {
-        model.freeze_net()?;
+        model.freeze_net(&cfg.device)?;
     }
     let mut opt = AdamW::new(model.trained_vars(h), AdamWConfig::default())?;
     let (start, resumed_base) = if cfg.resume {

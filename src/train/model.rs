@@ -4,7 +4,7 @@
 //! task warm-start today's architecture from every tensor whose name and shape match.
 
 use super::{Base, TrainConfig};
-use crate::models::{ModelSpec, Net, NoiseEstimator};
+use crate::models::{is_estimator_key, ModelSpec, Net, NoiseEstimator};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -82,7 +82,7 @@ impl Model {
     /// tensors of matching name and shape are taken; a base without an estimator keeps the
     /// fresh one.
     fn take_base(&mut self, tensors: &HashMap<String, Tensor>, transfer: bool) -> Result<()> {
-        let has_estimator = tensors.keys().any(|k| k.starts_with("estimator."));
+        let has_estimator = tensors.keys().any(|k| is_estimator_key(k));
         let vars = self.named_vars();
         let mut taken = 0;
         for (name, var) in &vars {
@@ -91,7 +91,7 @@ impl Model {
                     var.set(t)?;
                     taken += 1;
                 }
-                _ if transfer || (!has_estimator && name.starts_with("estimator.")) => {}
+                _ if transfer || (!has_estimator && is_estimator_key(name)) => {}
                 _ => bail!("{}: missing tensor `{name}`", self.base_name),
             }
         }
@@ -118,28 +118,16 @@ impl Model {
     pub(super) fn trained_vars(&self, h: &super::Hyper) -> Vec<(String, Var)> {
         let mut vars = self.named_vars();
         if h.estimator_only {
-            vars.retain(|(name, _)| name.starts_with("estimator."));
+            vars.retain(|(name, _)| is_estimator_key(name));
         }
         vars
     }
 
-    /// Rebuilds the network from its current values as constants (`--estimator-only`): it is
-    /// still differentiable in its input, but no gradient is computed for its weights. The
-    /// variables keep the same values, so the output still holds them.
-    pub(super) fn freeze_net(&mut self) -> Result<()> {
-        let constants: HashMap<String, Tensor> = self
-            .tensors()
-            .into_iter()
-            .filter(|(name, _)| !name.starts_with("estimator."))
-            .map(|(name, t)| (name, t.detach()))
-            .collect();
-        let device = constants
-            .values()
-            .next()
-            .map(|t| t.device().clone())
-            .unwrap_or(Device::Cpu);
-        let vb = VarBuilder::from_tensors(constants, DType::F32, &device);
-        self.net = Net::new(vb, &self.spec)?;
+    /// Rebuilds the network on `device` from its current values as constants
+    /// (`--estimator-only`, see [`Net::from_constants`]). The variables keep the same values,
+    /// so the output still holds them.
+    pub(super) fn freeze_net(&mut self, device: &Device) -> Result<()> {
+        self.net = Net::from_constants(self.tensors(), &self.spec, device)?;
         Ok(())
     }
 

@@ -81,14 +81,14 @@ mod tests {
         let dev = Device::Cpu;
         let spec = crate::testing::tiny_spec(ModelKind::Denoise);
         let (_, denoiser_vars) = crate::testing::random_net(&spec, 0.3);
-        let constants = denoiser_vars
+        let values = denoiser_vars
             .data()
             .lock()
             .unwrap()
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
-            .collect();
-        let net = Net::new(VarBuilder::from_tensors(constants, DType::F32, &dev), &spec)?;
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect::<Vec<_>>();
+        let net = Net::from_constants(values, &spec, &dev)?;
         let vm = VarMap::new();
         let est = NoiseEstimator::new(
             VarBuilder::from_varmap(&vm, DType::F32, &dev),

@@ -97,15 +97,29 @@ impl Validation {
         self.psnr_on(net, &self.input, coder)
     }
 
-    /// [`Self::psnr`] with `input` (the validation input, maybe with other levels) fed.
-    fn psnr_on(&self, net: &Net, input: &Tensor, coder: Option<&ColourCoder>) -> Result<f64> {
+    /// Runs `net` on `input` (the validation input, maybe with other levels) four crops at a
+    /// time, handing `f` each chunk's output and targets.
+    fn each_chunk(
+        &self,
+        net: &Net,
+        input: &Tensor,
+        mut f: impl FnMut(Tensor, Tensor) -> Result<()>,
+    ) -> Result<()> {
         let n = input.dim(0)?;
-        let mut se = 0f64;
-        let mut count = 0;
         for i in (0..n).step_by(4) {
             let len = 4.min(n - i);
             let out = net.forward(&input.narrow(0, i, len)?.detach())?;
-            let target = self.target.narrow(0, i, len)?;
+            f(out, self.target.narrow(0, i, len)?)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::psnr`] with `input` fed.
+    fn psnr_on(&self, net: &Net, input: &Tensor, coder: Option<&ColourCoder>) -> Result<f64> {
+        let mut se = 0f64;
+        let mut count = 0;
+        self.each_chunk(net, input, |out, target| {
+            let len = out.dim(0)?;
             let (out, target) = match coder {
                 Some(c) => {
                     let (_, oh, ow, q) = out.dims4()?;
@@ -123,22 +137,22 @@ impl Validation {
             let d = (out - target)?;
             se += d.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
             count += d.elem_count();
-        }
+            Ok(())
+        })?;
         Ok(psnr01(se / count.max(1) as f64))
     }
 
     /// The mean over the crops of the PSNR of `net` (output clamped to `[0, 1]`) fed `input`.
     fn mean_psnr(&self, net: &Net, input: &Tensor) -> Result<f64> {
-        let n = input.dim(0)?;
         let mut sum = 0f64;
-        for i in (0..n).step_by(4) {
-            let len = 4.min(n - i);
-            let out = net.forward(&input.narrow(0, i, len)?.detach())?;
-            let d = (out.clamp(0f32, 1f32)? - self.target.narrow(0, i, len)?)?;
+        self.each_chunk(net, input, |out, target| {
+            let len = out.dim(0)?;
+            let d = (out.clamp(0f32, 1f32)? - target)?;
             let mse = d.sqr()?.reshape((len, ()))?.mean(1)?.to_vec1::<f32>()?;
             sum += mse.iter().map(|&m| psnr01(m as f64)).sum::<f64>();
-        }
-        Ok(sum / n.max(1) as f64)
+            Ok(())
+        })?;
+        Ok(sum / input.dim(0)?.max(1) as f64)
     }
 
     /// The estimator's levels (0–255 scale) for the validation crops.
