@@ -27,6 +27,7 @@ pub fn photo_meta() -> crate::photo::PhotoMeta {
         icc: None,
         format: image::ImageFormat::Png,
         metadata: Default::default(),
+        jpeg_quality: None,
     }
 }
 

@@ -1337,8 +1337,7 @@ fn denoise_strength_scales_the_estimate() {
             .arg("--weights")
             .arg(weights("denoise")));
         assert_eq!(code, 0, "{err}");
-        let line = err.lines().find(|l| l.contains("noise level σ")).unwrap();
-        line.rsplit('σ').next().unwrap().trim().parse().unwrap()
+        noise_level(&err)
     };
     let (one, two) = (level("1"), level("2"));
     assert!(
@@ -1352,6 +1351,63 @@ fn denoise_strength_scales_the_estimate() {
         .arg(weights("denoise")));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--strength 9"), "{err}");
+}
+
+/// The level in the "noise level σ N" note of a denoise run's stderr.
+fn noise_level(err: &str) -> f64 {
+    let line = err
+        .lines()
+        .find(|l| l.contains("noise level σ"))
+        .unwrap_or_else(|| panic!("no noise level in: {err}"));
+    let after = line.split_once('σ').unwrap().1.trim();
+    after.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// 14b. A JPEG's blind level is raised by the quality its tables say (the estimator reads block
+///      artefacts low); the same pixels in a PNG get the bare estimate, and `--sigma` wins over
+///      both. Bundled weights: the estimator of the small test weights reads 0 on small photos.
+#[test]
+fn denoise_raises_the_level_of_a_coarse_jpeg() {
+    let tmp = tempdir();
+    let small = image::open(fixture("rgb8.png")).unwrap().to_rgb8();
+    let mut rgb = image::imageops::resize(&small, 160, 128, image::imageops::FilterType::Lanczos3);
+    for (i, p) in rgb.pixels_mut().enumerate() {
+        let grain = (i.wrapping_mul(2_654_435_761) >> 7) % 41;
+        p.0 = p.0.map(|v| (v as usize + grain).saturating_sub(20).min(255) as u8);
+    }
+    let jpeg = tmp.path().join("q10.jpg");
+    let mut file = std::fs::File::create(&jpeg).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut file, 10)
+        .encode_image(&rgb)
+        .unwrap();
+    drop(file);
+    let png = tmp.path().join("q10.png");
+    image::open(&jpeg).unwrap().to_rgb8().save(&png).unwrap();
+    let denoise = |input: &Path, extra: &[&str]| -> String {
+        let (code, _, err) = run(aetool()
+            .arg("denoise")
+            .args(extra)
+            .arg(input)
+            .arg("-o")
+            .arg(tmp.path().join("out").join(input.file_name().unwrap()))
+            .arg("--overwrite"));
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    let (from_jpeg, from_png) = (denoise(&jpeg, &[]), denoise(&png, &[]));
+    assert!(
+        from_jpeg.contains("(JPEG quality 10: the estimate ×"),
+        "{from_jpeg}"
+    );
+    assert!(!from_png.contains("JPEG quality"), "{from_png}");
+    let (j, p) = (noise_level(&from_jpeg), noise_level(&from_png));
+    assert!(
+        j > 1.2 * p,
+        "σ {j} from the JPEG, {p} from its pixels as PNG"
+    );
+    let fixed = denoise(&jpeg, &["--sigma", "7"]);
+    assert_eq!(noise_level(&fixed), 7.0, "{fixed}");
+    assert!(!fixed.contains("JPEG quality"), "{fixed}");
 }
 
 /// EXIF of an output file, read by `kamadak-exif` from the container (JPEG APP1, PNG eXIf, WebP

@@ -65,6 +65,8 @@ struct Probed {
     icc: Option<Vec<u8>>,
     metadata: Metadata,
     orientation: Orientation,
+    /// JPEG: the quality its tables match.
+    jpeg_quality: Option<u8>,
 }
 
 /// Opens `path`, detects its format from the content, reads its header and metadata, and
@@ -90,9 +92,11 @@ fn probe(path: &Path, limits: &Limits) -> Result<Probed> {
             format_name(format)
         );
     }
-    if format == ImageFormat::Jpeg {
-        check_jpeg_complete(path)?;
-    }
+    let jpeg_quality = if format == ImageFormat::Jpeg {
+        check_jpeg_complete(path)?
+    } else {
+        None
+    };
     let mut decoder: Box<dyn ImageDecoder> = if format == ImageFormat::Tiff {
         // image 0.25 caps TIFF tag values by the size of the decoded image once limits are set,
         // which loses the ICC profile of small images: limits are applied after reading it.
@@ -137,6 +141,7 @@ fn probe(path: &Path, limits: &Limits) -> Result<Probed> {
         icc,
         metadata,
         orientation,
+        jpeg_quality,
     })
 }
 
@@ -152,6 +157,7 @@ impl Probed {
             storage,
             meta: PhotoMeta {
                 metadata: self.metadata.clone(),
+                jpeg_quality: self.jpeg_quality,
                 ..meta
             },
         })
@@ -165,6 +171,7 @@ impl Probed {
             icc,
             metadata,
             orientation,
+            jpeg_quality,
         } = self;
         decoder
             .set_limits(limits.image_limits())
@@ -174,17 +181,19 @@ impl Probed {
         img.apply_orientation(orientation);
         let mut photo = photo_from_image(img, icc, format);
         photo.meta.metadata = metadata;
+        photo.meta.jpeg_quality = jpeg_quality;
         Ok(photo)
     }
 }
 
 /// The JPEG decoder paints a missing end of scan data flat grey without a word: refuse files
-/// that stop before their end-of-image marker (see `jpeg_end.rs`).
-fn check_jpeg_complete(path: &Path) -> Result<()> {
-    use super::jpeg_end::{check, Incomplete};
+/// that stop before their end-of-image marker (see `jpeg_structure.rs`). Returns the quality
+/// the file's tables match.
+fn check_jpeg_complete(path: &Path) -> Result<Option<u8>> {
+    use super::jpeg_structure::{check, Incomplete};
     let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open: {e}"))?;
     match check(file) {
-        Ok(()) => Ok(()),
+        Ok(s) => Ok(s.quality),
         Err(Incomplete::EndsEarly) => {
             bail!("truncated or corrupt JPEG: file ends early")
         }
@@ -298,6 +307,7 @@ fn storage_and_meta(
         icc,
         format,
         metadata: Default::default(),
+        jpeg_quality: None,
     };
     (storage, meta)
 }

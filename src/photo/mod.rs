@@ -42,7 +42,7 @@ mod decode;
 mod encode;
 mod format;
 mod input;
-mod jpeg_end;
+mod jpeg_structure;
 mod metadata;
 mod raster;
 mod stream_in;
@@ -57,6 +57,7 @@ pub use encode::{
 };
 pub use format::OutputFormat;
 pub use input::{Input, Window};
+pub use jpeg_structure::quality as jpeg_quality;
 pub use metadata::Metadata;
 pub use raster::{Depth, Layout, Raster, Samples, Storage};
 
@@ -140,6 +141,9 @@ pub struct PhotoMeta {
     pub icc: Option<Vec<u8>>,
     /// Source format, detected from the content.
     pub format: ImageFormat,
+    /// JPEG sources: the IJG quality (1–100) their luma quantisation table matches (see
+    /// `jpeg_structure.rs`); the blind denoiser scales its level by it. `None` for others.
+    pub jpeg_quality: Option<u8>,
     /// EXIF and XMP as read from the source (written back, adjusted, by [`save`]).
     pub metadata: Metadata,
 }
@@ -151,6 +155,7 @@ impl fmt::Debug for PhotoMeta {
             .field("sixteen_bit", &self.sixteen_bit)
             .field("icc_bytes", &self.icc.as_ref().map(Vec::len))
             .field("format", &self.format)
+            .field("jpeg_quality", &self.jpeg_quality)
             .field("metadata", &self.metadata)
             .finish()
     }

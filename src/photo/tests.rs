@@ -215,14 +215,7 @@ fn in_memory_photo_rounds_to_nearest() {
     rgb[0] = -0.5; // clamped
     rgb[1] = 1.7;
     rgb[2] = f32::NAN;
-    let meta = PhotoMeta {
-        gray: false,
-        sixteen_bit: false,
-        icc: None,
-        format: ImageFormat::Png,
-        metadata: Metadata::default(),
-    };
-    let mut p = Photo::from_rgb_f32(w, h, rgb.clone(), meta);
+    let mut p = Photo::from_rgb_f32(w, h, rgb.clone(), crate::testing::photo_meta());
     let expect =
         |q: f32| -> Vec<f32> { rgb.iter().map(|&v| (clamp01(v) * q).round() / q).collect() };
     let (e8, e16) = (expect(255.0), expect(65535.0));

@@ -7,6 +7,7 @@
 
 pub mod colorize;
 pub mod dest;
+mod jpeg_boost;
 pub mod restore;
 pub mod stream;
 pub mod tiling;
@@ -178,7 +179,10 @@ pub fn run(
             match restorer.restore_bands(&mut photo, &header, &mut sink, &mut on_tile) {
                 Ok(details) => {
                     if let Some(sigma) = details.sigma {
-                        progress.note(format!("aetool: {name}: noise level σ {sigma:.1}"));
+                        let why = details.jpeg_boost.map_or(String::new(), |(q, f)| {
+                            format!(" (JPEG quality {q}: the estimate × {f:.2})")
+                        });
+                        progress.note(format!("aetool: {name}: noise level σ {sigma:.1}{why}"));
                     }
                 }
                 // The encoder gave up on the output and reports why.

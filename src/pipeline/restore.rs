@@ -24,7 +24,8 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sigma {
     /// Estimated per image by the weights' learned noise-level estimator (median over a grid of
-    /// crops; it sees camera noise and JPEG artefacts), times [`RestoreSettings::strength`].
+    /// crops; it sees camera noise and JPEG artefacts), times the JPEG file's boost
+    /// (`jpeg_boost.rs`: more for coarser quantisation tables) and [`RestoreSettings::strength`].
     /// Weights without an estimator use the median absolute deviation of the finest diagonal
     /// wavelet band (blind to JPEG, whose quantisation empties that band).
     Auto,
@@ -119,6 +120,8 @@ pub struct Restorer {
 pub struct Details {
     /// Noise level used (denoise).
     pub sigma: Option<f32>,
+    /// A JPEG's quality and the factor it raised the blind level by, when it did.
+    pub jpeg_boost: Option<(u8, f32)>,
     pub tiles: usize,
 }
 
@@ -190,11 +193,12 @@ impl Restorer {
         Ok(colour.then(|| "already in colour (--recolor replaces its colours)".to_string()))
     }
 
-    /// The noise level to denoise `input` at (0–255 scale).
-    fn sigma_for(&self, input: &mut Input) -> Result<f32> {
+    /// The noise level to denoise `input` at (0–255 scale), and the JPEG boost in it (1 if
+    /// none).
+    fn sigma_for(&self, input: &mut Input) -> Result<(f32, f32)> {
         let (w, h) = (input.width(), input.height());
         let level = match (self.settings.sigma, &self.loaded.estimator) {
-            (Sigma::Fixed(s), _) => return Ok(s),
+            (Sigma::Fixed(s), _) => return Ok((s, 1.0)),
             (Sigma::Auto, Some(est)) => {
                 input.with_rows(|rows| est.measure(w, h, rows, &self.device))??
             }
@@ -204,7 +208,9 @@ impl Restorer {
             Some(level) => level,
             None => input.with_rows(|rows| crate::maths::noise::estimate_sigma(w, h, rows))?,
         };
-        Ok((level * self.settings.strength).clamp(0.0, MAX_SIGMA))
+        let boost = super::jpeg_boost::factor(input.meta().jpeg_quality);
+        let level = (level * boost * self.settings.strength).clamp(0.0, MAX_SIGMA);
+        Ok((level, boost))
     }
 
     /// What restoring `input` makes, before any pixel: the net's scale × its size, held as
@@ -271,8 +277,13 @@ impl Restorer {
         };
         match self.loaded.spec.task {
             Task::Denoise => {
-                let sigma = self.sigma_for(input)?;
+                let (sigma, boost) = self.sigma_for(input)?;
                 details.sigma = Some(sigma);
+                details.jpeg_boost = input
+                    .meta()
+                    .jpeg_quality
+                    .filter(|_| boost != 1.0)
+                    .map(|q| (q, boost));
                 let encode = |win: &[f32]| denoise_input(win, sigma);
                 let mut done = |mut band: Band, win: &Window| {
                     win.copy_alpha_to(&mut band);

@@ -843,6 +843,13 @@ fn to_u8(v: f32) -> u8 {
 /// Output: same size, values on the 8-bit grid. Fails only for sides over 65535 px (or an empty
 /// image).
 pub(crate) fn jpeg(img: &Rgb32FImage, quality: u8) -> ImageResult<Rgb32FImage> {
+    let decoded =
+        image::load_from_memory_with_format(&jpeg_file(img, quality)?, ImageFormat::Jpeg)?;
+    Ok(decoded.into_rgb32f())
+}
+
+/// The JPEG file [`jpeg`] decodes.
+pub(crate) fn jpeg_file(img: &Rgb32FImage, quality: u8) -> ImageResult<Vec<u8>> {
     let (w, h) = img.dimensions();
     let too_big = || {
         ImageError::Parameter(image::error::ParameterError::from_kind(
@@ -865,8 +872,7 @@ pub(crate) fn jpeg(img: &Rgb32FImage, quality: u8) -> ImageResult<Rgb32FImage> {
             e,
         ))
     })?;
-    let decoded = image::load_from_memory_with_format(&buf, ImageFormat::Jpeg)?;
-    Ok(decoded.into_rgb32f())
+    Ok(buf)
 }
 
 /// JPEG round trip on an 8×8 grid shifted by `(dx, dy)` (0–7) relative to the image: the image

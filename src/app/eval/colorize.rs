@@ -17,7 +17,7 @@ pub(super) fn case(input: &Input, limits: &Limits) -> Result<Case> {
     let rgb = clean.rgb_f32();
     let grey = grey_copy(&rgb);
     Ok(Case {
-        input: with_rgb(&clean, grey.clone(), w, h),
+        input: with_rgb(&clean, grey.clone().into(), w, h),
         baseline: grey,
         reference: rgb,
         width: w,

@@ -112,7 +112,9 @@ pub(super) fn case(input: &Input, degrade: Degrade, i: usize, limits: &Limits) -
             }
             noisy
         }
-        (Degrade::Awgn(sigma), _) => with_rgb(&clean, awgn(&clean.rgb_f32(), sigma, i), w, h),
+        (Degrade::Awgn(sigma), _) => {
+            with_rgb(&clean, awgn(&clean.rgb_f32(), sigma, i).into(), w, h)
+        }
         (Degrade::Jpeg(q), _) => with_rgb(&clean, jpeg_rgb(&clean.rgb_f32(), w, h, q)?, w, h),
         (Degrade::Given, None) => unreachable!("denoise settings without a noisy file"),
     };

@@ -110,16 +110,40 @@ fn resize_rgb(rgb: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32>
         .collect()
 }
 
-/// JPEG round trip of RGB `w × h` at `quality` (4:2:0 chroma, IJG quality scaling); values on
-/// the 8-bit grid.
-fn jpeg_rgb(rgb: &[f32], w: usize, h: usize, quality: u8) -> Result<Vec<f32>> {
-    let img = Rgb32FImage::from_raw(w as u32, h as u32, rgb.to_vec()).expect("sized buffer");
-    let out = crate::train::jpeg(&img, quality).context("JPEG round trip")?;
-    Ok(out.into_raw())
+/// Pixels made in memory, and the JPEG quality a reader of them as a file would see.
+struct Made {
+    rgb: Vec<f32>,
+    jpeg_quality: Option<u8>,
 }
 
-fn with_rgb(p: &Photo, rgb: Vec<f32>, w: usize, h: usize) -> Photo {
-    Photo::from_rgb_f32(w, h, rgb, p.meta.clone())
+impl From<Vec<f32>> for Made {
+    fn from(rgb: Vec<f32>) -> Self {
+        Made {
+            rgb,
+            jpeg_quality: None,
+        }
+    }
+}
+
+/// JPEG round trip of RGB `w × h` at `quality` (4:2:0 chroma, IJG quality scaling); values on
+/// the 8-bit grid, the quality read back from the file's tables as `aetool denoise` reads a
+/// JPEG's.
+fn jpeg_rgb(rgb: &[f32], w: usize, h: usize, quality: u8) -> Result<Made> {
+    let img = Rgb32FImage::from_raw(w as u32, h as u32, rgb.to_vec()).expect("sized buffer");
+    let file = crate::train::jpeg_file(&img, quality).context("JPEG round trip")?;
+    let decoded = image::load_from_memory_with_format(&file, image::ImageFormat::Jpeg)
+        .context("JPEG round trip")?;
+    Ok(Made {
+        rgb: decoded.into_rgb32f().into_raw(),
+        jpeg_quality: io::jpeg_quality(&file),
+    })
+}
+
+/// A photo of `made`'s pixels with `p`'s metadata.
+fn with_rgb(p: &Photo, made: Made, w: usize, h: usize) -> Photo {
+    let mut photo = Photo::from_rgb_f32(w, h, made.rgb, p.meta.clone());
+    photo.meta.jpeg_quality = made.jpeg_quality;
+    photo
 }
 
 /// The images `cfg` measures.

@@ -2,7 +2,9 @@
 //! JPEG. Y PSNR/SSIM with `scale` pixels cropped from each border; baseline: bicubic upsampling
 //! of the model's input.
 
-use super::{jpeg_rgb, photo_files, resize_rgb, with_rgb, Case, Degrade, Input, Setting, Space};
+use super::{
+    jpeg_rgb, photo_files, resize_rgb, with_rgb, Case, Degrade, Input, Made, Setting, Space,
+};
 use crate::app::config::EvalProtocol;
 use crate::photo::{self as io, Limits};
 use crate::pipeline::restore::Sigma;
@@ -73,12 +75,12 @@ pub(super) fn low_res(
     hh: usize,
     scale: usize,
     jpeg: Option<u8>,
-) -> Result<Vec<f32>> {
+) -> Result<Made> {
     let (lw, lh) = (hw / scale, hh / scale);
     let lr = resize_rgb(hr, hw, hh, lw, lh);
     match jpeg {
         Some(q) => jpeg_rgb(&lr, lw, lh, q),
-        None => Ok(lr),
+        None => Ok(lr.into()),
     }
 }
 
