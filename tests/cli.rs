@@ -1373,7 +1373,8 @@ fn denoise_raises_the_level_of_a_coarse_jpeg() {
     let mut rgb = image::imageops::resize(&small, 160, 128, image::imageops::FilterType::Lanczos3);
     for (i, p) in rgb.pixels_mut().enumerate() {
         let grain = (i.wrapping_mul(2_654_435_761) >> 7) % 41;
-        p.0 = p.0.map(|v| (v as usize + grain).saturating_sub(20).min(255) as u8);
+        p.0 =
+            p.0.map(|v| (v as usize + grain).saturating_sub(20).min(255) as u8);
     }
     let jpeg = tmp.path().join("q10.jpg");
     let mut file = std::fs::File::create(&jpeg).unwrap();
