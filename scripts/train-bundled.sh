@@ -73,12 +73,26 @@ wait
   python3 scripts/grow_weights.py level runs/denoise-real2.safetensors runs/denoise-deep-base.safetensors 192
 RAYON_NUM_THREADS=1 run denoise-deep denoise-deep-base --task denoise --steps 7000 --patch 96 --batch 8 --lr 3e-4 \
   --seed 5 --val-every 500 -j 1
+# Stage 4 (denoise): the noise-level estimator trained alone through the frozen denoiser (`--estimator-only`:
+# the denoiser's tensors stay denoise-deep's bit for bit), 2,000 steps; its last step ships (the held-out
+# score, the denoiser's PSNR at the estimated levels, picks step 1,400, which leaves clean photos more alone but
+# reads real noise lower). src/pipeline/jpeg_boost.rs is calibrated for this estimator
+# (scripts/calibrate-jpeg-boost.sh).
+RAYON_NUM_THREADS=2 run est-long denoise-deep --task denoise --estimator-only --steps 2000 --batch 16 --patch 64 \
+  --lr 3e-4 --seed 8 --val-every 200
+# The last step, written from the run's final checkpoint (a resume at the last step writes the weights it holds):
+[ -f runs/est-long-last.safetensors ] || {
+  cp runs/est-long.ckpt.safetensors runs/est-long-last.ckpt.safetensors
+  "$BIN" finetune --dir "$DATA" --from runs/denoise-deep.safetensors --checkpoint-every 100 --task denoise \
+    --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8 --val-every 200 --resume \
+    -o runs/est-long-last.safetensors > runs/est-long-last.log 2>&1
+}
 # The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
 # (`--variant gaussian` for denoise, `--variant clean` for upscale).
 cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
-cp runs/denoise-deep.safetensors weights/denoise.safetensors
+cp runs/est-long-last.safetensors weights/denoise.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-real.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors

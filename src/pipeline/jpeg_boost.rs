@@ -11,15 +11,21 @@
 //! on a sample of `../shared/data/train` and prints, per quality, the strength that gains most.
 
 /// The factor at each calibrated quality (IJG scale), in increasing quality; linear between
-/// them, the first one's below. Measured (30 training photos; mean gain over the JPEG at the
-/// strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.67 / +0.85 / +0.99 / +1.10 / +1.16 /
-/// +1.19 / +1.12 dB (peak near 2.4); q20 +0.88 / +1.00 / +1.06 / +1.08 / +1.03 / +0.82 dB;
-/// q30 +0.93 / +0.96 / +0.94 / +0.85 dB; q40 +0.88 / +0.83 dB, and every quality from 40 to
-/// 90 loses with any factor above 1.
-const BOOST: [(u8, f32); 4] = [(10, 2.4), (20, 1.7), (30, 1.25), (FULL_ABOVE, 1.0)];
+/// them, the first one's below. Measured for the bundled estimator (30 training photos; mean
+/// gain over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 / +0.75 /
+/// +0.89 / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 / +1.05 /
+/// +1.05 / +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 / +0.78 dB;
+/// q50 +0.77 / +0.77 / +0.70 dB, so 1 from there up.
+const BOOST: [(u8, f32); 5] = [
+    (10, 2.7),
+    (20, 1.85),
+    (30, 1.5),
+    (40, 1.25),
+    (FULL_ABOVE, 1.0),
+];
 
 /// From this quality up the estimate is used as it is.
-const FULL_ABOVE: u8 = 40;
+const FULL_ABOVE: u8 = 50;
 
 /// The factor on the blind level for a photo whose JPEG tables match `quality` (`None`: not a
 /// JPEG, 1).
