@@ -3,6 +3,7 @@
 # file's tables say) for the bundled denoiser, on training photos only (never eval/):
 #
 #   nohup scripts/calibrate-jpeg-boost.sh > runs/calibrate-jpeg-boost.log 2>&1 &
+#   WEIGHTS=runs/mine.safetensors scripts/calibrate-jpeg-boost.sh      # other denoise weights
 #
 # A fixed sample of ../shared/data/train (every 50th ImageNet photo and the ten largest T91 PNGs; the
 # Sun–Hays photos are left out: recompressing those q75 originals at q75 is nearly lossless, which says
@@ -25,6 +26,6 @@ while IFS= read -r f; do
 done < <( (ls "$DATA"/imagenet-sample/*.JPEG | grep -v "'" | awk 'NR % 50 == 7'; ls -S "$DATA"/t91/* | head -10) )
 for s in ${STRENGTHS:-1 1.25 1.5 1.75 2 2.5 3}; do
   target/release/aetool eval --task denoise --jpeg ${QUALITIES:-10,20,30,40,50,60} \
-    --strength "$s" --per-image --json "$OUT/sample" > "$OUT/s$s.json"
+    --strength "$s" --per-image --json ${WEIGHTS:+--weights "$WEIGHTS"} "$OUT/sample" > "$OUT/s$s.json"
 done
 python3 scripts/calibrate_jpeg_boost.py "$OUT"/s*.json
