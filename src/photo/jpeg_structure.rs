@@ -174,13 +174,10 @@ fn ijg_quality(table: &[u16; 64]) -> u8 {
             .map(|(&t, b)| (f64::from(t), f64::from(b)))
     };
     let free = |&(t, _): &(f64, f64)| t > 1.0 && t < 255.0;
-    let (t, b) = if pairs().any(|p| free(&p)) {
-        pairs()
-            .filter(free)
-            .fold((0.0, 0.0), |(t, b), p| (t + p.0, b + p.1))
-    } else {
-        pairs().fold((0.0, 0.0), |(t, b), p| (t + p.0, b + p.1))
-    };
+    let any_free = pairs().any(|p| free(&p));
+    let (t, b) = pairs()
+        .filter(|p| !any_free || free(p))
+        .fold((0.0, 0.0), |(t, b), p| (t + p.0, b + p.1));
     let scale = 100.0 * t / b;
     let q = if scale <= 100.0 {
         (200.0 - scale) / 2.0

@@ -193,12 +193,12 @@ impl Restorer {
         Ok(colour.then(|| "already in colour (--recolor replaces its colours)".to_string()))
     }
 
-    /// The noise level to denoise `input` at (0–255 scale), and the JPEG boost in it (1 if
-    /// none).
-    fn sigma_for(&self, input: &mut Input) -> Result<(f32, f32)> {
+    /// The noise level to denoise `input` at (0–255 scale), and the JPEG quality and factor
+    /// that raised it, if one did.
+    fn sigma_for(&self, input: &mut Input) -> Result<(f32, Option<(u8, f32)>)> {
         let (w, h) = (input.width(), input.height());
         let level = match (self.settings.sigma, &self.loaded.estimator) {
-            (Sigma::Fixed(s), _) => return Ok((s, 1.0)),
+            (Sigma::Fixed(s), _) => return Ok((s, None)),
             (Sigma::Auto, Some(est)) => {
                 input.with_rows(|rows| est.measure(w, h, rows, &self.device))??
             }
@@ -208,9 +208,10 @@ impl Restorer {
             Some(level) => level,
             None => input.with_rows(|rows| crate::maths::noise::estimate_sigma(w, h, rows))?,
         };
-        let boost = super::jpeg_boost::factor(input.meta().jpeg_quality);
+        let quality = input.meta().jpeg_quality;
+        let boost = super::jpeg_boost::factor(quality);
         let level = (level * boost * self.settings.strength).clamp(0.0, MAX_SIGMA);
-        Ok((level, boost))
+        Ok((level, quality.filter(|_| boost != 1.0).map(|q| (q, boost))))
     }
 
     /// What restoring `input` makes, before any pixel: the net's scale × its size, held as
@@ -277,13 +278,9 @@ impl Restorer {
         };
         match self.loaded.spec.task {
             Task::Denoise => {
-                let (sigma, boost) = self.sigma_for(input)?;
+                let (sigma, jpeg_boost) = self.sigma_for(input)?;
                 details.sigma = Some(sigma);
-                details.jpeg_boost = input
-                    .meta()
-                    .jpeg_quality
-                    .filter(|_| boost != 1.0)
-                    .map(|q| (q, boost));
+                details.jpeg_boost = jpeg_boost;
                 let encode = |win: &[f32]| denoise_input(win, sigma);
                 let mut done = |mut band: Band, win: &Window| {
                     win.copy_alpha_to(&mut band);

@@ -843,9 +843,12 @@ fn to_u8(v: f32) -> u8 {
 /// Output: same size, values on the 8-bit grid. Fails only for sides over 65535 px (or an empty
 /// image).
 pub(crate) fn jpeg(img: &Rgb32FImage, quality: u8) -> ImageResult<Rgb32FImage> {
-    let decoded =
-        image::load_from_memory_with_format(&jpeg_file(img, quality)?, ImageFormat::Jpeg)?;
-    Ok(decoded.into_rgb32f())
+    jpeg_decode(&jpeg_file(img, quality)?)
+}
+
+/// The pixels of a JPEG file made by [`jpeg_file`], as [`jpeg`] returns them.
+pub(crate) fn jpeg_decode(file: &[u8]) -> ImageResult<Rgb32FImage> {
+    Ok(image::load_from_memory_with_format(file, ImageFormat::Jpeg)?.into_rgb32f())
 }
 
 /// The JPEG file [`jpeg`] decodes.

@@ -22,7 +22,7 @@ pub use data::Dataset;
 use data::MemoryBudget;
 /// JPEG round trip at an IJG quality with 4:2:0 chroma (the training degradation's encoder),
 /// for `aetool eval`'s JPEG protocols.
-pub(crate) use degrade::jpeg_file;
+pub(crate) use degrade::{jpeg_decode, jpeg_file};
 pub use pairs::{Degradation, Pair};
 
 use crate::models::{ModelKind, Task};

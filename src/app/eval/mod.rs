@@ -131,10 +131,9 @@ impl From<Vec<f32>> for Made {
 fn jpeg_rgb(rgb: &[f32], w: usize, h: usize, quality: u8) -> Result<Made> {
     let img = Rgb32FImage::from_raw(w as u32, h as u32, rgb.to_vec()).expect("sized buffer");
     let file = crate::train::jpeg_file(&img, quality).context("JPEG round trip")?;
-    let decoded = image::load_from_memory_with_format(&file, image::ImageFormat::Jpeg)
-        .context("JPEG round trip")?;
+    let decoded = crate::train::jpeg_decode(&file).context("JPEG round trip")?;
     Ok(Made {
-        rgb: decoded.into_rgb32f().into_raw(),
+        rgb: decoded.into_raw(),
         jpeg_quality: io::jpeg_quality(&file),
     })
 }
