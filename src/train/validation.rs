@@ -4,6 +4,7 @@ use super::batch::{to_tensors, Batch};
 use super::colour_targets::{downsample_ab, ColourCoder};
 use super::{Dataset, Hyper};
 use crate::models::{level_from_log, Net, NoiseEstimator, Task};
+use crate::pipeline::restore::DEFAULT_WORK_SIZE;
 use anyhow::Result;
 use candle_core::{Device, Module, Tensor};
 use image::imageops::{self, FilterType};
@@ -16,7 +17,8 @@ fn psnr01(mse: f64) -> f64 {
 
 /// Fixed validation set: centre crops of the held-out images with a fixed degradation (σ = 25
 /// for classic denoise; the realistic mixture drawn from a fixed seed otherwise), plus the
-/// baseline's PSNR on it.
+/// baseline's PSNR on it. Crops are twice the training patch, except colorize's: the whole
+/// centre square at [`DEFAULT_WORK_SIZE`].
 pub(super) struct Validation {
     input: Tensor,
     target: Tensor,
@@ -28,7 +30,12 @@ pub(super) struct Validation {
 impl Validation {
     pub(super) fn new(data: &Dataset, h: &Hyper, device: &Device) -> Result<Self> {
         let deg = h.degradation((!h.realistic).then_some(25.0));
-        let side = deg.clean_side(h.patch * 2);
+        let side = match h.task {
+            // The scale `aetool colorize` predicts colour at (the photo's short side at the default
+            // `--work-size`), which lies inside the training crops' range of scales.
+            Task::Colorize => DEFAULT_WORK_SIZE,
+            _ => deg.clean_side(h.patch * 2),
+        };
         let zoom = (h.zoom().0 + h.zoom().1) / 2.0;
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
         let mut batch = Batch::default();
@@ -58,7 +65,10 @@ impl Validation {
             batch.push(pair);
         }
         let hv = Hyper {
-            patch: h.patch * 2,
+            patch: match h.task {
+                Task::Colorize => side,
+                _ => h.patch * 2,
+            },
             ..h.clone()
         };
         let (input, target) = to_tensors(&batch, &hv, data.val.len(), device)?;
