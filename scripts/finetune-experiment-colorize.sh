@@ -64,7 +64,8 @@ train() { # name, then finetune flags
 }
 if [ ! -f runs/nodogs-base.safetensors ]; then
   echo "training the base without dogs (log: runs/nodogs-cls.log, runs/nodogs-lowlr.log)"
-  train nodogs-cls --from runs/v01-colorize.safetensors --steps 8000 --lr 1e-3 --seed 0 --val-every 250
+  [ -f runs/nodogs-cls.safetensors ] ||
+    train nodogs-cls --from runs/v01-colorize.safetensors --steps 8000 --lr 1e-3 --seed 0 --val-every 250
   # The branch starts from the last step (the run's output holds its best held-out step): write it
   # from the final checkpoint, as train-bundled.sh does for colorize-cls-8000.
   if [ ! -f runs/nodogs-cls-8000.safetensors ]; then
