@@ -18,7 +18,7 @@
 #
 #   scripts/finetune-experiment-colorize.sh 2>&1 | tee runs/finetune-experiment-colorize.log
 #
-# STEPS (default 300) sets the fine-tuning steps, FT_FLAGS adds finetune flags (e.g. "--lr 1e-4"), OUT
+# A fold whose scores exist is not run again. STEPS (default 300) sets the fine-tuning steps, FT_FLAGS adds finetune flags (e.g. "--lr 1e-4"), OUT
 # (default runs/dogs-experiment/folds) where the folds' weights and scores go; NO_BUILD=1 reuses
 # target/release/aetool. Skips cleanly without ../shared/data.
 set -euo pipefail
@@ -35,7 +35,7 @@ BIN=target/release/aetool
 is_dog() { local wnid=${1%%_*}; [[ ! "$wnid" < n02085620 && ! "$wnid" > n02113978 ]]; }
 
 # The split, as symbolic links: train-nodogs/ mirrors the training folders without the dogs; fold<k>/.
-rm -rf "$work/train-nodogs" "$work"/fold? "$work"/tune?
+rm -rf "$work/train-nodogs" "$work"/fold[0-3] "$work"/tune[0-3]
 for sub in "$DATA"/*/; do mkdir -p "$work/train-nodogs/$(basename "$sub")"; done
 for k in 0 1 2 3; do mkdir -p "$work/fold$k" "$work/tune$k"; done
 i=0
@@ -79,14 +79,17 @@ fi
 # 2. The folds.
 mkdir -p "$out"
 for k in 0 1 2 3; do
-  # shellcheck disable=SC2086 # FT_FLAGS is a list of flags
-  "$BIN" finetune --task colorize --dir "$work/tune$k" --from runs/nodogs-base.safetensors \
-    --steps "$STEPS" --val-every 50 --checkpoint-every 1000 ${FT_FLAGS:-} \
-    -o "$out/fold$k.safetensors" 2>&1 | grep -v '^aetool: skipping'
-  rm -f "$out/fold$k.ckpt.safetensors"
-  "$BIN" eval --task colorize "$work/fold$k" --weights "$out/fold$k.safetensors" \
-    --compare runs/nodogs-base.safetensors --per-image --json > "$out/fold$k.json"
-  "$BIN" eval --task colorize "$work/fold$k" --weights bundled --per-image --json > "$out/bundled$k.json"
+  [ -f "$out/fold$k.json" ] || {
+    # shellcheck disable=SC2086 # FT_FLAGS is a list of flags
+    "$BIN" finetune --task colorize --dir "$work/tune$k" --from runs/nodogs-base.safetensors \
+      --steps "$STEPS" --val-every 50 --checkpoint-every 1000 ${FT_FLAGS:-} \
+      -o "$out/fold$k.safetensors" 2>&1 | grep -v '^aetool: skipping'
+    rm -f "$out/fold$k.ckpt.safetensors"
+    "$BIN" eval --task colorize "$work/fold$k" --weights "$out/fold$k.safetensors" \
+      --compare runs/nodogs-base.safetensors --per-image --json > "$out/fold$k.json.part"
+    mv "$out/fold$k.json.part" "$out/fold$k.json"
+  }
+  "$BIN" eval --task colorize "$work/fold$k" --per-image --json > "$out/bundled$k.json"
 done
 
 # 3. The figures.
