@@ -18,9 +18,11 @@
 #
 #   scripts/finetune-experiment-colorize.sh 2>&1 | tee runs/finetune-experiment-colorize.log
 #
-# A fold whose scores exist is not run again. STEPS (default 300) sets the fine-tuning steps, FT_FLAGS adds finetune flags (e.g. "--lr 1e-4"), OUT
-# (default runs/dogs-experiment/folds) where the folds' weights and scores go; NO_BUILD=1 reuses
-# target/release/aetool. Skips cleanly without ../shared/data.
+# A fold whose scores exist is not run again. STEPS (default 300) sets the fine-tuning steps, VAL_EVERY
+# (default 50) how often its validation may pick a step (VAL_EVERY=STEPS: the last step, unless the base
+# scores better), FT_FLAGS adds finetune flags (e.g. "--lr 1e-4"), OUT (default runs/dogs-experiment/folds)
+# where the folds' weights and scores go; NO_BUILD=1 reuses target/release/aetool. Skips cleanly without
+# ../shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-300}
@@ -82,7 +84,7 @@ for k in 0 1 2 3; do
   [ -f "$out/fold$k.json" ] || {
     # shellcheck disable=SC2086 # FT_FLAGS is a list of flags
     "$BIN" finetune --task colorize --dir "$work/tune$k" --from runs/nodogs-base.safetensors \
-      --steps "$STEPS" --val-every 50 --checkpoint-every 1000 ${FT_FLAGS:-} \
+      --steps "$STEPS" --val-every "${VAL_EVERY:-50}" --checkpoint-every 1000 ${FT_FLAGS:-} \
       -o "$out/fold$k.safetensors" 2>&1 | grep -v '^aetool: skipping'
     rm -f "$out/fold$k.ckpt.safetensors"
     "$BIN" eval --task colorize "$work/fold$k" --weights "$out/fold$k.safetensors" \
