@@ -64,6 +64,9 @@ train() { # name, then finetune flags
   "$BIN" finetune --task colorize --dir "$work/train-nodogs" --batch 8 --checkpoint-every 100 \
     -o "runs/$name.safetensors" "${resume[@]}" "$@" >> "runs/$name.log" 2>&1
 }
+# checkpoints/ holds the base made on 2026-12-02; delete the copy in runs/ to train it again.
+[ -f runs/nodogs-base.safetensors ] || [ ! -f checkpoints/colorize-nodogs-base.safetensors ] ||
+  cp checkpoints/colorize-nodogs-base.safetensors runs/nodogs-base.safetensors
 if [ ! -f runs/nodogs-base.safetensors ]; then
   echo "training the base without dogs (log: runs/nodogs-cls.log, runs/nodogs-lowlr.log)"
   [ -f runs/nodogs-cls.safetensors ] ||
