@@ -20,7 +20,7 @@
 #
 # A fold whose scores exist is not run again. STEPS (default 300) sets the fine-tuning steps, VAL_EVERY
 # (default 50) how often its validation may pick a step (VAL_EVERY=STEPS: the last step, unless the base
-# scores better), FT_FLAGS adds finetune flags (e.g. "--lr 1e-4"), OUT (default runs/dogs-experiment/folds)
+# scores better), FT_FLAGS adds finetune flags (e.g. "--lr 3e-4"; colorize defaults to 1e-4), OUT (default runs/dogs-experiment/folds)
 # where the folds' weights and scores go; NO_BUILD=1 reuses target/release/aetool. Skips cleanly without
 # ../shared/data.
 set -euo pipefail

@@ -216,7 +216,7 @@ pub struct FinetuneArgs {
     /// Crop side in (input) pixels.
     #[arg(long)]
     pub patch: Option<u32>,
-    /// Peak learning rate (default 3e-4 when fine-tuning, 2e-3 from scratch).
+    /// Peak learning rate (default 3e-4 when fine-tuning, 1e-4 for colorize, 2e-3 from scratch).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Denoise / upscale: what the inputs are degraded with. `realistic`: camera noise, JPEG,

@@ -89,7 +89,13 @@ impl Hyper {
             steps: 2000,
             batch: d.batch,
             patch: d.patch,
-            lr: if from_scratch { 2e-3 } else { 3e-4 },
+            lr: match (from_scratch, kind.task()) {
+                (true, _) => 2e-3,
+                // The colour classifier forgets its palette fast on a small folder: on the README's
+                // dog experiment 1e-4 gained +1.64 dB over the base where 3e-4 gained +1.11.
+                (false, Task::Colorize) => 1e-4,
+                (false, _) => 3e-4,
+            },
             warmup: 100,
             seed: 0,
             clip: 1.0,
