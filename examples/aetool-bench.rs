@@ -1,6 +1,6 @@
 //! CPU benchmark of aetool's convolution paths: stock candle conv2d, the im2col path, the fused
-//! implicit-GEMM op (the direct path) and Winograd F(4×4, 3×3) (inference only), side by side in
-//! one run (interleaved, medians of `--reps` runs).
+//! implicit-GEMM op (the direct path) and Winograd F(4×4, 3×3) (the product's path), side by side
+//! in one run (interleaved, medians of `--reps` runs).
 //!
 //! ```text
 //! cargo run --release --example aetool-bench -- [--reps N] [--only ops|layers|models]
@@ -11,10 +11,12 @@
 //! 512×512 *output*), training step time (forward + MSE + backward + AdamW) at batch 16 of 64×64
 //! (upscale: 48×48 low-resolution inputs), GFLOP/s, and peak memory: how far the resident set
 //! grew above its size just before the run (freed heap handed back first), i.e. the working
-//! memory of that forward pass or training step. Winograd runs forward passes only (a net whose
-//! weights are loaded is prepared for it: `Net::prepare_inference`); `layers` compares it with the
-//! direct path on every 3×3 conv shape of the shipped models. GFLOP/s always count the direct
-//! conv's multiply-adds, so Winograd's figure is an effective rate.
+//! memory of that forward pass or training step. `winograd` is the product's path: a forward pass
+//! of loaded weights runs their 3×3 convs through Winograd prepared once
+//! (`Net::prepare_inference`), a training step through the fused op, whose forward and `dx` convs
+//! use Winograd too (`dw` stays the implicit GEMM); `fused` is the direct path everywhere.
+//! `layers` compares the two on every 3×3 conv shape of the shipped models. GFLOP/s always count
+//! the direct conv's multiply-adds, so Winograd's figure is an effective rate.
 //! The machine's load average is printed too: other jobs sharing the cores slow every path.
 
 use aetool::models::{ModelKind, ModelSpec, Net};
@@ -37,21 +39,6 @@ fn impl_name(i: ConvImpl) -> &'static str {
         ConvImpl::Im2col => "im2col + matmul",
         ConvImpl::Fused => "fused implicit GEMM",
         ConvImpl::Winograd => "winograd F(4x4,3x3)",
-    }
-}
-
-/// The paths that can run a training step (Winograd is forward-only); with `--impls winograd`
-/// alone, the fused op that training uses.
-fn trainable(impls: &[ConvImpl]) -> Vec<ConvImpl> {
-    let paths: Vec<ConvImpl> = impls
-        .iter()
-        .copied()
-        .filter(|&i| i != ConvImpl::Winograd)
-        .collect();
-    if paths.is_empty() {
-        vec![ConvImpl::Fused]
-    } else {
-        paths
     }
 }
 
@@ -224,12 +211,6 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
         ),
     ];
     for (label, n, h, w, c, co, bwd) in shapes {
-        let impls = if bwd {
-            trainable(impls)
-        } else {
-            impls.to_vec()
-        };
-        let impls = &impls[..];
         let k = 3;
         let x = Var::randn(0f32, 1., (n, h, w, c), &dev)?;
         let wt = Var::randn(0f32, 0.05, (k * k * c, co), &dev)?;
@@ -244,6 +225,7 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
         let probe_nchw = probe.permute((0, 3, 1, 2))?.contiguous()?;
         let wino = Winograd::new(&wt, &b)?;
         let rows = measure(impls, reps, |imp| {
+            set_conv_impl(imp);
             let (y, p) = match imp {
                 // Stock: candle's conv2d on NCHW tensors (no bias), as a candle user would write it.
                 ConvImpl::Candle => (x_nchw.conv2d(&w_oihw, 1, 1, 1, 1)?, &probe_nchw),
@@ -254,13 +236,16 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
                         .reshape((n, h, w, co))?,
                     &probe,
                 ),
+                // Training: the fused op, which runs Winograd inside unless `Fused` is set.
                 ConvImpl::Fused => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
+                ConvImpl::Winograd if bwd => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
                 ConvImpl::Winograd => (wino.forward(&x, false)?, &probe),
             };
             if bwd {
                 let grads = (y * p)?.sum_all()?.backward()?;
                 drop(grads);
             }
+            set_conv_impl(ConvImpl::default());
             Ok(())
         })?;
         let flop = 2.0 * (n * h * w * k * k * c * co) as f64 * if bwd { 3.0 } else { 1.0 };
@@ -399,14 +384,14 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
     let train_px = (bn * lr_side * lr_side * s * s) as f64;
     let train_flop = 3.0 * 2.0 * train_net.macs_per_pixel() * train_px;
-    let impls = &trainable(impls)[..];
     let rows = measure(impls, reps, |imp| {
         set_conv_impl(imp);
-        let loss = train_net
+        let step = train_net
             .forward(&xb)
-            .and_then(|y| (y - &target)?.sqr()?.mean_all());
+            .and_then(|y| (y - &target)?.sqr()?.mean_all())
+            .and_then(|loss| opt.backward_step(&loss));
         set_conv_impl(ConvImpl::default());
-        opt.backward_step(&loss?)?;
+        step?;
         Ok(())
     })?;
     print_rows(

@@ -2,9 +2,10 @@
 //!
 //! The models keep activations channels-last (`[N, H, W, C]`). On the CPU a k×k convolution is
 //! [`conv2d_nhwc`]: one fused op (blocked implicit GEMM + bias + optional ReLU, with its own
-//! backward); on a GPU [`crate::models::Conv`] uses candle's own conv2d. Inference nets (loaded
-//! weights: `Net::prepare_inference`) run their 3×3 convs through [`Winograd`] instead: forward
-//! only, with the kernel transformed once.
+//! backward; 3×3 convs over 8+ channels run its forward and input-gradient convs through
+//! [`Winograd`], the kernel transformed per call); on a GPU [`crate::models::Conv`] uses candle's
+//! own conv2d. Inference nets (loaded weights: `Net::prepare_inference`) run their 3×3 convs
+//! through [`Winograd`] with the kernel transformed once, at load.
 //!
 //! For tests and the benchmark (`examples/aetool-bench.rs`) only — the `bench` feature, which
 //! the crate's dev-dependency on itself turns on — [`im2col`] is the older, unfused path (a
@@ -31,11 +32,12 @@ mod switch {
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub enum ConvImpl {
         /// The product's path (the default): [`super::Winograd`] for the 3×3 convs that
-        /// `prepare_inference` prepared, [`super::conv2d_nhwc`] for every other conv.
+        /// `prepare_inference` prepared, [`super::conv2d_nhwc`] (Winograd inside for 3×3 convs
+        /// over 8+ channels) for every other conv.
         #[default]
         Winograd,
-        /// [`super::conv2d_nhwc`] for every conv, prepared or not: fused implicit GEMM, bias
-        /// and ReLU (the direct path).
+        /// [`super::conv2d_nhwc`] for every conv, prepared or not, always on its implicit GEMM:
+        /// fused implicit GEMM, bias and ReLU (the direct path), forward and backward.
         Fused,
         /// [`super::im2col`] + candle matmul + broadcast bias add + separate ReLU.
         Im2col,

@@ -52,13 +52,23 @@ impl Winograd {
                 b.shape()
             );
         }
-        let c_in = rows / 9;
         let w = w.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Self {
-            u: transform::kernel(&w, c_in, c_out),
-            bias: b.to_vec1::<f32>()?,
+        Ok(Self::from_slices(&w, b.to_vec1::<f32>()?))
+    }
+
+    /// As [`Winograd::new`] from raw data: `w` `[9·c_in, c_out]`, `bias` `[c_out]` (`c_out` ≥ 1).
+    /// The training path ([`super::conv2d_nhwc`]) prepares its 3×3 convs this way on every call:
+    /// the kernel transform costs about 36·`c_in`·`c_out`·8 flops, a few percent of one 64×64
+    /// image's conv.
+    pub(crate) fn from_slices(w: &[f32], bias: Vec<f32>) -> Self {
+        let c_out = bias.len();
+        let c_in = w.len() / (9 * c_out);
+        debug_assert_eq!(w.len(), 9 * c_in * c_out);
+        Self {
+            u: transform::kernel(w, c_in, c_out),
+            bias,
             c_in,
-        })
+        }
     }
 
     /// `relu?(conv3×3(x, w) + b)`: `[N, H, W, c_in]` → `[N, H, W, c_out]` (CPU, f32). The result
@@ -111,11 +121,36 @@ struct Op<'a> {
     relu: bool,
 }
 
-impl Op<'_> {
+impl Winograd {
+    /// `relu?(conv3×3(x, w) + b)` of `x` `[n, h, w, c_in]` (contiguous) → `[n, h, w, c_out]`.
+    pub(crate) fn run(&self, x: &[f32], (n, h, w): (usize, usize, usize), relu: bool) -> Vec<f32> {
+        let (c, co) = (self.c_in, self.c_out());
+        debug_assert_eq!(x.len(), n * h * w * c);
+        let mut y = vec![0f32; n * h * w * co];
+        if !y.is_empty() {
+            // Groups of whole tile rows: about one block each, and enough groups for every core.
+            let tiles_x = w.div_ceil(M);
+            let tiles_y = h.div_ceil(M);
+            let by_block = (self.block_tiles() / tiles_x).max(1);
+            let by_threads = (n * tiles_y)
+                .div_ceil(4 * rayon::current_num_threads())
+                .max(1);
+            let rows = by_block.min(by_threads);
+            y.par_chunks_mut(h * w * co)
+                .zip(x.par_chunks(h * w * c))
+                .for_each(|(img, x)| {
+                    img.par_chunks_mut(rows * M * w * co)
+                        .enumerate()
+                        .for_each(|(g, y)| self.tile_rows(x, (h, w), g * rows, relu, y));
+                });
+        }
+        y
+    }
+
     /// The output of one image `x` `[h, w, c_in]` from tile row `ty0` on: `y` holds whole tile
     /// rows `[rows, w, c_out]` (the last may be cut by the image's bottom edge).
-    fn tile_rows(&self, x: &[f32], (h, w): (usize, usize), ty0: usize, y: &mut [f32]) {
-        let (k, c, co) = (self.conv, self.conv.c_in, self.conv.c_out());
+    fn tile_rows(&self, x: &[f32], (h, w): (usize, usize), ty0: usize, relu: bool, y: &mut [f32]) {
+        let (k, c, co) = (self, self.c_in, self.c_out());
         let tiles_x = w.div_ceil(M);
         let count = y.len() / (w * co);
         let tiles = count.div_ceil(M) * tiles_x;
@@ -150,7 +185,7 @@ impl Op<'_> {
                 }
                 // Rows of `y` from this block's first tile row on.
                 let from = (first / tiles_x) * M * w * co;
-                transform::output_block(m, blk, &k.bias, self.relu, &mut y[from..]);
+                transform::output_block(m, blk, &k.bias, relu, &mut y[from..]);
             }
         });
     }
@@ -168,24 +203,7 @@ impl CustomOp1 for Op<'_> {
             bail!("winograd: input has {c} channels, the conv takes {c_in}");
         }
         let x = f32_slice(storage, layout, "winograd conv")?;
-        let mut y = vec![0f32; n * h * w * co];
-        if !y.is_empty() {
-            // Groups of whole tile rows: about one block each, and enough groups for every core.
-            let tiles_x = w.div_ceil(M);
-            let tiles_y = h.div_ceil(M);
-            let by_block = (self.conv.block_tiles() / tiles_x).max(1);
-            let by_threads = (n * tiles_y)
-                .div_ceil(4 * rayon::current_num_threads())
-                .max(1);
-            let rows = by_block.min(by_threads);
-            y.par_chunks_mut(h * w * co)
-                .zip(x.par_chunks(h * w * c))
-                .for_each(|(img, x)| {
-                    img.par_chunks_mut(rows * M * w * co)
-                        .enumerate()
-                        .for_each(|(g, y)| self.tile_rows(x, (h, w), g * rows, y));
-                });
-        }
+        let y = self.conv.run(x, (n, h, w), self.relu);
         Ok((CpuStorage::F32(y), Shape::from((n, h, w, co))))
     }
 }
