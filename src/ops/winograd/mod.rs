@@ -1,5 +1,6 @@
 //! Winograd F(4×4, 3×3) convolution for inference: `relu?(conv3×3(x, w) + b)`, stride 1, "same"
-//! zero padding, channels-last, forward only (training keeps [`super::conv2d_nhwc`]).
+//! zero padding, channels-last, forward only (no gradient of its own: [`super::conv2d_nhwc`] calls
+//! it for its forward and input-gradient convs, through [`Winograd::from_slices`] and [`Winograd::run`]).
 //!
 //! The kernel is transformed once ([`Winograd::new`], at weight load): `U[ξ]`, 36 matrices
 //! `[c_in, c_out]`. The output is cut into 4×4 tiles (the last row and column of tiles may hang
