@@ -236,10 +236,11 @@ fn bench_ops(impls: &[ConvImpl], reps: usize) -> Result<()> {
                         .reshape((n, h, w, co))?,
                     &probe,
                 ),
+                ConvImpl::Winograd if !bwd => (wino.forward(&x, false)?, &probe),
                 // Training: the fused op, which runs Winograd inside unless `Fused` is set.
-                ConvImpl::Fused => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
-                ConvImpl::Winograd if bwd => (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe),
-                ConvImpl::Winograd => (wino.forward(&x, false)?, &probe),
+                ConvImpl::Fused | ConvImpl::Winograd => {
+                    (conv2d_nhwc(&x, &wt, &b, k, false)?, &probe)
+                }
             };
             if bwd {
                 let grads = (y * p)?.sum_all()?.backward()?;

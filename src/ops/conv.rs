@@ -248,14 +248,20 @@ fn forward_padded(xp: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bo
     y
 }
 
-/// `relu?(conv(x, w) + bias)` for unpadded `[n, h, w, c]` input (no bias: zeros).
+/// `relu?(conv(x, w) + bias)` for unpadded `[n, h, w, c]` input.
 fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     if winograd_pays(&g) {
-        let bias = bias.map_or_else(|| vec![0.0; g.co], <[f32]>::to_vec);
-        return Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu);
+        return winograd(x, &g, w, bias, relu);
     }
     let (xp, _) = pad(x, &g, None, false);
     forward_padded(&xp, g, w, bias, relu)
+}
+
+/// [`forward`] of a 3×3 conv through [`Winograd`], its kernel transformed for this call (no
+/// bias: zeros).
+fn winograd(x: &[f32], g: &Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    let bias = bias.map_or_else(|| vec![0.0; g.co], <[f32]>::to_vec);
+    Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu)
 }
 
 /// Fewest 4×4 output tiles (over the batch) for which [`conv2d_nhwc`] runs a 3×3 conv through
@@ -263,15 +269,18 @@ fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> V
 /// channels: the coarse U-Net levels) cost what the 4× fewer multiplies save. Measured on whole
 /// training steps (`aetool-bench --only models --impls fused,winograd`, 2 threads): with no
 /// threshold colorize's step was 26 % slower than the direct path; from 512 or 2,048 tiles on,
-/// the upscalers' steps are 13–23 % faster and the denoiser's and colorizer's even (±5 %).
+/// the upscalers' steps are 12–23 % faster and the denoiser's and colorizer's even within the
+/// machine's run-to-run noise (0.86–1.20×; docs/performance.md).
 const WINOGRAD_MIN_TILES: usize = 2048;
 
 /// Whether conv `g` runs through [`Winograd`]: 3×3, enough input channels
 /// ([`Winograd::pays_off`]) and at least [`WINOGRAD_MIN_TILES`] tiles. Its error against the
 /// direct path is a few 1e-6 of the output's (tests below), far under a training step's noise.
 fn winograd_pays(g: &Geom) -> bool {
-    let tiles = g.n * g.h.div_ceil(4) * g.w.div_ceil(4);
-    g.k == 3 && Winograd::pays_off(g.c) && tiles >= WINOGRAD_MIN_TILES && !direct_forced()
+    g.k == 3
+        && Winograd::pays_off(g.c)
+        && Winograd::tiles(g.n, g.h, g.w) >= WINOGRAD_MIN_TILES
+        && !direct_forced()
 }
 
 /// The benchmark's and tests' [`super::ConvImpl::Fused`]: the direct path for every conv.
@@ -436,7 +445,7 @@ impl CustomOp3 for FusedConv {
         let dx = if x.track_op() {
             let wt = with_f32(w, op, |w| Ok(flipped_transposed(w, &g)))?;
             let dx = if winograd_pays(&go) {
-                forward(&unpad(&dzp, &go), go, &wt, None, false)
+                winograd(&unpad(&dzp, &go), &go, &wt, None, false)
             } else {
                 forward_padded(&dzp, go, &wt, None, false)
             };
