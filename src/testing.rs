@@ -124,18 +124,31 @@ pub fn small_specs() -> Vec<ModelSpec> {
     ]
 }
 
-/// A network for `spec` on the CPU with its variables; every variable is moved off its
-/// initial value by Gaussian noise of standard deviation `jitter` (0: the initial values, with
-/// zero-initialised last layers), so that every layer and gradient path is live.
+/// A network for `spec` on the CPU with its variables. With `jitter` 0 the variables keep their
+/// initial values (zero-initialised last layers: candle's unseeded initialisers). Otherwise
+/// every variable is redrawn from a Gaussian seeded by its name, of standard deviation its
+/// initial root-mean-square plus `jitter`, so that every layer and gradient path is live and a
+/// test sees the same network on every run (an unseeded draw of a width-4 net left a ReLU dead
+/// for the whole input about one run in forty).
 pub fn random_net(spec: &ModelSpec, jitter: f32) -> (Net, VarMap) {
     let vm = VarMap::new();
     let net = Net::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), spec)
         .expect("build a test network");
     if jitter > 0.0 {
-        for var in vm.all_vars() {
-            let noise = Tensor::randn(0f32, jitter, var.shape(), &Device::Cpu).expect("noise");
-            var.set(&(var.as_tensor() + noise).expect("add noise"))
-                .expect("set variable");
+        for (name, var) in vm.data().lock().expect("varmap lock").iter() {
+            let rms = var
+                .as_tensor()
+                .sqr()
+                .and_then(|t| t.mean_all())
+                .and_then(|t| t.to_scalar::<f32>())
+                .expect("rms of a variable")
+                .sqrt();
+            let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            let values = Rng(seed | 1).normals(var.elem_count(), rms + jitter);
+            let t = Tensor::from_vec(values, var.shape(), &Device::Cpu).expect("redrawn values");
+            var.set(&t).expect("set variable");
         }
     }
     (net, vm)
@@ -199,6 +212,17 @@ impl Rng {
     /// Uniform in `[0, 1)`, 24 bits.
     pub fn unit(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// `len` Gaussian draws of mean 0 and standard deviation `std` (Box–Muller).
+    pub fn normals(&mut self, len: usize, std: f32) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                let u = 1.0 - self.unit(); // (0, 1]: ln(u) is finite
+                let v = self.unit();
+                std * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+            })
+            .collect()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
