@@ -8,6 +8,7 @@
 //! The random downscale (zoom < 1) of each crop removes JPEG artefacts and sensor noise from
 //! the clean targets, as the Real-ESRGAN / DnCNN training recipes do.
 
+use crate::maths::colour_metrics::is_already_colour;
 use anyhow::{bail, Result};
 use image::imageops::{self, FilterType};
 use image::{Rgb32FImage, RgbImage};
@@ -80,7 +81,16 @@ impl Dataset {
     /// Loads every image under `dir` (recursively; hidden and non-image files ignored, broken
     /// ones skipped with a reason) whose short side is at least `min_side`, within `budget`, and
     /// splits off a validation set chosen by `seed`.
-    pub fn load(dir: &Path, min_side: u32, seed: u64, budget: MemoryBudget) -> Result<Self> {
+    /// With `colour_only` (colorize) a photo without colour — grey, or toned the same at every
+    /// lightness, as [`is_already_colour`] tells — is skipped too: a colorizer would learn to
+    /// paint grey from it.
+    pub fn load(
+        dir: &Path,
+        min_side: u32,
+        colour_only: bool,
+        seed: u64,
+        budget: MemoryBudget,
+    ) -> Result<Self> {
         let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
             .follow_links(true)
             .into_iter()
@@ -105,6 +115,8 @@ impl Dataset {
                 Ok(img) => {
                     if img.width().min(img.height()) < min_side {
                         skipped.push((f, format!("smaller than {min_side} px on its short side")));
+                    } else if colour_only && !has_colour(&img) {
+                        skipped.push((f, NO_COLOUR.to_string()));
                     } else {
                         images.push(img);
                     }
@@ -137,6 +149,22 @@ impl Dataset {
             left_out,
         })
     }
+}
+
+/// Why a colorize training photo without colour is skipped.
+pub const NO_COLOUR: &str = "no colour (grey or toned): a colorizer cannot learn colours from it";
+
+/// Whether `img` holds colour that varies at a given lightness (see [`is_already_colour`]).
+fn has_colour(img: &RgbImage) -> bool {
+    let w = img.width() as usize;
+    is_already_colour(w, img.height() as usize, |y, out| {
+        let start = y * w * 3;
+        out.extend(
+            img.as_raw()[start..start + w * 3]
+                .iter()
+                .map(|&v| f32::from(v) / 255.0),
+        );
+    })
 }
 
 /// Width × height from the file's header (0 when unreadable: decoding will report why).
@@ -315,6 +343,36 @@ mod tests {
         let picks: std::collections::HashSet<Vec<bool>> =
             (0..8).map(|s| pick_within(&sizes, 100, s)).collect();
         assert!(picks.len() > 1, "the seed chooses the subset");
+    }
+
+    #[test]
+    fn colorize_training_skips_photos_without_colour() {
+        let dir = tempfile::tempdir().unwrap();
+        let save = |name: &str, img: &RgbImage| img.save(dir.path().join(name)).unwrap();
+        save("a-colour.png", &gradient(64, 48));
+        save("b-colour.png", &gradient(48, 64));
+        let grey = RgbImage::from_fn(64, 48, |x, _| image::Rgb([(x * 4) as u8; 3]));
+        save("c-grey.png", &grey);
+        // Sepia: the colour follows the lightness, so it is no colour to learn from.
+        let sepia = RgbImage::from_fn(64, 48, |x, _| {
+            let v = (x * 4) as f32;
+            image::Rgb([v.min(255.0) as u8, (v * 0.85) as u8, (v * 0.65) as u8])
+        });
+        save("d-sepia.png", &sepia);
+        let budget = MemoryBudget::default();
+        let all = Dataset::load(dir.path(), 32, false, 0, budget).unwrap();
+        assert_eq!((all.train.len() + all.val.len(), all.skipped.len()), (4, 0));
+        let colour = Dataset::load(dir.path(), 32, true, 0, budget).unwrap();
+        assert_eq!(colour.train.len() + colour.val.len(), 2);
+        let skipped: Vec<_> = colour
+            .skipped
+            .iter()
+            .map(|(f, why)| (f.file_name().unwrap().to_str().unwrap(), why.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [("c-grey.png", NO_COLOUR), ("d-sepia.png", NO_COLOUR)]
+        );
     }
 
     #[test]

@@ -218,7 +218,13 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
         (0, None)
     };
     let budget = MemoryBudget::default();
-    let data = Dataset::load(&cfg.dir, h.min_side(), h.seed, budget)?;
+    let data = Dataset::load(
+        &cfg.dir,
+        h.min_side(),
+        h.task == Task::Colorize,
+        h.seed,
+        budget,
+    )?;
     let progress = Progress::new(Kind::Steps, h.steps, cfg.quiet);
     announce(&progress, cfg, &model, &data, budget);
     let val = Validation::new(&data, h, &cfg.device)?;
