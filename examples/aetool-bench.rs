@@ -10,8 +10,10 @@
 //! Prints, per op shape and per shipped model: forward MP/s on one 512×512 image (for upscale: a
 //! 512×512 *output*), training step time (forward + MSE + backward + AdamW) at batch 16 of 64×64
 //! (upscale: 48×48 low-resolution inputs), GFLOP/s, and peak memory: how far the resident set
-//! grew above its size just before the run (freed heap handed back first), i.e. the working
-//! memory of that forward pass or training step. `winograd` is the product's path: a forward pass
+//! grew above its size just before a cold run (freed heap handed back first), i.e. the working
+//! memory of that forward pass or training step, with that cold run's time. The timed runs are
+//! warm (no heap trim between them), as a folder's photos run one after another; until the
+//! ninth session every timed run was cold, on both sides (`scripts/bench_torch.py` too). `winograd` is the product's path: a forward pass
 //! of loaded weights runs their 3×3 convs through Winograd prepared once
 //! (`Net::prepare_inference`), a training step through the fused op, whose forward and `dx` convs
 //! use Winograd too (`dw` stays the implicit GEMM); `fused` is the direct path everywhere.
@@ -115,65 +117,69 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// One measured configuration: a closure per implementation, run interleaved.
-struct Sample {
-    secs: Vec<f64>,
-    cpu: Vec<f64>,
+/// What one implementation measured: median wall and CPU seconds of the timed runs, peak memory
+/// growth (MiB) and the wall seconds of the cold run.
+struct Row {
+    secs: f64,
+    cpu: f64,
     rss: f64,
+    cold: f64,
 }
 
+/// Runs `f` for each implementation: a warm-up, then one **cold** run after handing freed heap
+/// back to the kernel (its peak memory growth is the working memory; its time includes faulting
+/// fresh pages in), then `reps` timed runs interleaved across implementations without trimming —
+/// the steady state of a tool working through a folder, which reuses freed memory.
 fn measure<F: FnMut(ConvImpl) -> Result<()>>(
     impls: &[ConvImpl],
     reps: usize,
     mut f: F,
-) -> Result<Vec<(f64, f64, f64)>> {
-    let mut samples: Vec<Sample> = impls
-        .iter()
-        .map(|_| Sample {
-            secs: vec![],
-            cpu: vec![],
-            rss: 0.0,
-        })
-        .collect();
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
     for &imp in impls {
-        f(imp)?; // warm-up (allocations, thread pool, page faults)
+        f(imp)?; // warm-up (thread pool, lazily built tables)
+        trim_heap();
+        reset_peak_rss();
+        let before = status_mib("VmRSS:");
+        let t = Instant::now();
+        f(imp)?;
+        rows.push(Row {
+            secs: 0.0,
+            cpu: 0.0,
+            rss: status_mib("VmHWM:") - before,
+            cold: t.elapsed().as_secs_f64(),
+        });
     }
+    let mut samples = vec![(Vec::new(), Vec::new()); impls.len()];
     for _ in 0..reps {
-        for (s, &imp) in samples.iter_mut().zip(impls) {
-            trim_heap();
-            reset_peak_rss();
-            let before = status_mib("VmRSS:");
+        for ((secs, cpu), &imp) in samples.iter_mut().zip(impls) {
             let (t, c) = (Instant::now(), process_cpu_secs());
             f(imp)?;
-            s.secs.push(t.elapsed().as_secs_f64());
-            s.cpu.push(process_cpu_secs() - c);
-            s.rss = s.rss.max(status_mib("VmHWM:") - before);
+            secs.push(t.elapsed().as_secs_f64());
+            cpu.push(process_cpu_secs() - c);
         }
     }
-    Ok(samples
-        .into_iter()
-        .map(|mut s| (median(&mut s.secs), median(&mut s.cpu), s.rss))
-        .collect())
+    for (row, (mut secs, mut cpu)) in rows.iter_mut().zip(samples) {
+        row.secs = median(&mut secs);
+        row.cpu = median(&mut cpu);
+    }
+    Ok(rows)
 }
 
-fn print_rows(
-    title: &str,
-    impls: &[ConvImpl],
-    rows: &[(f64, f64, f64)],
-    work: impl Fn(f64) -> String,
-) {
+fn print_rows(title: &str, impls: &[ConvImpl], rows: &[Row], work: impl Fn(f64) -> String) {
     println!("{title}");
-    let (base, base_cpu) = (rows[0].0, rows[0].1);
-    for (&imp, &(t, cpu, rss)) in impls.iter().zip(rows) {
+    let (base, base_cpu) = (rows[0].secs, rows[0].cpu);
+    for (&imp, r) in impls.iter().zip(rows) {
         println!(
-            "  {:<24} {:>9.2} ms  {}  cpu {:>8.1} ms  peak mem +{:>4.0} MiB  speedup ×{:.2} (cpu ×{:.2})",
+            "  {:<24} {:>9.2} ms  {}  cpu {:>8.1} ms  peak mem +{:>4.0} MiB  cold {:>8.2} ms  speedup ×{:.2} (cpu ×{:.2})",
             impl_name(imp),
-            t * 1e3,
-            work(t),
-            cpu * 1e3,
-            rss,
-            base / t,
-            base_cpu / cpu
+            r.secs * 1e3,
+            work(r.secs),
+            r.cpu * 1e3,
+            r.rss,
+            r.cold * 1e3,
+            base / r.secs,
+            base_cpu / r.cpu
         );
     }
 }

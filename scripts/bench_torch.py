@@ -8,8 +8,9 @@ architectures (denoise U-Net, upscale x2 / x4 SR nets, colorize classifier Color
 Figures: forward MP/s on one image with a 512x512 *output* (upscale: 256x256 / 128x128 input),
 training step (forward + MSE + backward + AdamW) at batch 16 of 64x64 (upscale: 48x48
 low-resolution input), GFLOP/s (training counted as 3x the forward FLOPs, as aetool-bench does),
-peak memory: growth of the resident set above its size just before the run (freed heap trimmed
-first; Linux: /proc/self/clear_refs + VmHWM), as in aetool-bench. Medians of --reps runs.
+peak memory: growth of the resident set above its size just before a cold run (freed heap trimmed
+first; Linux: /proc/self/clear_refs + VmHWM) and that run's time, as in aetool-bench. Times are medians of
+--reps warm runs (no trim between them).
 
 The architectures mirror src/models/{trunk,unet,srnet,colornet}.rs: channels-last pixel (un)shuffle order differs
 from PyTorch's, which changes no cost. FLOPs are counted from the convolutions, like aetool's
@@ -190,24 +191,29 @@ def macs_per_output_pixel(model, c_in, side, scale):
 
 
 def measure(fn, reps):
+    """A warm-up, one cold run after a heap trim (its peak memory growth and time), then `reps`
+    warm timed runs without trimming (the steady state of a folder's photos), as aetool-bench."""
     fn()  # warm-up
-    times, cpus, rss = [], [], 0.0
+    trim_heap()
+    reset_peak_rss()
+    before = status_mib("VmRSS:")
+    t = time.perf_counter()
+    fn()
+    cold = time.perf_counter() - t
+    rss = status_mib("VmHWM:") - before
+    times, cpus = [], []
     for _ in range(reps):
-        trim_heap()
-        reset_peak_rss()
-        before = status_mib("VmRSS:")
         t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
-        rss = max(rss, status_mib("VmHWM:") - before)
-    return statistics.median(times), statistics.median(cpus), rss
+    return statistics.median(times), statistics.median(cpus), rss, cold
 
 
-def fmt(t, cpu, rss, work):
+def fmt(t, cpu, rss, cold, work):
     return (
         f"  {'pytorch':<24} {t * 1e3:>9.2f} ms  {work}  cpu {cpu * 1e3:>8.1f} ms  "
-        f"peak mem +{rss:>4.0f} MiB"
+        f"peak mem +{rss:>4.0f} MiB  cold {cold * 1e3:>8.2f} ms"
     )
 
 
@@ -231,10 +237,10 @@ def bench_ops(reps, mf):
                 with torch.no_grad():
                     m(x)
 
-        t, cpu, rss = measure(run, reps)
+        t, cpu, rss, cold = measure(run, reps)
         flop = 2.0 * n * hw * hw * 9 * c * co * (3 if bwd else 1)
         print(label)
-        print(fmt(t, cpu, rss, f"{flop / t / 1e9:>6.1f} GFLOP/s"))
+        print(fmt(t, cpu, rss, cold, f"{flop / t / 1e9:>6.1f} GFLOP/s"))
 
 
 def bench_model(name, reps, mf):
@@ -252,9 +258,9 @@ def bench_model(name, reps, mf):
         with torch.inference_mode():
             model(x)
 
-    t, cpu, rss = measure(fwd, reps)
+    t, cpu, rss, cold = measure(fwd, reps)
     print(f"  forward, one {side}x{side} input -> 512x512 output")
-    print(fmt(t, cpu, rss, f"{out_px / t / 1e6:>6.3f} MP/s {2 * macs * out_px / t / 1e9:>6.1f} GFLOP/s"))
+    print(fmt(t, cpu, rss, cold, f"{out_px / t / 1e6:>6.3f} MP/s {2 * macs * out_px / t / 1e9:>6.1f} GFLOP/s"))
 
     bn, lr = 16, (64 if s == 1 else 48)
     xb = torch.rand(bn, c_in, lr, lr).to(memory_format=mf)
@@ -268,10 +274,10 @@ def bench_model(name, reps, mf):
         loss.backward()
         opt.step()
 
-    t, cpu, rss = measure(step, reps)
+    t, cpu, rss, cold = measure(step, reps)
     train_px = bn * (lr * s) ** 2
     print(f"  training step, {bn}x{lr}x{lr} input (fwd+bwd+AdamW)")
-    print(fmt(t, cpu, rss, f"{3 * 2 * macs * train_px / t / 1e9:>6.1f} GFLOP/s (3x fwd FLOPs)"))
+    print(fmt(t, cpu, rss, cold, f"{3 * 2 * macs * train_px / t / 1e9:>6.1f} GFLOP/s (3x fwd FLOPs)"))
 
 
 def main():

@@ -88,10 +88,29 @@ impl Conv {
     }
 }
 
+/// Whether prepared convs run Winograd: always in the product; tests and the benchmark may switch
+/// the CPU path with [`ops::set_conv_impl`].
+fn winograd_in_use() -> bool {
+    #[cfg(any(test, feature = "bench"))]
+    return ops::conv_impl() == ops::ConvImpl::Winograd;
+    #[cfg(not(any(test, feature = "bench")))]
+    true
+}
+
 impl Conv {
     /// `relu(conv(x))`; on the CPU the ReLU is fused into the convolution (forward and backward).
     pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
         self.run(x, true)
+    }
+
+    /// `residual + conv(x)` (`residual` shaped like the output): with Winograd prepared the sum
+    /// is taken in the conv's output transform, with no extra pass over memory; otherwise the
+    /// conv, then the add (the same value, bit for bit).
+    pub fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        match &self.winograd {
+            Some(w) if x.device().is_cpu() && winograd_in_use() => w.forward_add(x, residual),
+            _ => residual + self.run(x, false)?,
+        }
     }
 
     /// On the CPU Winograd when prepared, else the fused op; candle's conv2d on a GPU (tests
@@ -201,7 +220,7 @@ impl ResBlock {
 
 impl Module for ResBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x + self.conv2.forward(&self.conv1.forward_relu(x)?)?
+        self.conv2.forward_add(&self.conv1.forward_relu(x)?, x)
     }
 }
 

@@ -261,7 +261,7 @@ fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> V
 /// bias: zeros).
 fn winograd(x: &[f32], g: &Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     let bias = bias.map_or_else(|| vec![0.0; g.co], <[f32]>::to_vec);
-    Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu)
+    Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu, None)
 }
 
 /// Fewest 4×4 output tiles (over the batch) for which [`conv2d_nhwc`] runs a 3×3 conv through

@@ -19,7 +19,7 @@ mod tests;
 mod transform;
 
 use super::{f32_slice, sgemm};
-use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::cell::RefCell;
 use transform::{Block, M, POINTS};
@@ -83,6 +83,13 @@ impl Winograd {
         x.contiguous()?.apply_op1_no_bwd(&Op { conv: self, relu })
     }
 
+    /// `residual + conv3×3(x, w) + b` (a residual block's second conv and skip in one pass):
+    /// `x` `[N, H, W, c_in]`, `residual` `[N, H, W, c_out]` (CPU, f32). No gradient.
+    pub fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        x.contiguous()?
+            .apply_op2_no_bwd(&residual.contiguous()?, &AddOp { conv: self })
+    }
+
     fn c_out(&self) -> usize {
         self.bias.len()
     }
@@ -122,11 +129,20 @@ thread_local! {
 }
 
 impl Winograd {
-    /// `relu?(conv3×3(x, w) + b)` of `x` `[n, h, w, c_in]` (contiguous) → `[n, h, w, c_out]`.
-    pub(crate) fn run(&self, x: &[f32], (n, h, w): (usize, usize, usize), relu: bool) -> Vec<f32> {
+    /// `relu?(conv3×3(x, w) + b)` of `x` `[n, h, w, c_in]` (contiguous) → `[n, h, w, c_out]`,
+    /// plus `residual` `[n, h, w, c_out]` when given (added in the output transform: no extra
+    /// pass over memory; the same sum, bit for bit, as adding it afterwards).
+    pub(crate) fn run(
+        &self,
+        x: &[f32],
+        (n, h, w): (usize, usize, usize),
+        relu: bool,
+        residual: Option<&[f32]>,
+    ) -> Vec<f32> {
         let (c, co) = (self.c_in, self.c_out());
         debug_assert_eq!(x.len(), n * h * w * c);
         let mut y = vec![0f32; n * h * w * co];
+        debug_assert!(residual.is_none_or(|r| r.len() == y.len()));
         if !y.is_empty() {
             // Groups of whole tile rows: about one block each, and enough groups for every core.
             let tiles_x = w.div_ceil(M);
@@ -136,20 +152,33 @@ impl Winograd {
                 .div_ceil(4 * rayon::current_num_threads())
                 .max(1);
             let rows = by_block.min(by_threads);
-            y.par_chunks_mut(h * w * co)
+            let (img, group) = (h * w * co, rows * M * w * co);
+            y.par_chunks_mut(img)
                 .zip(x.par_chunks(h * w * c))
-                .for_each(|(img, x)| {
-                    img.par_chunks_mut(rows * M * w * co)
-                        .enumerate()
-                        .for_each(|(g, y)| self.tile_rows(x, (h, w), g * rows, relu, y));
+                .enumerate()
+                .for_each(|(i, (y, x))| {
+                    y.par_chunks_mut(group).enumerate().for_each(|(g, y)| {
+                        // The residual's values for these output rows, laid out as `y`.
+                        let res = residual.map(|r| &r[i * img + g * group..][..y.len()]);
+                        self.tile_rows(x, (h, w), g * rows, relu, res, y)
+                    });
                 });
         }
         y
     }
 
     /// The output of one image `x` `[h, w, c_in]` from tile row `ty0` on: `y` holds whole tile
-    /// rows `[rows, w, c_out]` (the last may be cut by the image's bottom edge).
-    fn tile_rows(&self, x: &[f32], (h, w): (usize, usize), ty0: usize, relu: bool, y: &mut [f32]) {
+    /// rows `[rows, w, c_out]` (the last may be cut by the image's bottom edge), plus
+    /// `residual` (laid out as `y`) when given.
+    fn tile_rows(
+        &self,
+        x: &[f32],
+        (h, w): (usize, usize),
+        ty0: usize,
+        relu: bool,
+        residual: Option<&[f32]>,
+        y: &mut [f32],
+    ) {
         let (k, c, co) = (self, self.c_in, self.c_out());
         let tiles_x = w.div_ceil(M);
         let count = y.len() / (w * co);
@@ -185,7 +214,8 @@ impl Winograd {
                 }
                 // Rows of `y` from this block's first tile row on.
                 let from = (first / tiles_x) * M * w * co;
-                transform::output_block(m, blk, &k.bias, relu, &mut y[from..]);
+                let res = residual.map(|r| &r[from..]);
+                transform::output_block(m, blk, &k.bias, relu, res, &mut y[from..]);
             }
         });
     }
@@ -209,7 +239,40 @@ impl CustomOp1 for Op<'_> {
             bail!("winograd: input has {c} channels, the conv takes {c_in}");
         }
         let x = f32_slice(storage, layout, "winograd conv")?;
-        let y = self.conv.run(x, (n, h, w), self.relu);
+        let y = self.conv.run(x, (n, h, w), self.relu, None);
+        Ok((CpuStorage::F32(y), Shape::from((n, h, w, co))))
+    }
+}
+
+/// The candle op of [`Winograd::forward_add`]: input 1 the conv's input, input 2 the residual.
+struct AddOp<'a> {
+    conv: &'a Winograd,
+}
+
+impl CustomOp2 for AddOp<'_> {
+    fn name(&self) -> &'static str {
+        "winograd-conv3x3-add-nhwc"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = l1.shape().dims4()?;
+        let (c_in, co) = (self.conv.c_in, self.conv.c_out());
+        if c != c_in || l2.shape().dims() != [n, h, w, co] {
+            bail!(
+                "winograd: input {:?} and residual {:?} do not fit a {c_in}→{co} conv",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let x = f32_slice(s1, l1, "winograd conv")?;
+        let r = f32_slice(s2, l2, "winograd residual")?;
+        let y = self.conv.run(x, (n, h, w), false, Some(r));
         Ok((CpuStorage::F32(y), Shape::from((n, h, w, co))))
     }
 }

@@ -132,3 +132,33 @@ fn a_wrong_channel_count_is_refused() -> Result<()> {
     assert!(conv.forward(&x, false).is_err());
     Ok(())
 }
+
+#[test]
+fn forward_add_is_the_conv_plus_the_residual_bit_for_bit() -> Result<()> {
+    let dev = Device::Cpu;
+    // Sizes that are not multiples of a tile, over several blocks and tile-row groups.
+    for (n, h, w, c, co) in [(1, 7, 9, 8, 8), (2, 33, 70, 16, 12), (1, 5, 300, 48, 48)] {
+        let mut rng = StdRng::seed_from_u64((n * 97 + h * 13 + w + c * 7 + co) as u64);
+        let x = Tensor::from_vec(normal(&mut rng, n * h * w * c, 1.0), (n, h, w, c), &dev)?;
+        let r = Tensor::from_vec(normal(&mut rng, n * h * w * co, 1.0), (n, h, w, co), &dev)?;
+        let wt = Tensor::from_vec(normal(&mut rng, 9 * c * co, 0.2), (9 * c, co), &dev)?;
+        let b = Tensor::from_vec(normal(&mut rng, co, 0.5), co, &dev)?;
+        let conv = Winograd::new(&wt, &b)?;
+        let fused = conv.forward_add(&x, &r)?.flatten_all()?.to_vec1::<f32>()?;
+        let apart = (&r + conv.forward(&x, false)?)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        assert_eq!(fused, apart, "{n}×{h}×{w}, {c}→{co}");
+    }
+    let wrong = Tensor::zeros((1, 7, 9, 7), candle_core::DType::F32, &dev)?;
+    let conv = Winograd::new(
+        &Tensor::zeros((72, 8), candle_core::DType::F32, &dev)?,
+        &Tensor::zeros(8, candle_core::DType::F32, &dev)?,
+    )?;
+    let x = Tensor::zeros((1, 7, 9, 8), candle_core::DType::F32, &dev)?;
+    assert!(
+        conv.forward_add(&x, &wrong).is_err(),
+        "residual of the wrong shape"
+    );
+    Ok(())
+}

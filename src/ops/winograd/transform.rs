@@ -297,15 +297,23 @@ fn input_tile<const L: usize>(
 
 dispatch! {
     /// `Y = Aᵀ m A + bias` of a block's tiles, ReLU'd when `relu`, from the GEMM products `m`
-    /// `[36, stride, co]` (`co = bias.len()`), written into `y`: the output rows from the block's
-    /// first tile row on, `[rows, w, co]` (tile pixels below `h` or right of `w` are dropped).
-    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, y: &mut [f32]) => output_block_body
+    /// `[36, stride, co]` (`co = bias.len()`), plus `residual` where given (laid out as `y`),
+    /// written into `y`: the output rows from the block's first tile row on, `[rows, w, co]`
+    /// (tile pixels below `h` or right of `w` are dropped).
+    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, residual: Option<&[f32]>, y: &mut [f32]) => output_block_body
 }
 
 /// See [`output_block`]: per tile and run of lanes, the whole 2-D transform in registers
 /// (columns, then rows), written straight into the output.
 #[inline(always)]
-fn output_block_body(m: &[f32], blk: Block, bias: &[f32], relu: bool, y: &mut [f32]) {
+fn output_block_body(
+    m: &[f32],
+    blk: Block,
+    bias: &[f32],
+    relu: bool,
+    residual: Option<&[f32]>,
+    y: &mut [f32],
+) {
     let co = bias.len();
     let row0 = blk.origin(0).0;
     for t in 0..blk.count {
@@ -316,22 +324,26 @@ fn output_block_body(m: &[f32], blk: Block, bias: &[f32], relu: bool, y: &mut [f
             rows: M.min(blk.h - y0),
             cols: M.min(blk.w - x0),
             relu,
+            residual,
         };
         by_lanes!(co, output_tile(m, t * co, blk.stride * co, bias, &tile, y));
     }
 }
 
 /// Where one output tile goes: its first pixel `at` in the output, the output's row length (in
-/// floats), how many of its rows and columns lie in the image, and the ReLU.
-struct OutTile {
+/// floats), how many of its rows and columns lie in the image, the ReLU, and the residual to add
+/// (laid out as the output).
+struct OutTile<'a> {
     at: usize,
     row: usize,
     rows: usize,
     cols: usize,
     relu: bool,
+    residual: Option<&'a [f32]>,
 }
 
-/// Lanes `at..at + L` of one tile's `Y = Aᵀ m A + bias` (point `ξ` of `m` at `base + ξ·step`).
+/// Lanes `at..at + L` of one tile's `Y = Aᵀ m A + bias` (point `ξ` of `m` at `base + ξ·step`),
+/// plus the residual's values at the same places when given.
 #[inline(always)]
 fn output_tile<const L: usize>(
     at: usize,
@@ -358,7 +370,12 @@ fn output_tile<const L: usize>(
         for (j, r) in output_1d(row).into_iter().enumerate().take(tile.cols) {
             let r = r + bias;
             let r = if tile.relu { r.relu() } else { r };
-            store(y, tile.at + i * tile.row + j * co + at, r);
+            let to = tile.at + i * tile.row + j * co + at;
+            let r = match tile.residual {
+                Some(res) => load(res, to) + r,
+                None => r,
+            };
+            store(y, to, r);
         }
     }
 }
