@@ -52,9 +52,9 @@ wait
 # (commit "Denoise mixture: 20 % JPEG artefacts alone…"); stage 1 above ran with the earlier mixture
 # (30 % Gaussian, no artefact-only draws: check out 861ccac to re-run stage 1 exactly).
 RAYON_NUM_THREADS=1 run denoise-real2 denoise-real --task denoise --steps 2000 --lr 2e-4 --seed 4 --val-every 200 &
-# Colorize stages 1-2 ran before finetune skipped photos without colour (ninth session): they trained on the
-# 23 grey ImageNet photos too. Today's binary leaves those out (a note per file); check out 4fb5d92 to re-run
-# the colorize stages exactly.
+# Colorize stages 1-2 ran before finetune skipped photos without colour (ninth session): they trained on all
+# 1,603 photos. Today's binary leaves 52 out (a note per file): the 23 grey ImageNet photos and 29 nearly
+# monochrome ones (a bison in snow, a grey whippet); check out 4fb5d92 to re-run the colorize stages exactly.
 # Stage 2 (colorize): a low-learning-rate branch from the end of colorize-cls (the bundled colorizer: its
 # best held-out step, 400, is kept). (An earlier branch from step 3,700, `colorize-lowlr`, was bundled for a
 # while; checkpoints/README.md has its figures.)
