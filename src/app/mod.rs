@@ -127,7 +127,20 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
     })
 }
 
+/// candle runs its elementwise ops (the gradient sums of `backward`, AdamW, residual adds) on a
+/// spinning thread pool of its own beside rayon's. On 2 cores one thread for them made training
+/// steps of the denoiser and the upscalers 8–16 % faster and the colorizer's 3–9 % slower
+/// (`CANDLE_NUM_THREADS=1 aetool-bench --only models`, docs/performance.md), so training sets it
+/// for those tasks unless the user has set it. Called before any tensor op: candle reads the
+/// variable once, when its pool starts.
+fn elementwise_threads(task: args::TaskArg) {
+    if task != args::TaskArg::Colorize && std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 fn finetune(args: &args::FinetuneArgs) -> Result<Status> {
+    elementwise_threads(args.task);
     let cfg = config::finetune(args)?;
     // Temp files of weights or checkpoints a killed run left beside the output.
     let folder = cfg.output.parent().filter(|p| !p.as_os_str().is_empty());
