@@ -13,7 +13,8 @@
 //! grew above its size just before a cold run (freed heap handed back first), i.e. the working
 //! memory of that forward pass or training step, with that cold run's time. The timed runs are
 //! warm (no heap trim between them), as a folder's photos run one after another; until the
-//! ninth session every timed run was cold, on both sides (`scripts/bench_torch.py` too). `winograd` is the product's path: a forward pass
+//! ninth session every timed run was cold, on both sides (`scripts/bench_torch.py` too).
+//! `winograd` is the product's path: a forward pass
 //! of loaded weights runs their 3×3 convs through Winograd prepared once
 //! (`Net::prepare_inference`), a training step through the fused op, whose forward and `dx` convs
 //! use Winograd too (`dw` stays the implicit GEMM); `fused` is the direct path everywhere.
@@ -135,7 +136,8 @@ fn measure<F: FnMut(ConvImpl) -> Result<()>>(
     reps: usize,
     mut f: F,
 ) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
+    // Per implementation: (peak memory growth, cold seconds).
+    let mut cold = Vec::new();
     for &imp in impls {
         f(imp)?; // warm-up (thread pool, lazily built tables)
         trim_heap();
@@ -143,12 +145,7 @@ fn measure<F: FnMut(ConvImpl) -> Result<()>>(
         let before = status_mib("VmRSS:");
         let t = Instant::now();
         f(imp)?;
-        rows.push(Row {
-            secs: 0.0,
-            cpu: 0.0,
-            rss: status_mib("VmHWM:") - before,
-            cold: t.elapsed().as_secs_f64(),
-        });
+        cold.push((status_mib("VmHWM:") - before, t.elapsed().as_secs_f64()));
     }
     let mut samples = vec![(Vec::new(), Vec::new()); impls.len()];
     for _ in 0..reps {
@@ -159,11 +156,16 @@ fn measure<F: FnMut(ConvImpl) -> Result<()>>(
             cpu.push(process_cpu_secs() - c);
         }
     }
-    for (row, (mut secs, mut cpu)) in rows.iter_mut().zip(samples) {
-        row.secs = median(&mut secs);
-        row.cpu = median(&mut cpu);
-    }
-    Ok(rows)
+    Ok(samples
+        .into_iter()
+        .zip(cold)
+        .map(|((mut secs, mut cpu), (rss, cold))| Row {
+            secs: median(&mut secs),
+            cpu: median(&mut cpu),
+            rss,
+            cold,
+        })
+        .collect())
 }
 
 fn print_rows(title: &str, impls: &[ConvImpl], rows: &[Row], work: impl Fn(f64) -> String) {
