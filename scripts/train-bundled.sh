@@ -95,6 +95,11 @@ RAYON_NUM_THREADS=2 run est-long denoise-deep --task denoise --estimator-only --
 cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
+# aetool 0.1 wrote paths into their provenance; name the data set (0.1's train/: 818 photos) and the base instead.
+V01_DATA="train at aetool 0.1 (cbsd432, imagenet-sample: 295 photos, t91)"
+python3 scripts/relabel_provenance.py weights/denoise-gaussian.safetensors "$V01_DATA" denoise-c3.safetensors
+python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01_DATA" upscale-x2.safetensors
+python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
 cp runs/est-long-last.safetensors weights/denoise.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-real.safetensors weights/upscale-x2.safetensors

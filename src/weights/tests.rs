@@ -82,3 +82,27 @@ fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> R
     assert!(err.contains("variants of denoise: gaussian"), "{err}");
     Ok(())
 }
+
+#[test]
+fn bundled_provenance_names_data_sets_not_training_machine_paths() -> Result<()> {
+    let dev = Device::Cpu;
+    for kind in ModelKind::ALL {
+        let sources = std::iter::once(Source::Bundled).chain(
+            bundled_variants(kind)
+                .into_iter()
+                .map(|v| Source::BundledVariant(v.to_string())),
+        );
+        for source in sources {
+            let loaded = load(&source, kind, &dev)?;
+            for field in ["data", "base"] {
+                let value = loaded.provenance[field].as_str().unwrap_or_default();
+                assert!(
+                    !value.is_empty() && !value.contains('/') && !value.contains(".."),
+                    "{}: provenance {field} {value:?} is a path, not a name",
+                    loaded.origin
+                );
+            }
+        }
+    }
+    Ok(())
+}
