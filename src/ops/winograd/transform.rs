@@ -24,6 +24,7 @@ pub const A: usize = 6;
 /// Points of a transformed tile (`A²`): one GEMM each.
 pub const POINTS: usize = A * A;
 
+use std::mem::MaybeUninit;
 use std::ops::{Add, Mul, Sub};
 
 /// `G` of the kernel transform, exact (the kernel is transformed once, in f64).
@@ -171,6 +172,14 @@ fn store<const L: usize>(d: &mut [f32], at: usize, v: Lanes<L>) {
     }
 }
 
+/// Writes `v` to lanes `at..at + L` of the not yet initialised output `d`.
+#[inline(always)]
+fn store_out<const L: usize>(d: &mut [MaybeUninit<f32>], at: usize, v: Lanes<L>) {
+    for (d, v) in d[at..at + L].iter_mut().zip(v.0) {
+        d.write(v);
+    }
+}
+
 /// Runs `$step::<L>(at, ...)` over channels `0..$n`: 16 lanes at a time, then 8, then 1.
 macro_rules! by_lanes {
     ($n:expr, $step:ident($($arg:expr),*)) => {{
@@ -299,8 +308,9 @@ dispatch! {
     /// `Y = Aᵀ m A + bias` of a block's tiles, ReLU'd when `relu`, from the GEMM products `m`
     /// `[36, stride, co]` (`co = bias.len()`), plus `residual` where given (laid out as `y`),
     /// written into `y`: the output rows from the block's first tile row on, `[rows, w, co]`
-    /// (tile pixels below `h` or right of `w` are dropped).
-    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, residual: Option<&[f32]>, y: &mut [f32]) => output_block_body
+    /// (tile pixels below `h` or right of `w` are dropped). Every channel of every pixel of the
+    /// block's tiles that lies in the image is written, so `y` may start uninitialised.
+    pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, residual: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) => output_block_body
 }
 
 /// See [`output_block`]: per tile and run of lanes, the whole 2-D transform in registers
@@ -312,7 +322,7 @@ fn output_block_body(
     bias: &[f32],
     relu: bool,
     residual: Option<&[f32]>,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     let co = bias.len();
     let row0 = blk.origin(0).0;
@@ -352,7 +362,7 @@ fn output_tile<const L: usize>(
     step: usize,
     bias: &[f32],
     tile: &OutTile,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     // cols[b] = column b of Aᵀ m.
     let mut cols = [[Lanes([0f32; L]); M]; A];
@@ -375,7 +385,7 @@ fn output_tile<const L: usize>(
                 Some(res) => load(res, to) + r,
                 None => r,
             };
-            store(y, to, r);
+            store_out(y, to, r);
         }
     }
 }
