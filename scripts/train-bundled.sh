@@ -90,6 +90,11 @@ RAYON_NUM_THREADS=2 run est-long denoise-deep --task denoise --estimator-only --
     --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8 --val-every 200 --resume \
     -o runs/est-long-last.safetensors > runs/est-long-last.log 2>&1
 }
+# Stage 5 (x2): 3,000 more steps on the upscale mixture with less blur and more JPEG (tenth session; commit
+# "Upscale mixture: …"). The upscale stages above ran with the earlier mixture (50 % blur, 75 % JPEG, 20 % clean
+# bicubic): check out e1d2678 to re-run them exactly.
+RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 run upscale-x2-jpeg upscale-x2-real --task upscale -x2 --steps 3000 \
+  --lr 3e-4 --seed 12 --val-every 250 -j 1
 # The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
 # (`--variant gaussian` for denoise, `--variant clean` for upscale).
 cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
@@ -102,6 +107,6 @@ python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01
 python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
 cp runs/est-long-last.safetensors weights/denoise.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
-cp runs/upscale-x2-real.safetensors weights/upscale-x2.safetensors
+cp runs/upscale-x2-jpeg.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors
 echo "weights/ updated; rebuild to bundle them: cargo build --release"

@@ -80,19 +80,24 @@ pub const CLEAN_JPEG_QUALITY: (u8, u8) = (60, 95);
 pub const FIRST_JPEG_QUALITY: (u8, u8) = (50, 95);
 
 /// Upscale: probability of the classic clean path (antialiased bicubic downscale, 8-bit; kind
-/// `"bicubic"`), which keeps the quality on clean input.
-pub const P_UP_CLASSIC: f64 = 0.2;
+/// `"bicubic"`), which keeps the quality on clean input (the `clean` variants serve that best).
+/// (aetool 0.2's first upscalers: 0.2.)
+pub const P_UP_CLASSIC: f64 = 0.1;
 /// Upscale, realistic path: probability of a Gaussian blur of the clean crop before downscaling
-/// (σ in [`BLUR_SIGMA`] high-resolution pixels).
-pub const P_UP_BLUR: f64 = 0.5;
+/// (σ in [`BLUR_SIGMA`] high-resolution pixels). Blurred draws teach the net to sharpen, which
+/// also sharpens JPEG blocks: at 0.5 (aetool 0.2's first upscalers) the ×2 net gained +0.74 dB
+/// over bicubic from JPEG q50 input, at 0.25 +0.83 after the same 1,000 more steps (Set14; the
+/// noise share made no difference; checkpoints/README.md, tenth session).
+pub const P_UP_BLUR: f64 = 0.25;
 /// Upscale, realistic path: probability of a second-order degradation: first resize to an
 /// intermediate random size with mild noise / JPEG, then to the final size (kind `"real2"`).
 pub const P_UP_SECOND_ORDER: f64 = 0.2;
 /// Upscale, realistic path: probability of noise at low resolution, half plain Gaussian with σ in
 /// [`UP_GAUSS_SIGMA`], half camera-pipeline noise with mid-grey σ in [`UP_CAMERA_SIGMA`].
 pub const P_UP_NOISE: f64 = 0.5;
-/// Upscale, realistic path: probability of a final JPEG (quality in [`UP_JPEG_QUALITY`]).
-pub const P_UP_JPEG: f64 = 0.75;
+/// Upscale, realistic path: probability of a final JPEG (quality in [`UP_JPEG_QUALITY`]): most
+/// photos on disk are JPEGs. (aetool 0.2's first upscalers: 0.75.)
+pub const P_UP_JPEG: f64 = 0.85;
 /// σ range (0–255, uniform) of Gaussian noise in the upscale profile.
 pub const UP_GAUSS_SIGMA: (f32, f32) = (1.0, 15.0);
 /// Mid-grey σ range (0–255, log-uniform) of camera noise in the upscale profile.
