@@ -4,21 +4,16 @@
 
     python3 scripts/grow_weights.py level  IN.safetensors OUT.safetensors WIDTH [SEED]
     python3 scripts/grow_weights.py blocks IN.safetensors OUT.safetensors N [SEED]
-    python3 scripts/grow_weights.py unet   IN.safetensors OUT.safetensors W1,W2,... [SEED]
 
 `level` (a U-Net, e.g. weights/denoise.safetensors, widths [24, 48, 96]) adds a coarser level of
 WIDTH channels ([24, 48, 96, WIDTH]): the old bottleneck blocks `mid.*` become the new level's encoder
 blocks `down.{L}.blocks.*`; the new `down.{L}.resample` (unshuffle + 1x1 to WIDTH), bottleneck
 `mid.*` and decoder `up.{L}.*` are added.
 `blocks` (an SR net, e.g. weights/upscale-x2.safetensors) appends residual blocks to its body up to N.
-`unet` (an SR net without one) inserts a U-Net trunk after its body, with coarser levels of widths
-W1, W2, ... below the low-resolution grid and one residual block per level (encoder, bottleneck,
-decoder): `unet.down.{l}.*`, `unet.mid.0`, `unet.up.{l}.*`.
 
 New tensors: `conv1` and `down.{L}.resample` get PyTorch's default uniform +-1/sqrt(fan_in) (aetool's own
-initialisation); every new residual block's `conv2` and `up.{L}.resample` (`unet`: `unet.up.0.resample`, the one that
-feeds the finest level) are zero, so the new blocks are identities and the new parts add nothing until
-training moves them (their gradients are not zero).
+initialisation); every new residual block's `conv2` and `up.{L}.resample` are zero, so the new blocks
+are identities and the new parts add nothing until training moves them (their gradients are not zero).
 
 Weights are `[k*k*c_in, c_out]` float32 (aetool's layout); the `config` metadata is updated and the
 provenance says what was grown. Standard library only.
@@ -64,11 +59,9 @@ def write(path, meta, tensors):
 
 
 def main():
-    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("level", "blocks", "unet"):
+    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("level", "blocks"):
         sys.exit(__doc__)
-    mode, src, dst = sys.argv[1], sys.argv[2], sys.argv[3]
-    sizes = [int(w) for w in sys.argv[4].split(",")]
-    size = sizes[0]
+    mode, src, dst, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     rng = random.Random(int(sys.argv[5]) if len(sys.argv) == 6 else 0)
     meta, tensors = read(src)
     config = json.loads(meta["config"])
@@ -104,25 +97,9 @@ def main():
             block(f"up.{level}.blocks.{i}", c)
         arch["widths"] = widths + [size]
         grown = f"widths {widths} -> {arch['widths']}"
-    elif arch.get("arch") != "srnet":
-        sys.exit(f"{src}: `{mode}` grows an SR net, this is {arch.get('arch')}")
-    elif mode == "unet":
-        if arch.get("levels"):
-            sys.exit(f"{src}: already has U-Net levels {arch['levels']}")
-        widths = [arch["width"]] + sizes
-        for l in range(len(sizes)):
-            c, down = widths[l], widths[l + 1]
-            block(f"unet.down.{l}.blocks.0", c)
-            block(f"unet.up.{l}.blocks.0", c)
-            tensors[f"unet.down.{l}.resample.weight"] = uniform([4 * c, down])
-            tensors[f"unet.down.{l}.resample.bias"] = zeros(down)
-            up = uniform([down, 4 * c]) if l > 0 else zeros(down, 4 * c)
-            tensors[f"unet.up.{l}.resample.weight"] = up
-            tensors[f"unet.up.{l}.resample.bias"] = zeros(4 * c)
-        block("unet.mid.0", widths[-1])
-        arch["levels"], arch["level_blocks"] = sizes, 1
-        grown = f"U-Net levels {sizes} after the body"
     else:
+        if arch.get("arch") != "srnet":
+            sys.exit(f"{src}: `blocks` grows an SR net, this is {arch.get('arch')}")
         if size <= arch["blocks"]:
             sys.exit(f"{src}: already has {arch['blocks']} blocks")
         for i in range(arch["blocks"], size):

@@ -70,8 +70,6 @@ pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
             scale: kind.scale(),
             width: 4,
             blocks: 1,
-            levels: vec![],
-            level_blocks: 0,
         }),
     };
     ModelSpec {
@@ -93,17 +91,14 @@ fn tiny_colornet(widths: Vec<usize>, blocks: usize) -> ColorNetConfig {
 }
 
 /// Small specs that still exercise each architecture's structure (three U-Net levels, several
-/// blocks; the ×4 SR net with a U-Net trunk), one per kind in [`ModelKind::ALL`] order: denoise,
-/// upscale ×2, ×4, colorize.
+/// blocks), one per kind in [`ModelKind::ALL`] order: denoise, upscale ×2, ×4, colorize.
 pub fn small_specs() -> Vec<ModelSpec> {
-    let sr = |scale, blocks, levels: Vec<usize>| ModelSpec {
+    let sr = |scale, blocks| ModelSpec {
         task: Task::Upscale,
         arch: Arch::Srnet(SrConfig {
             scale,
             width: 4,
             blocks,
-            level_blocks: usize::from(!levels.is_empty()),
-            levels,
         }),
         estimator: None,
     };
@@ -119,8 +114,8 @@ pub fn small_specs() -> Vec<ModelSpec> {
             }),
             estimator: Some(EstimatorConfig { width: 3 }),
         },
-        sr(2, 1, vec![]),
-        sr(4, 2, vec![6, 8]),
+        sr(2, 1),
+        sr(4, 2),
         ModelSpec {
             task: Task::Colorize,
             arch: Arch::Colornet(tiny_colornet(vec![4, 6, 8], 2)),

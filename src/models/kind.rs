@@ -135,8 +135,6 @@ impl ModelKind {
                 scale: self.scale(),
                 width: if self == Self::UpscaleX2 { 32 } else { 48 },
                 blocks: 4,
-                levels: vec![],
-                level_blocks: 0,
             }),
             Self::Colorize => Arch::Colornet(ColorNetConfig {
                 widths: vec![16, 32, 64, 128, 192],

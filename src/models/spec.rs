@@ -40,13 +40,12 @@ impl ModelSpec {
         ModelKind::new(self.task, self.scale())
     }
 
-    /// log2 of the factor input sides must be multiples of (levels − 1 for a U-Net, the U-Net
-    /// levels below the grid for an SR net).
+    /// log2 of the factor input sides must be multiples of (levels − 1 for a U-Net).
     pub fn depth_align_log2(&self) -> usize {
         match &self.arch {
             Arch::Unet(c) => c.widths.len().saturating_sub(1),
             Arch::Colornet(c) => c.widths.len().saturating_sub(1),
-            Arch::Srnet(c) => c.levels.len(),
+            Arch::Srnet(_) => 0,
         }
     }
 

@@ -3,15 +3,11 @@
 //! residual, as VDSR/ESPCN-style models do).
 //!
 //! ```text
-//! x ─ head 3×3 ─ ResBlock×b ─ [U-Net trunk] ─ 3×3 ─ (+head) ─ tail 3×3 (→ 3·s²) ─ shuffle s ─┐
-//! └──────────────── bicubic as a fixed 5×5 conv (→ 3·s²) ─ shuffle s ────────────────────(+)─ y
+//! x ─ head 3×3 ─ ResBlock×b ─ 3×3 ─ (+head) ─ tail 3×3 (→ 3·s²) ─ shuffle s ─┐
+//! └──────────────── bicubic as a fixed 5×5 conv (→ 3·s²) ─ shuffle s ───────(+)─ y
 //! ```
-//! The optional U-Net trunk (the shared [`Trunk`], `levels` coarser levels below the
-//! low-resolution grid) gives the net context for what a few residual blocks cannot see: JPEG
-//! blocks and noise blotches several low-resolution pixels wide. aetool 0.1's upscalers have none.
 
 use super::layers::{pixel_shuffle, Conv, ResBlock};
-use super::trunk::Trunk;
 use crate::maths::color::cubic_weight;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -26,17 +22,6 @@ pub struct SrConfig {
     pub width: usize,
     /// Residual blocks in the trunk.
     pub blocks: usize,
-    /// Widths of the U-Net levels after the residual blocks, each halving the low-resolution
-    /// grid (the U-Net's finest level is the trunk's `width`); empty: no U-Net.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub levels: Vec<usize>,
-    /// Residual blocks per U-Net level (encoder, bottleneck and decoder each).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub level_blocks: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// `[N, h, w, 3]` in `[0, 1]` → `[N, h·s, w·s, 3]` (unclamped; callers clamp to `[0, 1]`).
@@ -44,7 +29,6 @@ pub struct SrNet {
     cfg: SrConfig,
     head: Conv,
     body: Vec<ResBlock>,
-    unet: Option<Trunk>,
     body_tail: Conv,
     tail: Conv,
     bicubic: Conv,
@@ -82,24 +66,17 @@ fn bicubic_weight(scale: usize, device: &Device) -> Result<Tensor> {
 }
 
 impl SrNet {
-    /// Keys: `head`, `body.{i}`, `unet.*` (as [`Trunk`]'s: `unet.down.{l}.blocks.{i}`, …),
-    /// `body_tail`, `tail` (each `.weight` / `.bias`).
+    /// Keys: `head`, `body.{i}`, `body_tail`, `tail` (each `.weight` / `.bias`).
     pub fn new(vb: VarBuilder, cfg: &SrConfig) -> Result<Self> {
-        if !matches!(cfg.scale, 2 | 4) || cfg.width == 0 || cfg.levels.contains(&0) {
-            candle_core::bail!("srnet config needs scale 2 or 4 and non-zero widths: {cfg:?}");
+        if !matches!(cfg.scale, 2 | 4) || cfg.width == 0 {
+            candle_core::bail!("srnet config needs scale 2 or 4 and a non-zero width: {cfg:?}");
         }
         let (c, s2) = (cfg.width, cfg.scale * cfg.scale);
-        let widths: Vec<usize> = std::iter::once(c)
-            .chain(cfg.levels.iter().copied())
-            .collect();
         Ok(Self {
             head: Conv::new(vb.pp("head"), 3, c, 3, false)?,
             body: (0..cfg.blocks)
                 .map(|i| ResBlock::new(vb.pp("body").pp(i), c))
                 .collect::<Result<_>>()?,
-            unet: (!cfg.levels.is_empty())
-                .then(|| Trunk::new(&vb.pp("unet"), &widths, cfg.level_blocks, 0))
-                .transpose()?,
             body_tail: Conv::new(vb.pp("body_tail"), c, c, 3, false)?,
             tail: Conv::new(vb.pp("tail"), c, 3 * s2, 3, true)?,
             bicubic: Conv::fixed(bicubic_weight(cfg.scale, vb.device())?, BICUBIC_K)?,
@@ -111,16 +88,10 @@ impl SrNet {
         self.cfg.scale
     }
 
-    /// Input height and width must be multiples of this (2^levels).
-    pub fn align(&self) -> usize {
-        1 << self.cfg.levels.len()
-    }
-
-    /// Low-resolution pixels on each side that influence one output pixel (an upper bound).
+    /// Low-resolution pixels on each side that influence one output pixel.
     pub fn radius(&self) -> usize {
         let trunk = self.head.radius()
             + self.body.iter().map(ResBlock::radius).sum::<usize>()
-            + self.unet.as_ref().map_or(0, Trunk::radius)
             + self.body_tail.radius()
             + self.tail.radius();
         trunk.max(self.bicubic.radius())
@@ -133,14 +104,12 @@ impl SrNet {
             + self.body_tail.macs()
             + self.tail.macs()
             + self.bicubic.macs();
-        let unet = self.unet.as_ref().map_or(0.0, Trunk::macs_per_pixel);
-        (lr as f64 + unet) / (self.cfg.scale * self.cfg.scale) as f64
+        lr as f64 / (self.cfg.scale * self.cfg.scale) as f64
     }
 
     pub fn params(&self) -> usize {
         self.head.params()
             + self.body.iter().map(ResBlock::params).sum::<usize>()
-            + self.unet.as_ref().map_or(0, Trunk::params)
             + self.body_tail.params()
             + self.tail.params()
     }
@@ -156,9 +125,6 @@ impl SrNet {
         self.body
             .iter_mut()
             .try_for_each(ResBlock::prepare_inference)?;
-        if let Some(unet) = &mut self.unet {
-            unet.prepare_inference()?;
-        }
         self.body_tail.prepare_inference()?;
         self.tail.prepare_inference()?;
         self.bicubic.prepare_inference()
@@ -176,10 +142,6 @@ impl Module for SrNet {
         let mut h = head.clone();
         for b in &self.body {
             h = b.forward(&h)?;
-        }
-        if let Some(unet) = &self.unet {
-            let (bottom, skips) = unet.encode(h)?;
-            h = unet.decode(bottom, skips)?;
         }
         let h = (self.body_tail.forward(&h)? + head)?;
         let residual = pixel_shuffle(&self.tail.forward(&h)?, self.cfg.scale)?;

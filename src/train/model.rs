@@ -59,13 +59,6 @@ impl Model {
             device.clone(),
         );
         let net = Net::new(vb.clone(), &spec)?;
-        if !(h.patch as usize).is_multiple_of(net.align()) {
-            bail!(
-                "--patch {} is not a multiple of {}, which this model's U-Net levels need",
-                h.patch,
-                net.align()
-            );
-        }
         let estimator = spec
             .estimator
             .as_ref()
