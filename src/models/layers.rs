@@ -98,6 +98,20 @@ fn winograd_in_use() -> bool {
 }
 
 impl Conv {
+    /// Whether this conv would run as the CPU's fused training op ([`ops::conv2d_nhwc`]): a
+    /// 3×3 conv not prepared for inference, on the CPU (tests and the benchmark: on the product's
+    /// or the direct path).
+    fn trains_on_cpu(&self, x: &Tensor) -> bool {
+        #[cfg(any(test, feature = "bench"))]
+        let fused = matches!(
+            ops::conv_impl(),
+            ops::ConvImpl::Winograd | ops::ConvImpl::Fused
+        );
+        #[cfg(not(any(test, feature = "bench")))]
+        let fused = true;
+        fused && self.k == 3 && self.winograd.is_none() && x.device().is_cpu()
+    }
+
     /// `relu(conv(x))`; on the CPU the ReLU is fused into the convolution (forward and backward).
     pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
         self.run(x, true)
@@ -219,7 +233,13 @@ impl ResBlock {
 }
 
 impl Module for ResBlock {
+    /// Unprepared (training) on the CPU: one op for the whole block ([`ops::res_block_nhwc`],
+    /// the same values as the two convs and the add); otherwise conv by conv.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.conv1.trains_on_cpu(x) && self.conv2.trains_on_cpu(x) {
+            let (c1, c2) = (&self.conv1, &self.conv2);
+            return ops::res_block_nhwc(x, (&c1.weight, &c1.bias), (&c2.weight, &c2.bias));
+        }
         self.conv2.forward_add(&self.conv1.forward_relu(x)?, x)
     }
 }

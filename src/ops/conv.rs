@@ -46,13 +46,13 @@ pub fn conv2d_nhwc(x: &Tensor, w: &Tensor, b: &Tensor, k: usize, relu: bool) -> 
 
 /// Shape of one convolution: input `[n, h, w, c]`, `k×k` kernel, `co` output channels.
 #[derive(Clone, Copy, Debug)]
-struct Geom {
-    n: usize,
-    h: usize,
-    w: usize,
-    c: usize,
-    k: usize,
-    co: usize,
+pub(super) struct Geom {
+    pub(super) n: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c: usize,
+    pub(super) k: usize,
+    pub(super) co: usize,
 }
 
 impl Geom {
@@ -114,7 +114,7 @@ thread_local! {
 }
 
 /// Runs `f` on the contiguous f32 data of a CPU tensor.
-fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(super) fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     let Storage::Cpu(cpu) = &*storage else {
@@ -126,7 +126,12 @@ fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Res
 /// Zero-padded copy `[n, h + 2p, w + 2p, c]` of `[n, h, w, c]` data (`p = k/2`), optionally
 /// masked by `[y > 0]` (ReLU backward); also returns the per-channel sums of the copied values.
 /// With `p == 0` and no mask the input is borrowed as it is.
-fn pad<'a>(x: &'a [f32], g: &Geom, mask: Option<&[f32]>, sums: bool) -> (Cow<'a, [f32]>, Vec<f32>) {
+pub(super) fn pad<'a>(
+    x: &'a [f32],
+    g: &Geom,
+    mask: Option<&[f32]>,
+    sums: bool,
+) -> (Cow<'a, [f32]>, Vec<f32>) {
     let (h, w, c, p) = (g.h, g.w, g.c, g.pad());
     let (hp, wp) = (g.hp(), g.wp());
     if p == 0 && mask.is_none() && !sums {
@@ -183,7 +188,13 @@ fn pad<'a>(x: &'a [f32], g: &Geom, mask: Option<&[f32]>, sums: bool) -> (Cow<'a,
 /// of `xp` starting at pixel `origin + ky·wp + q`: the im2col matrix of that kernel row is a
 /// strided view of `xp` with row stride `c`, and the conv is `k` GEMMs (one per kernel row)
 /// accumulating into the block, with `gemm` reading the view directly.
-fn forward_padded(xp: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+pub(super) fn forward_padded(
+    xp: &[f32],
+    g: Geom,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Vec<f32> {
     let (c, k, co, wd) = (g.c, g.k, g.co, g.w);
     let (wp, kc) = (g.wp(), g.k * g.c);
     let mut y = vec![0f32; g.n * g.h * wd * co];
@@ -249,19 +260,50 @@ fn forward_padded(xp: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bo
 }
 
 /// `relu?(conv(x, w) + bias)` for unpadded `[n, h, w, c]` input.
-fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+pub(super) fn forward(x: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     if winograd_pays(&g) {
-        return winograd(x, &g, w, bias, relu);
+        return winograd(x, &g, w, bias, relu, None);
     }
     let (xp, _) = pad(x, &g, None, false);
     forward_padded(&xp, g, w, bias, relu)
 }
 
+/// `residual + conv(x, w) + bias` (no ReLU) for unpadded `[n, h, w, c]` input; Winograd adds
+/// the residual in its output transform.
+pub(super) fn forward_add(
+    x: &[f32],
+    g: Geom,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[f32],
+) -> Vec<f32> {
+    if winograd_pays(&g) {
+        return winograd(x, &g, w, bias, false, Some(residual));
+    }
+    let mut y = forward(x, g, w, bias, false);
+    add_into(&mut y, residual);
+    y
+}
+
+/// `y += r`, elementwise, over rayon's pool.
+pub(super) fn add_into(y: &mut [f32], r: &[f32]) {
+    y.par_chunks_mut(1 << 14)
+        .zip(r.par_chunks(1 << 14))
+        .for_each(|(y, r)| y.iter_mut().zip(r).for_each(|(y, r)| *y += r));
+}
+
 /// [`forward`] of a 3×3 conv through [`Winograd`], its kernel transformed for this call (no
-/// bias: zeros).
-fn winograd(x: &[f32], g: &Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+/// bias: zeros), plus `residual` when given.
+pub(super) fn winograd(
+    x: &[f32],
+    g: &Geom,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    residual: Option<&[f32]>,
+) -> Vec<f32> {
     let bias = bias.map_or_else(|| vec![0.0; g.co], <[f32]>::to_vec);
-    Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu, None)
+    Winograd::from_slices(w, bias).run(x, (g.n, g.h, g.w), relu, residual)
 }
 
 /// Fewest 4×4 output tiles (over the batch) for which [`conv2d_nhwc`] runs a 3×3 conv through
@@ -276,7 +318,7 @@ const WINOGRAD_MIN_TILES: usize = 2048;
 /// Whether conv `g` runs through [`Winograd`]: 3×3, enough input channels
 /// ([`Winograd::pays_off`]) and at least [`WINOGRAD_MIN_TILES`] tiles. Its error against the
 /// direct path is a few 1e-6 of the output's (tests below), far under a training step's noise.
-fn winograd_pays(g: &Geom) -> bool {
+pub(super) fn winograd_pays(g: &Geom) -> bool {
     g.k == 3
         && Winograd::pays_off(g.c)
         && Winograd::tiles(g.n, g.h, g.w) >= WINOGRAD_MIN_TILES
@@ -295,7 +337,7 @@ fn direct_forced() -> bool {
 }
 
 /// The interior `[n, h, w, c]` of a zero-padded `[n, h + 2p, w + 2p, c]` buffer.
-fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
+pub(super) fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
     let (p, c, wp) = (g.pad(), g.c, g.wp());
     let mut out = Vec::with_capacity(g.n * g.h * g.w * c);
     for b in 0..g.n {
@@ -310,7 +352,7 @@ fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
 /// `dw = colsᵀ · dz` (`[k·k·c, co]`) from the padded input `xp` and the padded output gradient
 /// `dzp` (`[n, h + 2p, w + 2p, co]`, zero borders): on the virtual pixels of [`forward_padded`]
 /// the junk pixels line up with `dzp`'s zero border columns, so they add nothing.
-fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
+pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
     let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
     let (wp, kc) = (g.wp(), g.k * g.c);
     let len = k * kc * co;
@@ -342,7 +384,7 @@ fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
 }
 
 /// The kernel of the input gradient: `w'[(ky, kx, o), c] = w[(k-1-ky, k-1-kx, c), o]`.
-fn flipped_transposed(w: &[f32], g: &Geom) -> Vec<f32> {
+pub(super) fn flipped_transposed(w: &[f32], g: &Geom) -> Vec<f32> {
     let (k, c, co) = (g.k, g.c, g.co);
     let mut out = vec![0f32; w.len()];
     for ky in 0..k {
@@ -445,7 +487,7 @@ impl CustomOp3 for FusedConv {
         let dx = if x.track_op() {
             let wt = with_f32(w, op, |w| Ok(flipped_transposed(w, &g)))?;
             let dx = if winograd_pays(&go) {
-                winograd(&unpad(&dzp, &go), &go, &wt, None, false)
+                winograd(&unpad(&dzp, &go), &go, &wt, None, false, None)
             } else {
                 forward_padded(&dzp, go, &wt, None, false)
             };

@@ -4,7 +4,8 @@
 //! [`conv2d_nhwc`]: one fused op (blocked implicit GEMM + bias + optional ReLU, with its own
 //! backward; 3×3 convs over 8+ channels run its forward and input-gradient convs through
 //! [`Winograd`], the kernel transformed per call); on a GPU [`crate::models::Conv`] uses candle's
-//! own conv2d. Inference nets (loaded weights: `Net::prepare_inference`) run their 3×3 convs
+//! own conv2d. A residual block in training is one op, [`res_block_nhwc`], built on the same
+//! pieces. Inference nets (loaded weights: `Net::prepare_inference`) run their 3×3 convs
 //! through [`Winograd`] with the kernel transformed once, at load.
 //!
 //! For tests and the benchmark (`examples/aetool-bench.rs`) only — the `bench` feature, which
@@ -15,11 +16,13 @@
 mod conv;
 #[cfg(any(test, feature = "bench"))]
 mod im2col;
+mod res_block;
 mod winograd;
 
 pub use conv::conv2d_nhwc;
 #[cfg(any(test, feature = "bench"))]
 pub use im2col::im2col;
+pub use res_block::res_block_nhwc;
 #[cfg(any(test, feature = "bench"))]
 pub use switch::{conv_impl, set_conv_impl, ConvImpl};
 pub use winograd::Winograd;
