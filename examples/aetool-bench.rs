@@ -412,7 +412,12 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Runs on a thread of rayon's pool, as `aetool` runs its commands (see `aetool::app::run`).
 fn main() -> Result<()> {
+    rayon::scope(|_| bench())
+}
+
+fn bench() -> Result<()> {
     let mut reps = 5;
     let mut only = String::new();
     let mut models = "denoise,upscale-x2,upscale-x4,colorize".to_string();

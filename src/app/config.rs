@@ -95,9 +95,14 @@ pub fn device(spec: &str) -> Result<Device> {
 /// Most compute threads `--jobs` accepts.
 pub const MAX_JOBS: usize = 256;
 
-/// Sets the number of compute threads (candle's matmul and our ops both use rayon's pool).
-/// Called once, at start-up, before any command runs.
+/// Stack of each compute thread: the commands run on one of them (see [`super::run`]), so it
+/// gets the main thread's usual 8 MiB rather than a worker's default 2 MiB.
+const WORKER_STACK: usize = 8 << 20;
+
+/// Sets up rayon's pool (candle's matmul and our ops both use it): `--jobs` threads, else
+/// `RAYON_NUM_THREADS` or one per core. Called once, at start-up, before any command runs.
 pub fn threads(jobs: Option<usize>) -> Result<()> {
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK);
     if let Some(n) = jobs {
         if n == 0 {
             bail!("--jobs 0: give at least 1 thread");
@@ -107,11 +112,10 @@ pub fn threads(jobs: Option<usize>) -> Result<()> {
         }
         // candle's gemm reads RAYON_NUM_THREADS; set it before any tensor work starts.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .ok();
+        pool = pool.num_threads(n);
     }
+    // Fails only if the pool already exists (a second call in one process): that one stays.
+    pool.build_global().ok();
     Ok(())
 }
 

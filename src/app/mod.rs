@@ -45,8 +45,18 @@ pub fn run_cli() -> i32 {
 
 /// Runs one command: the thread count is applied first, then the flags become a validated
 /// config, then the work starts.
+///
+/// The command runs on a thread of rayon's pool, not on the main thread: the convolutions' parallel
+/// loops are then forked from inside the pool (the other workers steal the halves) instead of
+/// being injected into it from outside, with the calling thread put to sleep and woken for every
+/// loop — futex wake-ups that cost training steps 9–22 % and forward passes 3–5 %
+/// (docs/performance.md, "Running inside the pool").
 pub fn run(cli: Cli) -> Result<Status> {
     config::threads(cli.command.jobs())?;
+    rayon::scope(|_| command(cli))
+}
+
+fn command(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Denoise {
             sigma,
