@@ -188,13 +188,7 @@ pub(super) fn pad<'a>(
 /// of `xp` starting at pixel `origin + ky·wp + q`: the im2col matrix of that kernel row is a
 /// strided view of `xp` with row stride `c`, and the conv is `k` GEMMs (one per kernel row)
 /// accumulating into the block, with `gemm` reading the view directly.
-pub(super) fn forward_padded(
-    xp: &[f32],
-    g: Geom,
-    w: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-) -> Vec<f32> {
+fn forward_padded(xp: &[f32], g: Geom, w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     let (c, k, co, wd) = (g.c, g.k, g.co, g.w);
     let (wp, kc) = (g.wp(), g.k * g.c);
     let mut y = vec![0f32; g.n * g.h * wd * co];
@@ -286,7 +280,7 @@ pub(super) fn forward_add(
 }
 
 /// `y += r`, elementwise, over rayon's pool.
-pub(super) fn add_into(y: &mut [f32], r: &[f32]) {
+fn add_into(y: &mut [f32], r: &[f32]) {
     y.par_chunks_mut(1 << 14)
         .zip(r.par_chunks(1 << 14))
         .for_each(|(y, r)| y.iter_mut().zip(r).for_each(|(y, r)| *y += r));
@@ -294,7 +288,7 @@ pub(super) fn add_into(y: &mut [f32], r: &[f32]) {
 
 /// [`forward`] of a 3×3 conv through [`Winograd`], its kernel transformed for this call (no
 /// bias: zeros), plus `residual` when given.
-pub(super) fn winograd(
+fn winograd(
     x: &[f32],
     g: &Geom,
     w: &[f32],
@@ -318,7 +312,7 @@ const WINOGRAD_MIN_TILES: usize = 2048;
 /// Whether conv `g` runs through [`Winograd`]: 3×3, enough input channels
 /// ([`Winograd::pays_off`]) and at least [`WINOGRAD_MIN_TILES`] tiles. Its error against the
 /// direct path is a few 1e-6 of the output's (tests below), far under a training step's noise.
-pub(super) fn winograd_pays(g: &Geom) -> bool {
+fn winograd_pays(g: &Geom) -> bool {
     g.k == 3
         && Winograd::pays_off(g.c)
         && Winograd::tiles(g.n, g.h, g.w) >= WINOGRAD_MIN_TILES
@@ -337,7 +331,7 @@ fn direct_forced() -> bool {
 }
 
 /// The interior `[n, h, w, c]` of a zero-padded `[n, h + 2p, w + 2p, c]` buffer.
-pub(super) fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
+fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
     let (p, c, wp) = (g.pad(), g.c, g.wp());
     let mut out = Vec::with_capacity(g.n * g.h * g.w * c);
     for b in 0..g.n {
@@ -383,8 +377,43 @@ pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
         )
 }
 
+/// `dx = conv(dz, w') (+ residual)`, the input gradient of conv `g` with kernel `w`: the adjoint
+/// of a stride-1 same-padded conv is that conv with the flipped, transposed kernel, run on the
+/// output gradient `dz` `[n, h, w, co]` — Winograd (which takes `dz` unpadded: given, or cut out
+/// of `dzp`) or the implicit GEMM (which takes the zero-padded `dzp`).
+pub(super) fn input_grad(
+    dz: Option<&[f32]>,
+    dzp: &[f32],
+    g: Geom,
+    w: &[f32],
+    residual: Option<&[f32]>,
+) -> Vec<f32> {
+    let wt = flipped_transposed(w, &g);
+    let go = Geom {
+        c: g.co,
+        co: g.c,
+        ..g
+    };
+    if winograd_pays(&go) {
+        let unpadded;
+        let dz = match dz {
+            Some(dz) => dz,
+            None => {
+                unpadded = unpad(dzp, &go);
+                &unpadded
+            }
+        };
+        return winograd(dz, &go, &wt, None, false, residual);
+    }
+    let mut dx = forward_padded(dzp, go, &wt, None, false);
+    if let Some(r) = residual {
+        add_into(&mut dx, r);
+    }
+    dx
+}
+
 /// The kernel of the input gradient: `w'[(ky, kx, o), c] = w[(k-1-ky, k-1-kx, c), o]`.
-pub(super) fn flipped_transposed(w: &[f32], g: &Geom) -> Vec<f32> {
+fn flipped_transposed(w: &[f32], g: &Geom) -> Vec<f32> {
     let (k, c, co) = (g.k, g.c, g.co);
     let mut out = vec![0f32; w.len()];
     for ky in 0..k {
@@ -485,12 +514,7 @@ impl CustomOp3 for FusedConv {
             None
         };
         let dx = if x.track_op() {
-            let wt = with_f32(w, op, |w| Ok(flipped_transposed(w, &g)))?;
-            let dx = if winograd_pays(&go) {
-                winograd(&unpad(&dzp, &go), &go, &wt, None, false, None)
-            } else {
-                forward_padded(&dzp, go, &wt, None, false)
-            };
+            let dx = with_f32(w, op, |w| Ok(input_grad(None, &dzp, g, w, None)))?;
             Some(Tensor::from_vec(dx, x.shape(), dev)?)
         } else {
             None

@@ -17,10 +17,7 @@
 //! `dw2 = colsᵀ(h)·dy`, `db2 = Σ dy`, `dz1 = conv(dy, w2') ⊙ [h > 0]`, `dw1 = colsᵀ(x)·dz1`,
 //! `db1 = Σ dz1`, `dx = dy + conv(dz1, w1')` (see the `conv` module for `w'` and the paths).
 
-use super::conv::{
-    add_into, flipped_transposed, forward_add, forward_padded, pad, unpad, weight_grad, winograd,
-    winograd_pays, with_f32, Geom,
-};
+use super::conv::{forward_add, input_grad, pad, weight_grad, with_f32, Geom};
 use super::f32_slice;
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
@@ -77,34 +74,6 @@ fn geom(x: &Layout, wb1: &Layout, wb2: &Layout) -> Result<Geom> {
 fn hidden(x: &[f32], g: Geom, wb1: &[f32]) -> Vec<f32> {
     let (w1, b1) = unpack(wb1, g.c);
     super::conv::forward(x, g, w1, Some(b1), true)
-}
-
-/// `residual + conv(dz, w')`: the adjoint of a 3×3 conv applied to `dz`, given unpadded or
-/// padded (`dzp`, the direct path's input).
-fn adjoint(
-    dz: Option<&[f32]>,
-    dzp: &[f32],
-    g: Geom,
-    w: &[f32],
-    residual: Option<&[f32]>,
-) -> Vec<f32> {
-    let wt = flipped_transposed(w, &g);
-    if winograd_pays(&g) {
-        let unpadded;
-        let dz = match dz {
-            Some(dz) => dz,
-            None => {
-                unpadded = unpad(dzp, &g);
-                &unpadded
-            }
-        };
-        return winograd(dz, &g, &wt, None, false, residual);
-    }
-    let mut out = forward_padded(dzp, g, &wt, None, false);
-    if let Some(r) = residual {
-        add_into(&mut out, r);
-    }
-    out
 }
 
 /// `[9·C + 1, C]` from a kernel gradient and a bias gradient.
@@ -174,7 +143,7 @@ impl CustomOp3 for ResBlockOp {
                 } else {
                     None
                 };
-                let dh = adjoint(Some(dy), &dyp, g, w2, None);
+                let dh = input_grad(Some(dy), &dyp, g, w2, None);
                 let (dz1p, db1) = pad(&dh, &g, Some(&h), true);
                 let dz1p = dz1p.into_owned();
                 drop((dh, h));
@@ -185,7 +154,7 @@ impl CustomOp3 for ResBlockOp {
                     None
                 };
                 let dx = if track_x {
-                    let dx = adjoint(None, &dz1p, g, w1, Some(dy));
+                    let dx = input_grad(None, &dz1p, g, w1, Some(dy));
                     Some(Tensor::from_vec(dx, x_shape, dev)?)
                 } else {
                     None
