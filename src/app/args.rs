@@ -148,7 +148,8 @@ pub struct RunArgs {
     /// Tile size in input pixels, or `auto` (from a memory budget).
     #[arg(long, default_value = "auto")]
     pub tile: String,
-    /// Context border around each tile (default: the model's receptive radius).
+    /// Context border at the seams between tiles (default: the model's receptive radius); the
+    /// photo's own edges get at most 8 pixels of mirrored context.
     #[arg(long)]
     pub tile_pad: Option<usize>,
     /// Most rows of output handed to the encoder at a time (default: a row of tiles). Hidden:

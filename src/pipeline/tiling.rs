@@ -59,28 +59,44 @@ impl Tile {
 
 /// Plans tiles covering a `width`×`height` image, row of tiles by row of tiles. `tile` is the
 /// core size, width × height (None: one tile for the whole image), `border` the context on each
-/// side, `align` the size/offset multiple the model needs. Border and tile are rounded up to
-/// multiples of `align`.
+/// side of a seam between tiles (the model's receptive radius, so tiles join exactly), `edge`
+/// the mirrored context beyond the image's own edges (at most `border`), `align` the
+/// size/offset multiple the model needs. Border, edge and tile are rounded up to multiples of
+/// `align`. Every window starts at a multiple of `align` from `-edge` and stays inside the
+/// one-tile plan's window, so a tile's core is what the whole-image pass computes there.
 pub fn plan(
     width: usize,
     height: usize,
     tile: Option<(usize, usize)>,
     border: usize,
+    edge: usize,
     align: usize,
 ) -> Vec<Tile> {
     let border = align_up(border, align);
+    let edge = align_up(edge.min(border), align);
     let (tile_w, tile_h) = tile.unwrap_or((width, height));
     let core_w = align_up(tile_w.max(1), align);
     let core_h = align_up(tile_h.max(1), align);
+    // Context before and after a core starting at `c` of size `n` in a line of `len` pixels: the
+    // border, but never beyond the one-tile plan's window (`-edge..align_up(len) + edge`), where
+    // that plan has the nets' zero padding and a wider window would have mirrored pixels.
+    let context = |c: usize, n: usize, len: usize| {
+        let end = align_up(len, align) + edge;
+        (
+            border.min(c + edge),
+            border.min(end - c - align_up(n, align)),
+        )
+    };
     let mut tiles = Vec::new();
     for cy in (0..height).step_by(core_h) {
         for cx in (0..width).step_by(core_w) {
             let (cw, ch) = (core_w.min(width - cx), core_h.min(height - cy));
+            let ((left, right), (top, bottom)) = (context(cx, cw, width), context(cy, ch, height));
             tiles.push(Tile {
-                x: cx as isize - border as isize,
-                y: cy as isize - border as isize,
-                w: align_up(cw, align) + 2 * border,
-                h: align_up(ch, align) + 2 * border,
+                x: cx as isize - left as isize,
+                y: cy as isize - top as isize,
+                w: left + align_up(cw, align) + right,
+                h: top + align_up(ch, align) + bottom,
                 core_x: cx,
                 core_y: cy,
                 core_w: cw,
@@ -154,24 +170,40 @@ mod tests {
 
     #[test]
     fn plan_covers_every_pixel_exactly_once_with_aligned_windows() {
-        for (w, h, tile, border, align) in [
-            (37, 29, Some((16, 16)), 5, 4),
-            (100, 7, Some((33, 33)), 0, 1),
-            (5, 5, None, 12, 8),
-            (64, 64, Some((64, 64)), 8, 4),
-            (50, 41, Some((24, 6)), 3, 2),
+        for (w, h, tile, border, edge, align) in [
+            (37, 29, Some((16, 16)), 5, 2, 4),
+            (100, 7, Some((33, 33)), 0, 0, 1),
+            (5, 5, None, 12, 12, 8),
+            (64, 64, Some((64, 64)), 8, 3, 4),
+            (50, 41, Some((24, 6)), 3, 9, 2),
         ] {
-            let tiles = plan(w, h, tile, border, align);
+            let tiles = plan(w, h, tile, border, edge, align);
+            let edge = edge.min(border);
             let mut seen = vec![0u8; w * h];
             for t in &tiles {
                 assert_eq!(
                     t.x.rem_euclid(align as isize),
-                    (-(align_up(border, align) as isize)).rem_euclid(align as isize)
+                    (-(align_up(edge, align) as isize)).rem_euclid(align as isize)
                 );
                 assert_eq!((t.w % align, t.h % align), (0, 0));
+                // Each side's context: the border, or up to the one-tile window's side
+                // (`-edge..align_up(len) + edge`) where that is nearer, and never past it.
                 let (bx, by) = t.border();
-                assert!(bx >= border && by >= border);
-                assert!(t.w - bx - t.core_w >= border && t.h - by - t.core_h >= border);
+                let (bx, by) = (bx as isize, by as isize);
+                let (e, b) = (
+                    align_up(edge, align) as isize,
+                    align_up(border, align) as isize,
+                );
+                let end = |len: usize| align_up(len, align) as isize + e;
+                assert!(t.x >= -e && t.y >= -e);
+                assert!(t.x + t.w as isize <= end(w) && t.y + t.h as isize <= end(h));
+                assert!(bx >= b.min(t.core_x as isize + e) && by >= b.min(t.core_y as isize + e));
+                let (rx, ry) = (
+                    (t.core_x + t.core_w) as isize,
+                    (t.core_y + t.core_h) as isize,
+                );
+                assert!(t.x + t.w as isize >= (rx + b).min(end(w)));
+                assert!(t.y + t.h as isize >= (ry + b).min(end(h)));
                 for y in t.core_y..t.core_y + t.core_h {
                     for x in t.core_x..t.core_x + t.core_w {
                         seen[y * w + x] += 1;
@@ -180,7 +212,10 @@ mod tests {
             }
             assert!(seen.iter().all(|&s| s == 1), "{w}x{h} tile {tile:?}");
         }
-        assert_eq!(plan(10, 10, None, 3, 2).len(), 1);
+        assert_eq!(plan(10, 10, None, 3, 3, 2).len(), 1);
+        // One tile: the window is the image plus the edge context, not the whole border.
+        let whole = plan(10, 10, None, 12, 4, 2)[0];
+        assert_eq!((whole.x, whole.w), (-4, 18));
     }
 
     #[test]
@@ -201,7 +236,7 @@ mod tests {
                 meta: img.meta.clone(),
             };
             let mut out = header.band(0, h * scale).unwrap();
-            for t in plan(w, h, Some((4, 4)), 3, 2) {
+            for t in plan(w, h, Some((4, 4)), 3, 1, 2) {
                 let all = Window {
                     y0: 0,
                     rows: &img,
@@ -238,7 +273,7 @@ mod tests {
         for (h, tile, border, align) in
             [(29, 16, 5, 4), (7, 33, 0, 1), (5, 5, 12, 8), (41, 6, 3, 2)]
         {
-            for t in plan(13, h, Some((tile, tile)), border, align) {
+            for t in plan(13, h, Some((tile, tile)), border, border / 2, align) {
                 let read: Vec<usize> = (0..t.h).map(|j| mirror(t.y + j as isize, h)).collect();
                 let rows = window_rows(&t, h);
                 assert!(read.iter().all(|y| rows.contains(y)), "{t:?}");
