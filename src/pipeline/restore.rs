@@ -36,7 +36,8 @@ pub enum Sigma {
 /// How big images are split.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TileSize {
-    /// From [`TILE_BUDGET_BYTES`] of working memory.
+    /// Cores [`tiling::CORE_PER_BORDER`] context borders wide, within [`TILE_BUDGET_BYTES`] of
+    /// working memory, a photo cut into equal tiles ([`tiling::auto_tile`], [`tiling::balanced`]).
     Auto,
     /// Core size in input pixels.
     Fixed(usize),
@@ -173,7 +174,8 @@ impl Restorer {
             TileSize::Whole => None,
             TileSize::Fixed(n) => Some((n, n)),
             TileSize::Auto => {
-                let (net, s) = (self.net(), self.net().scale());
+                let net = self.net();
+                let s = net.scale();
                 let side = tiling::auto_tile(
                     TILE_BUDGET_BYTES,
                     self.bytes_per_pixel(),
