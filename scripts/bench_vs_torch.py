@@ -60,6 +60,10 @@ def parse(text):
     return out
 
 
+def load():
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def run(cmd, threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -83,7 +87,6 @@ def main():
     aetool_cmd = [bench, "--only", "models", "--impls", "winograd", "--reps", str(a.reps)]
     torch_cmd = [sys.executable, ROOT / "scripts" / "bench_torch.py", "--only", "models",
                  "--reps", str(a.reps), "--threads", str(a.threads)]
-    load = lambda: " ".join(f"{v:.2f}" for v in os.getloadavg())  # noqa: E731
     print(f"bench_vs_torch: {a.rounds} rounds x {a.reps} reps, {a.threads} threads, load average {load()}",
           flush=True)
     rounds = []
