@@ -24,9 +24,10 @@
 
 use aetool::models::{ModelKind, ModelSpec, Net};
 use aetool::ops::{conv2d_nhwc, im2col, set_conv_impl, ConvImpl, Winograd};
+use aetool::train::optim::{AdamW, AdamWConfig};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use std::time::Instant;
 
 const IMPLS: [ConvImpl; 4] = [
@@ -390,7 +391,9 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
     let xb = Tensor::rand(0f32, 1., (bn, lr_side, lr_side, c_in), &dev)?;
     // Shaped like the net's output (the colour classifier's logits are coarser and wider).
     let target = Tensor::rand(0f32, 1., train_net.forward(&xb)?.shape(), &dev)?;
-    let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
+    // The product's optimizer (`aetool finetune`'s), as the PyTorch twin uses PyTorch's AdamW.
+    let named = vm.data().lock().unwrap().clone().into_iter().collect();
+    let mut opt = AdamW::new(named, AdamWConfig::default())?;
     let train_px = (bn * lr_side * lr_side * s * s) as f64;
     let train_flop = 3.0 * 2.0 * train_net.macs_per_pixel() * train_px;
     let rows = measure(impls, reps, |imp| {
@@ -398,7 +401,7 @@ fn bench_model(name: &str, impls: &[ConvImpl], reps: usize) -> Result<()> {
         let step = train_net
             .forward(&xb)
             .and_then(|y| (y - &target)?.sqr()?.mean_all())
-            .and_then(|loss| opt.backward_step(&loss));
+            .and_then(|loss| opt.step(&loss.backward()?, 1e-3, 1.0));
         set_conv_impl(ConvImpl::default());
         step?;
         Ok(())

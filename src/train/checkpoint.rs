@@ -23,7 +23,7 @@ pub fn save(
         .iter()
         .map(|(n, v)| (format!("model.{n}"), v.as_tensor().clone()))
         .collect();
-    tensors.extend(opt.state());
+    tensors.extend(opt.state()?);
     // Never replace the last good checkpoint with a diverged state.
     crate::weights::check_finite(
         tensors.iter().map(|(n, t)| (n.as_str(), t)),

@@ -12,6 +12,9 @@ mod degrade;
 mod guard;
 mod loss;
 mod model;
+#[cfg(feature = "bench")]
+pub mod optim;
+#[cfg(not(feature = "bench"))]
 mod optim;
 mod oracle;
 mod pairs;
