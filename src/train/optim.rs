@@ -4,8 +4,9 @@
 //! On the CPU a variable's update is three in-place passes (first moment, second moment, weights)
 //! instead of a dozen candle ops that each allocate a tensor the size of the variable.
 
+use crate::ops::{f32_slice, f32_slice_mut};
 use candle_core::{
-    backprop::GradStore, bail, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var,
+    backprop::GradStore, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var,
 };
 
 /// Hyper-parameters of [`AdamW`].
@@ -87,8 +88,9 @@ impl AdamW {
                     scale: grad_scale as f32,
                     square,
                 };
-                m.inplace_op2(&g.contiguous()?, &moment(c.beta1, false))?;
-                v.inplace_op2(&g.contiguous()?, &moment(c.beta2, true))?;
+                let g = g.contiguous()?;
+                m.inplace_op2(&g, &moment(c.beta1, false))?;
+                v.inplace_op2(&g, &moment(c.beta2, true))?;
                 theta.inplace_op3(m, v, &k)?;
             } else {
                 let g = (g * grad_scale)?;
@@ -142,29 +144,16 @@ struct Apply {
     eps: f32,
 }
 
-/// The f32 values of a contiguous CPU tensor.
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(d), Some((a, b))) => Ok(&d[a..b]),
-        _ => bail!("adamw: expected a contiguous f32 tensor"),
-    }
-}
-
-/// As [`values`], mutable.
-fn values_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(d), Some((a, b))) => Ok(&mut d[a..b]),
-        _ => bail!("adamw: expected a contiguous f32 tensor"),
-    }
-}
-
 impl InplaceOp2 for Moment {
     fn name(&self) -> &'static str {
         "adamw-moment"
     }
 
     fn cpu_fwd(&self, m: &mut CpuStorage, ml: &Layout, g: &CpuStorage, gl: &Layout) -> Result<()> {
-        let (m, g) = (values_mut(m, ml)?, values(g, gl)?);
+        let (m, g) = (
+            f32_slice_mut(m, ml, self.name())?,
+            f32_slice(g, gl, self.name())?,
+        );
         for (m, &g) in m.iter_mut().zip(g) {
             let g = g * self.scale;
             let g = if self.square { g * g } else { g };
@@ -188,7 +177,9 @@ impl InplaceOp3 for Apply {
         v: &CpuStorage,
         vl: &Layout,
     ) -> Result<()> {
-        let (theta, m, v) = (values_mut(theta, tl)?, values(m, ml)?, values(v, vl)?);
+        let op = self.name();
+        let theta = f32_slice_mut(theta, tl, op)?;
+        let (m, v) = (f32_slice(m, ml, op)?, f32_slice(v, vl, op)?);
         for ((t, &m), &v) in theta.iter_mut().zip(m).zip(v) {
             *t = self.decay * *t - self.lr * (m / self.bc1) / ((v / self.bc2).sqrt() + self.eps);
         }
