@@ -44,6 +44,9 @@ pub fn conv2d_nhwc(x: &Tensor, w: &Tensor, b: &Tensor, k: usize, relu: bool) -> 
     x.apply_op3(&w, &b, FusedConv { k, relu })
 }
 
+/// Virtual pixels below which [`weight_grad`] puts several images into one GEMM block.
+const MIN_DW_ROWS: usize = 256;
+
 /// Shape of one convolution: input `[n, h, w, c]`, `k×k` kernel, `co` output channels.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Geom {
@@ -88,6 +91,32 @@ impl Geom {
                 (0..self.h)
                     .step_by(t)
                     .map(move |y0| (b, y0, (y0 + t).min(self.h)))
+            })
+            .collect()
+    }
+
+    /// `(origin, virtual pixels)` of the blocks [`weight_grad`] sums over: [`Geom::blocks`], but
+    /// small images (fewer than [`MIN_DW_ROWS`] virtual pixels each) go several to a block. A
+    /// block may run on from one image into the next: the virtual pixels in between read `dzp`'s
+    /// zero border rows, so they add nothing, and a GEMM deep enough to fill the microkernels
+    /// beats one per 4×4 or 8×8 image (the colorizer's coarse levels) despite them.
+    fn weight_grad_blocks(&self) -> Vec<(usize, usize)> {
+        let image = self.hp() * self.wp();
+        let per_image = self.virtual_rows(0, self.h);
+        if per_image >= MIN_DW_ROWS || self.n == 1 {
+            return self
+                .blocks()
+                .into_iter()
+                .map(|(b, y0, y1)| (self.origin(b, y0), self.virtual_rows(y0, y1)))
+                .collect();
+        }
+        let by_threads = self.n.div_ceil(rayon::current_num_threads());
+        let group = MIN_DW_ROWS.div_ceil(image).clamp(1, by_threads);
+        (0..self.n)
+            .step_by(group)
+            .map(|b| {
+                let m = group.min(self.n - b);
+                (self.origin(b, 0), (m - 1) * image + per_image)
             })
             .collect()
     }
@@ -301,13 +330,14 @@ fn winograd(
 }
 
 /// Fewest 4×4 output tiles (over the batch) for which [`conv2d_nhwc`] runs a 3×3 conv through
-/// [`Winograd`]. Below it the per-call kernel transform and the short GEMMs (few tiles, many
-/// channels: the coarse U-Net levels) cost what the 4× fewer multiplies save. Measured on whole
-/// training steps (`aetool-bench --only models --impls fused,winograd`, 2 threads): with no
-/// threshold colorize's step was 26 % slower than the direct path; from 512 or 2,048 tiles on,
-/// the upscalers' steps are 12–23 % faster and the denoiser's and colorizer's even within the
-/// machine's run-to-run noise (0.86–1.20×; docs/performance.md).
-const WINOGRAD_MIN_TILES: usize = 2048;
+/// [`Winograd`]. Below it each core's share of tiles is too small to pay for reading the
+/// transformed kernel (4× the weights' size) and transforming it on every call. Measured on
+/// whole training steps (`aetool-bench`, 2 threads): since the kernel transform runs along the
+/// output channels and a Winograd block spans several small images, 64 beats the earlier 2,048
+/// on the colorizer's (−12 to −17 %) and the denoiser's (−8 to −22 %) 16 × 64² steps, whose
+/// 32², 16² and 8² levels then run through Winograd; the 4×4 level (16 tiles, 192 channels)
+/// stays faster on the direct path (docs/performance.md).
+const WINOGRAD_MIN_TILES: usize = 64;
 
 /// Whether conv `g` runs through [`Winograd`]: 3×3, enough input channels
 /// ([`Winograd::pays_off`]) and at least [`WINOGRAD_MIN_TILES`] tiles. Its error against the
@@ -350,13 +380,11 @@ pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
     let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
     let (wp, kc) = (g.wp(), g.k * g.c);
     let len = k * kc * co;
-    g.blocks()
+    g.weight_grad_blocks()
         .into_par_iter()
         .fold(
             || vec![0f32; len],
-            |mut acc, (b, y0, y1)| {
-                let rows = g.virtual_rows(y0, y1);
-                let origin = g.origin(b, y0);
+            |mut acc, (origin, rows)| {
                 // Virtual pixel q of this block is padded pixel origin + (p, p) + q of dzp.
                 let dz = &dzp[(origin + p * wp + p) * co..][..rows * co];
                 for ky in 0..k {
@@ -571,8 +599,8 @@ mod tests {
         Ok(num / den.max(1e-12))
     }
 
-    /// Both CPU paths: the product's (Winograd forward and `dx` in the last case: 3×3, 8 and 9
-    /// channels, 2,048 tiles) and the direct one.
+    /// Both CPU paths: the product's (Winograd forward and `dx` in the 3×3 cases with 8+
+    /// channels and 64+ tiles: 16 and 24 channels on 256 tiles, 8 and 9 on 2,048) and the direct one.
     #[test]
     fn forward_and_gradients_match_the_reference() -> Result<()> {
         use crate::ops::{set_conv_impl, ConvImpl};
@@ -587,8 +615,11 @@ mod tests {
 
     fn match_the_reference() -> Result<()> {
         let dev = Device::Cpu;
-        // (n, h, w, c, k, co): odd sizes, 1×1 / 3×3 / 5×5, sizes below the kernel, many blocks.
+        // (n, h, w, c, k, co): odd sizes, 1×1 / 3×3 / 5×5, sizes below the kernel, many blocks,
+        // small images that `weight_grad` takes several to a block (3×3 and 5×5).
         let cases = [
+            (8, 4, 4, 6, 3, 5),
+            (6, 3, 4, 3, 5, 4),
             (2, 5, 7, 3, 3, 5),
             (1, 1, 4, 2, 3, 3),
             (1, 6, 3, 1, 5, 2),

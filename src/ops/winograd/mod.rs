@@ -10,7 +10,8 @@
 //! zero padding from a zero vector, no padded copy), 36 single-threaded GEMMs `M[ξ] = V[ξ] ·
 //! U[ξ]` (the `gemm` crate, as in [`super::conv2d_nhwc`]) do 4× fewer multiply-adds than the
 //! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Groups of tile
-//! rows of one image run in parallel on rayon's pool; each worker keeps its buffers in a
+//! rows run in parallel on rayon's pool (counted over the batch: a group of a training batch of
+//! small images spans several of them, so its GEMMs are as deep as a large image's); each worker keeps its buffers in a
 //! thread-local scratch, so apart from `gemm`'s small packing buffers a call allocates nothing
 //! but its output.
 
@@ -60,8 +61,8 @@ impl Winograd {
 
     /// As [`Winograd::new`] from raw data: `w` `[9·c_in, c_out]`, `bias` `[c_out]` (`c_out` ≥ 1).
     /// The training path ([`super::conv2d_nhwc`]) prepares its 3×3 convs this way on every call:
-    /// the kernel transform costs a few hundred flops per (`c_in`, `c_out`) pair, under 1 % of
-    /// the direct conv of one 64×64 image (74 k).
+    /// the kernel transform costs 126 multiply-adds per (`c_in`, `c_out`) pair, vectorised along
+    /// `c_out`, against 36 per pair and tile in the GEMMs.
     pub(crate) fn from_slices(w: &[f32], bias: Vec<f32>) -> Self {
         let c_out = bias.len();
         let c_in = w.len() / (9 * c_out);
@@ -106,6 +107,9 @@ impl Winograd {
 /// 192 KiB, ~5% at 384 KiB, the same up to 3 MiB; fewer, larger GEMM calls).
 const BLOCK_FLOATS: usize = 192 * 1024;
 
+/// Fewest tiles a group of tile rows gets in [`Winograd::run`] while every core still has one.
+const MIN_GROUP_TILES: usize = 16;
+
 /// Per-worker buffers, grown on demand and kept for the thread's life.
 #[derive(Default)]
 struct Scratch {
@@ -148,26 +152,35 @@ impl Winograd {
         // every layer's output cost ~6 % of a forward pass).
         let mut y: Vec<f32> = Vec::with_capacity(len);
         if len > 0 {
-            // Groups of whole tile rows: about one block each, and enough groups for every core.
-            let tiles_x = w.div_ceil(M);
-            let tiles_y = h.div_ceil(M);
+            // Groups of whole tile rows, counted over the batch (image after image): about one
+            // block each, and enough groups for every core. A group of a batch of small images
+            // spans several of them, so its GEMMs stay as deep as one large image's.
+            let (tiles_x, tiles_y) = (w.div_ceil(M), h.div_ceil(M));
+            let rows = n * tiles_y;
             let by_block = (self.block_tiles() / tiles_x).max(1);
-            let by_threads = (n * tiles_y)
-                .div_ceil(4 * rayon::current_num_threads())
-                .max(1);
-            let rows = by_block.min(by_threads);
-            let (img, group) = (h * w * co, rows * M * w * co);
-            y.spare_capacity_mut()[..len]
-                .par_chunks_mut(img)
-                .zip(x.par_chunks(h * w * c))
-                .enumerate()
-                .for_each(|(i, (y, x))| {
-                    y.par_chunks_mut(group).enumerate().for_each(|(g, y)| {
-                        // The residual's values for these output rows, laid out as `y`.
-                        let res = residual.map(|r| &r[i * img + g * group..][..y.len()]);
-                        self.tile_rows(x, (h, w), g * rows, relu, res, y)
-                    });
-                });
+            let threads = rayon::current_num_threads();
+            let by_threads = rows.div_ceil(4 * threads).max(1);
+            // But not so few tiles that the GEMMs are mostly overhead, while every core has work.
+            let fewest = MIN_GROUP_TILES
+                .div_ceil(tiles_x)
+                .min(rows.div_ceil(threads));
+            let step = by_block.min(by_threads).max(fewest);
+            // Output pixel where global tile row `r` starts.
+            let start = |r: usize| ((r / tiles_y) * h + (r % tiles_y) * M) * w;
+            let mut groups = Vec::with_capacity(rows.div_ceil(step));
+            let mut rest = &mut y.spare_capacity_mut()[..len];
+            for r0 in (0..rows).step_by(step) {
+                let r1 = (r0 + step).min(rows);
+                let end = if r1 == rows { n * h * w } else { start(r1) };
+                let (group, tail) = rest.split_at_mut((end - start(r0)) * co);
+                rest = tail;
+                groups.push((r0, r1, group));
+            }
+            groups.into_par_iter().for_each(|(r0, r1, y)| {
+                // The residual's values for these output rows, laid out as `y`.
+                let res = residual.map(|r| &r[start(r0) * co..][..y.len()]);
+                self.tile_rows(x, (h, w), (r0, r1), relu, res, y)
+            });
         }
         // SAFETY: the groups above cover every output row of every image, and `tile_rows`
         // writes every channel of every pixel of its rows (see `transform::output_block`).
@@ -175,23 +188,24 @@ impl Winograd {
         y
     }
 
-    /// The output of one image `x` `[h, w, c_in]` from tile row `ty0` on: `y` holds whole tile
-    /// rows `[rows, w, c_out]` (the last may be cut by the image's bottom edge), plus
-    /// `residual` (laid out as `y`) when given.
+    /// The output of tile rows `r0..r1` (counted over the batch `x` `[n, h, w, c_in]`, image
+    /// after image): `y` holds those rows' output pixels (the last row of each image's tiles may
+    /// be cut by its bottom edge), plus `residual` (laid out as `y`) when given.
     fn tile_rows(
         &self,
         x: &[f32],
         (h, w): (usize, usize),
-        ty0: usize,
+        (r0, r1): (usize, usize),
         relu: bool,
         residual: Option<&[f32]>,
         y: &mut [MaybeUninit<f32>],
     ) {
         let (k, c, co) = (self, self.c_in, self.c_out());
-        let tiles_x = w.div_ceil(M);
-        let count = y.len() / (w * co);
-        let tiles = count.div_ceil(M) * tiles_x;
+        let (tiles_x, tiles_y) = (w.div_ceil(M), h.div_ceil(M));
+        let tiles = (r1 - r0) * tiles_x;
         let bt = k.block_tiles();
+        // Output pixel where global tile row `r` starts.
+        let start = |r: usize| ((r / tiles_y) * h + (r % tiles_y) * M) * w;
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
             let v = take(&mut s.v, POINTS * bt * c);
@@ -202,7 +216,8 @@ impl Winograd {
                     h,
                     w,
                     tiles_x,
-                    first: ty0 * tiles_x + first,
+                    tiles_y,
+                    first: r0 * tiles_x + first,
                     count: bt.min(tiles - first),
                     stride: bt,
                 };
@@ -220,8 +235,8 @@ impl Winograd {
                         up,
                     );
                 }
-                // Rows of `y` from this block's first tile row on.
-                let from = (first / tiles_x) * M * w * co;
+                // Output from this block's first tile row on.
+                let from = (start(r0 + first / tiles_x) - start(r0)) * co;
                 let res = residual.map(|r| &r[from..]);
                 transform::output_block(m, blk, &k.bias, relu, res, &mut y[from..]);
             }

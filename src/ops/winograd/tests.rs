@@ -100,8 +100,11 @@ fn one_tile_matches_a_direct_conv() -> Result<()> {
 fn odd_sizes_and_channel_counts_match_a_direct_conv() -> Result<()> {
     // (n, h, w, c_in, c_out): images smaller than a tile, sizes that are not multiples of 4,
     // channel counts that are not multiples of any SIMD or microkernel width, several blocks
-    // per tile row (wide, many channels) and several tile rows per block (narrow, few).
+    // per tile row (wide, many channels) and several tile rows per block (narrow, few), batches
+    // of small images that blocks span (one tile each; two tile rows, the last cut by the edge).
     let cases = [
+        (16, 4, 4, 8, 8),
+        (12, 6, 5, 7, 9),
         (1, 1, 1, 1, 1),
         (2, 5, 7, 3, 5),
         (1, 3, 2, 4, 24),

@@ -40,23 +40,26 @@ const G: [[f64; 3]; A] = [
 /// Transformed kernels `u` `[36, c_in, c_out]` (point `ξ = a·6 + b` holds `(G g Gᵀ)[a][b]`, a
 /// `[c_in, c_out]` matrix: the right operand of that point's GEMM) from the weights `w`
 /// `[9·c_in, c_out]` of a 3×3 conv, rows ordered `(ky, kx, c_in)` (the layout of
-/// [`crate::models::Conv`]). Computed in f64, rounded once.
+/// [`crate::models::Conv`]). Computed in f64, rounded once; input channels in parallel.
+///
+/// The training path transforms its kernels on every call, so this runs along `c_out` (the
+/// weights' contiguous axis, which the compiler vectorises): element by element it took as long
+/// as the convolution itself on the colorizer's 8×8 levels.
 pub fn kernel(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
+    use rayon::prelude::*;
     assert_eq!(w.len(), 9 * c_in * c_out, "3×3 kernel of {c_in}→{c_out}");
+    let per_input: Vec<Vec<f32>> = (0..c_in)
+        .into_par_iter()
+        .map(|ci| {
+            let mut rows = vec![0f32; POINTS * c_out];
+            kernel_rows(w, ci, c_in, &mut vec![0f64; A * 3 * c_out], &mut rows);
+            rows
+        })
+        .collect();
     let mut u = vec![0f32; POINTS * c_in * c_out];
-    for ci in 0..c_in {
-        for co in 0..c_out {
-            let g = |ky: usize, kx: usize| f64::from(w[((ky * 3 + kx) * c_in + ci) * c_out + co]);
-            // gg = G g (6×3), then (G g) Gᵀ.
-            let gg: [[f64; 3]; A] = std::array::from_fn(|a| {
-                std::array::from_fn(|kx| (0..3).map(|ky| G[a][ky] * g(ky, kx)).sum())
-            });
-            for a in 0..A {
-                for b in 0..A {
-                    let v: f64 = (0..3).map(|kx| gg[a][kx] * G[b][kx]).sum();
-                    u[((a * A + b) * c_in + ci) * c_out + co] = v as f32;
-                }
-            }
+    for (ci, rows) in per_input.iter().enumerate() {
+        for (p, row) in rows.chunks_exact(c_out).enumerate() {
+            u[(p * c_in + ci) * c_out..][..c_out].copy_from_slice(row);
         }
     }
     u
@@ -231,29 +234,79 @@ macro_rules! dispatch {
     };
 }
 
-/// A block of tiles: tiles are numbered row-major over the `tiles_x` tile columns of an
-/// `h × w` image; the block is tiles `first..first + count` (it may span several tile rows).
+dispatch! {
+    /// The 36 transformed rows `out` `[36, c_out]` of input channel `ci` (see [`kernel`]);
+    /// `gg` is scratch of `6·3·c_out`.
+    fn kernel_rows(w: &[f32], ci: usize, c_in: usize, gg: &mut [f64], out: &mut [f32]) => kernel_rows_body
+}
+
+/// See [`kernel_rows`]: `G g` then `(G g) Gᵀ`, zero coefficients skipped, along `c_out`.
+#[inline(always)]
+fn kernel_rows_body(w: &[f32], ci: usize, c_in: usize, gg: &mut [f64], out: &mut [f32]) {
+    let c_out = out.len() / POINTS;
+    let g = |ky: usize, kx: usize| &w[((ky * 3 + kx) * c_in + ci) * c_out..][..c_out];
+    gg.fill(0.0);
+    for (a, gg) in gg.chunks_exact_mut(3 * c_out).enumerate() {
+        for (kx, dst) in gg.chunks_exact_mut(c_out).enumerate() {
+            for (ky, &coef) in G[a].iter().enumerate().filter(|(_, &c)| c != 0.0) {
+                dst.iter_mut()
+                    .zip(g(ky, kx))
+                    .for_each(|(d, &v)| *d += coef * f64::from(v));
+            }
+        }
+    }
+    for (p, row) in out.chunks_exact_mut(c_out).enumerate() {
+        let (a, b) = (p / A, p % A);
+        let mut taps = G[b].iter().enumerate().filter(|(_, &c)| c != 0.0);
+        let (kx, &coef) = taps.next().expect("every row of G has a non-zero");
+        let mut acc: Vec<f64> = gg[(a * 3 + kx) * c_out..][..c_out]
+            .iter()
+            .map(|&v| v * coef)
+            .collect();
+        for (kx, &coef) in taps {
+            acc.iter_mut()
+                .zip(&gg[(a * 3 + kx) * c_out..][..c_out])
+                .for_each(|(d, &v)| *d += v * coef);
+        }
+        row.iter_mut().zip(&acc).for_each(|(o, &v)| *o = v as f32);
+    }
+}
+
+/// A block of tiles of a batch of `h × w` images: tiles are numbered row-major over the
+/// `tiles_x` tile columns and the `tiles_y` tile rows of each image, image after image; the block
+/// is tiles `first..first + count` (it may span several tile rows, and several small images).
 /// Transformed tiles are stored `[36, stride, channels]` (`stride >= count`).
 #[derive(Clone, Copy, Debug)]
 pub struct Block {
     pub h: usize,
     pub w: usize,
     pub tiles_x: usize,
+    pub tiles_y: usize,
     pub first: usize,
     pub count: usize,
     pub stride: usize,
 }
 
 impl Block {
-    /// Top-left output pixel `(y, x)` of the block's `t`-th tile.
-    fn origin(&self, t: usize) -> (usize, usize) {
+    /// Image and top-left output pixel `(image, y, x)` of the block's `t`-th tile.
+    fn origin(&self, t: usize) -> (usize, usize, usize) {
         let l = self.first + t;
-        (l / self.tiles_x * M, l % self.tiles_x * M)
+        let row = l / self.tiles_x;
+        (
+            row / self.tiles_y,
+            row % self.tiles_y * M,
+            l % self.tiles_x * M,
+        )
+    }
+
+    /// Index in the batch of output pixel `(image, y, x)` (`[n, h, w]`, row-major).
+    fn pixel(&self, (image, y, x): (usize, usize, usize)) -> usize {
+        (image * self.h + y) * self.w + x
     }
 }
 
 dispatch! {
-    /// `V = Bᵀ d B` of a block's tiles: `x` is one image `[h, w, c]` (`c = zeros.len()`, all
+    /// `V = Bᵀ d B` of a block's tiles: `x` is the batch `[n, h, w, c]` (`c = zeros.len()`, all
     /// zero: the padding); point `ξ` of tile `t` goes to `v[(ξ·stride + t)·c..][..c]`.
     pub fn input_block(x: &[f32], blk: Block, zeros: &[f32], v: &mut [f32]) => input_block_body
 }
@@ -264,13 +317,13 @@ dispatch! {
 fn input_block_body(x: &[f32], blk: Block, zeros: &[f32], v: &mut [f32]) {
     let c = zeros.len();
     for t in 0..blk.count {
-        let (y0, x0) = blk.origin(t);
+        let (image, y0, x0) = blk.origin(t);
         // Pixel (y0 - 1 + i, x0 - 1 + j) of the 6×6 input tile, zeros outside the image.
         let mut d: [&[f32]; POINTS] = [zeros; POINTS];
         for (p, d) in d.iter_mut().enumerate() {
             let (yy, xx) = ((y0 + p / A).wrapping_sub(1), (x0 + p % A).wrapping_sub(1));
             if yy < blk.h && xx < blk.w {
-                *d = &x[(yy * blk.w + xx) * c..][..c];
+                *d = &x[blk.pixel((image, yy, xx)) * c..][..c];
             }
         }
         by_lanes!(c, input_tile(&d, v, t * c, blk.stride * c));
@@ -307,8 +360,8 @@ fn input_tile<const L: usize>(
 dispatch! {
     /// `Y = Aᵀ m A + bias` of a block's tiles, ReLU'd when `relu`, from the GEMM products `m`
     /// `[36, stride, co]` (`co = bias.len()`), plus `residual` where given (laid out as `y`),
-    /// written into `y`: the output rows from the block's first tile row on, `[rows, w, co]`
-    /// (tile pixels below `h` or right of `w` are dropped). Every channel of every pixel of the
+    /// written into `y`: the batch's output `[n, h, w, co]` from the first pixel of the block's
+    /// first tile row on (tile pixels below `h` or right of `w` are dropped). Every channel of every pixel of the
     /// block's tiles that lies in the image is written, so `y` may start uninitialised.
     pub fn output_block(m: &[f32], blk: Block, bias: &[f32], relu: bool, residual: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) => output_block_body
 }
@@ -325,11 +378,12 @@ fn output_block_body(
     y: &mut [MaybeUninit<f32>],
 ) {
     let co = bias.len();
-    let row0 = blk.origin(0).0;
+    let (image0, row0, _) = blk.origin(0);
+    let start = blk.pixel((image0, row0, 0));
     for t in 0..blk.count {
-        let (y0, x0) = blk.origin(t);
+        let (image, y0, x0) = blk.origin(t);
         let tile = OutTile {
-            at: ((y0 - row0) * blk.w + x0) * co,
+            at: (blk.pixel((image, y0, x0)) - start) * co,
             row: blk.w * co,
             rows: M.min(blk.h - y0),
             cols: M.min(blk.w - x0),
