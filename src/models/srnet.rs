@@ -3,8 +3,8 @@
 //! residual, as VDSR/ESPCN-style models do).
 //!
 //! ```text
-//! x ─ head 3×3 ─ ResBlock×b ─ 3×3 ─ (+head) ─ tail 3×3 (→ 3·s²) ─ shuffle s ─┐
-//! └──────────────── bicubic as a fixed 5×5 conv (→ 3·s²) ─ shuffle s ───────(+)─ y
+//! x ─ head 3×3 ─ ResBlock×b ─ 3×3 ─ (+head) ─ tail 3×3 (→ 3·s²) ─┐
+//! └──────────────── bicubic as a fixed 5×5 conv (→ 3·s²) ────────(+)─ shuffle s ─ y
 //! ```
 
 use super::layers::{pixel_shuffle, Conv, ResBlock};
@@ -143,8 +143,11 @@ impl Module for SrNet {
         for b in &self.body {
             h = b.forward(&h)?;
         }
-        let h = (self.body_tail.forward(&h)? + head)?;
-        let residual = pixel_shuffle(&self.tail.forward(&h)?, self.cfg.scale)?;
-        residual + self.bicubic(x)?
+        let h = self.body_tail.forward_add(&h, &head)?;
+        // The tail's and the bicubic conv's outputs are both the 3·s² sub-pixel phases of the LR
+        // grid: summed there (inside the tail's Winograd output transform), then one
+        // depth-to-space — the same sum as shuffling each and adding, a quarter of the pixels.
+        let phases = self.tail.forward_add(&h, &self.bicubic.forward(x)?)?;
+        pixel_shuffle(&phases, self.cfg.scale)
     }
 }

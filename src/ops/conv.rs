@@ -152,9 +152,23 @@ pub(super) fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result
     f(f32_slice(cpu, layout, op)?)
 }
 
+/// Per-channel sums of `[pixels, c]` data, pixels in parallel.
+fn channel_sums(x: &[f32], c: usize) -> Vec<f32> {
+    let add = |mut acc: Vec<f32>, px: &[f32]| {
+        acc.iter_mut().zip(px).for_each(|(a, v)| *a += v);
+        acc
+    };
+    x.par_chunks(c * 1024)
+        .fold(
+            || vec![0f32; c],
+            |acc, chunk| chunk.chunks_exact(c).fold(acc, add),
+        )
+        .reduce(|| vec![0f32; c], |a, b| add(a, &b))
+}
+
 /// Zero-padded copy `[n, h + 2p, w + 2p, c]` of `[n, h, w, c]` data (`p = k/2`), optionally
-/// masked by `[y > 0]` (ReLU backward); also returns the per-channel sums of the copied values.
-/// With `p == 0` and no mask the input is borrowed as it is.
+/// masked by `[y > 0]` (ReLU backward); also returns the per-channel sums of the copied values
+/// when `sums`. With `p == 0` and no mask the input is borrowed as it is.
 pub(super) fn pad<'a>(
     x: &'a [f32],
     g: &Geom,
@@ -163,8 +177,9 @@ pub(super) fn pad<'a>(
 ) -> (Cow<'a, [f32]>, Vec<f32>) {
     let (h, w, c, p) = (g.h, g.w, g.c, g.pad());
     let (hp, wp) = (g.hp(), g.wp());
-    if p == 0 && mask.is_none() && !sums {
-        return (Cow::Borrowed(x), vec![]);
+    if p == 0 && mask.is_none() {
+        let sums = if sums { channel_sums(x, c) } else { vec![] };
+        return (Cow::Borrowed(x), sums);
     }
     let mut out = vec![0f32; g.n * hp * wp * c];
     let row_sums = |orow: &mut [f32], src: &[f32], m: Option<&[f32]>, acc: &mut [f32]| {
@@ -520,39 +535,42 @@ impl CustomOp3 for FusedConv {
             co: g.c,
             ..g
         };
-        let (dzp, db) = with_f32(dy, op, |dy| {
+        let dev = x.device();
+        let grads = |dzp: &[f32], db: Vec<f32>| -> Result<_> {
+            let dw = if w.track_op() {
+                let dw = with_f32(x, op, |x| {
+                    let (xp, _) = pad(x, &g, None, false);
+                    Ok(weight_grad(&xp, g, dzp))
+                })?;
+                Some(Tensor::from_vec(dw, w.shape(), dev)?)
+            } else {
+                None
+            };
+            let dx = if x.track_op() {
+                let dx = with_f32(w, op, |w| Ok(input_grad(None, dzp, g, w, None)))?;
+                Some(Tensor::from_vec(dx, x.shape(), dev)?)
+            } else {
+                None
+            };
+            let db = if b.track_op() {
+                Some(Tensor::from_vec(db, b.shape(), dev)?)
+            } else {
+                None
+            };
+            Ok((dx, dw, db))
+        };
+        // A 1×1 conv without ReLU reads `dy` in place (nothing to pad or mask).
+        with_f32(dy, op, |dy| {
             if self.relu {
                 with_f32(y, op, |y| {
                     let (p, s) = pad(dy, &go, Some(y), true);
-                    Ok((p.into_owned(), s))
+                    grads(&p, s)
                 })
             } else {
                 let (p, s) = pad(dy, &go, None, true);
-                Ok((p.into_owned(), s))
+                grads(&p, s)
             }
-        })?;
-        let dev = x.device();
-        let dw = if w.track_op() {
-            let dw = with_f32(x, op, |x| {
-                let (xp, _) = pad(x, &g, None, false);
-                Ok(weight_grad(&xp, g, &dzp))
-            })?;
-            Some(Tensor::from_vec(dw, w.shape(), dev)?)
-        } else {
-            None
-        };
-        let dx = if x.track_op() {
-            let dx = with_f32(w, op, |w| Ok(input_grad(None, &dzp, g, w, None)))?;
-            Some(Tensor::from_vec(dx, x.shape(), dev)?)
-        } else {
-            None
-        };
-        let db = if b.track_op() {
-            Some(Tensor::from_vec(db, b.shape(), dev)?)
-        } else {
-            None
-        };
-        Ok((dx, dw, db))
+        })
     }
 }
 
