@@ -44,7 +44,7 @@ pub fn conv2d_nhwc(x: &Tensor, w: &Tensor, b: &Tensor, k: usize, relu: bool) -> 
     x.apply_op3(&w, &b, FusedConv { k, relu })
 }
 
-/// Virtual pixels below which [`weight_grad`] puts several images into one GEMM block.
+/// Virtual pixels per image below which [`weight_grad`] gathers several images into one block.
 const MIN_DW_ROWS: usize = 256;
 
 /// Shape of one convolution: input `[n, h, w, c]`, `k×k` kernel, `co` output channels.
@@ -95,30 +95,15 @@ impl Geom {
             .collect()
     }
 
-    /// `(origin, virtual pixels)` of the blocks [`weight_grad`] sums over: [`Geom::blocks`], but
-    /// small images (fewer than [`MIN_DW_ROWS`] virtual pixels each) go several to a block. A
-    /// block may run on from one image into the next: the virtual pixels in between read `dzp`'s
-    /// zero border rows, so they add nothing, and a GEMM deep enough to fill the microkernels
-    /// beats one per 4×4 or 8×8 image (the colorizer's coarse levels) despite them.
-    fn weight_grad_blocks(&self) -> Vec<(usize, usize)> {
-        let image = self.hp() * self.wp();
-        let per_image = self.virtual_rows(0, self.h);
-        if per_image >= MIN_DW_ROWS || self.n == 1 {
-            return self
-                .blocks()
-                .into_iter()
-                .map(|(b, y0, y1)| (self.origin(b, y0), self.virtual_rows(y0, y1)))
-                .collect();
+    /// Images per block of [`weight_grad_gathered`] when images are small (fewer than
+    /// [`MIN_DW_ROWS`] virtual pixels each), `None` otherwise: about [`MIN_DW_ROWS`] pixels a
+    /// block while every core has one.
+    fn small_image_group(&self) -> Option<usize> {
+        if self.virtual_rows(0, self.h) >= MIN_DW_ROWS || self.n == 1 {
+            return None;
         }
         let by_threads = self.n.div_ceil(rayon::current_num_threads());
-        let group = MIN_DW_ROWS.div_ceil(image).clamp(1, by_threads);
-        (0..self.n)
-            .step_by(group)
-            .map(|b| {
-                let m = group.min(self.n - b);
-                (self.origin(b, 0), (m - 1) * image + per_image)
-            })
-            .collect()
+        Some(MIN_DW_ROWS.div_ceil(self.h * self.w).clamp(1, by_threads))
     }
 
     /// Virtual output pixels of a block of image rows `y0..y1` (see [`forward_padded`]).
@@ -390,16 +375,22 @@ fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
 
 /// `dw = colsᵀ · dz` (`[k·k·c, co]`) from the padded input `xp` and the padded output gradient
 /// `dzp` (`[n, h + 2p, w + 2p, co]`, zero borders): on the virtual pixels of [`forward_padded`]
-/// the junk pixels line up with `dzp`'s zero border columns, so they add nothing.
+/// the junk pixels line up with `dzp`'s zero border columns, so they add nothing. Small images
+/// go through [`weight_grad_gathered`] instead.
 pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
     let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
     let (wp, kc) = (g.wp(), g.k * g.c);
     let len = k * kc * co;
-    g.weight_grad_blocks()
+    if let Some(group) = g.small_image_group() {
+        return weight_grad_gathered(xp, g, dzp, group);
+    }
+    g.blocks()
         .into_par_iter()
         .fold(
             || vec![0f32; len],
-            |mut acc, (origin, rows)| {
+            |mut acc, (b, y0, y1)| {
+                let rows = g.virtual_rows(y0, y1);
+                let origin = g.origin(b, y0);
                 // Virtual pixel q of this block is padded pixel origin + (p, p) + q of dzp.
                 let dz = &dzp[(origin + p * wp + p) * co..][..rows * co];
                 for ky in 0..k {
@@ -411,13 +402,57 @@ pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
                 acc
             },
         )
-        .reduce(
+        .reduce(|| vec![0f32; len], sum_into)
+}
+
+/// [`weight_grad`] for a batch of small images (the colorizer's and the denoiser's 8×8 and 4×4
+/// levels), `group` images per block: per kernel row, the block's real pixels are gathered into
+/// a compact `[pixels, k·c]` matrix (and `dz` into `[pixels, co]`), so the GEMM is as deep as a
+/// large image's without the junk of padded rows and columns (a 4×4 image has 16 real pixels in
+/// 36 padded ones).
+fn weight_grad_gathered(xp: &[f32], g: Geom, dzp: &[f32], group: usize) -> Vec<f32> {
+    let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
+    let (wp, kc) = (g.wp(), g.k * g.c);
+    let len = k * kc * co;
+    let starts: Vec<usize> = (0..g.n).step_by(group).collect();
+    starts
+        .into_par_iter()
+        .fold(
             || vec![0f32; len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
+            |mut acc, b0| {
+                let images = b0..(b0 + group).min(g.n);
+                let rows = images.len() * g.h * g.w;
+                // Output pixel (b, y, x) reads tap (ky, kx) at padded pixel origin(b, y) + ky·wp + x + kx.
+                let lines = || {
+                    images
+                        .clone()
+                        .flat_map(|b| (0..g.h).map(move |y| g.origin(b, y)))
+                };
+                let mut dz = Vec::with_capacity(rows * co);
+                for o in lines() {
+                    dz.extend_from_slice(&dzp[(o + p * wp + p) * co..][..g.w * co]);
+                }
+                let mut cols = Vec::with_capacity(rows * kc);
+                for ky in 0..k {
+                    cols.clear();
+                    for o in lines() {
+                        for x in 0..g.w {
+                            cols.extend_from_slice(&xp[(o + ky * wp + x) * c..][..kc]);
+                        }
+                    }
+                    let dst = &mut acc[ky * kc * co..(ky + 1) * kc * co];
+                    sgemm(kc, co, rows, dst, true, &cols, (1, kc), &dz);
+                }
+                acc
             },
         )
+        .reduce(|| vec![0f32; len], sum_into)
+}
+
+/// `a += b` element-wise, for the reductions of per-thread gradients.
+fn sum_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+    a
 }
 
 /// `dx = conv(dz, w') (+ residual)`, the input gradient of conv `g` with kernel `w`: the adjoint
