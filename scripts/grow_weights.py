@@ -9,7 +9,9 @@
 WIDTH channels ([24, 48, 96, WIDTH]): the old bottleneck blocks `mid.*` become the new level's encoder
 blocks `down.{L}.blocks.*`; the new `down.{L}.resample` (unshuffle + 1x1 to WIDTH), bottleneck
 `mid.*` and decoder `up.{L}.*` are added.
-`blocks` (an SR net, e.g. weights/upscale-x2.safetensors) appends residual blocks to its body up to N.
+`blocks` appends residual blocks up to N: to an SR net's body (e.g. weights/upscale-x2.safetensors), or
+to every level of a U-Net, encoder, bottleneck and decoder (`down.{l}.blocks.{i}`, `mid.{i}`,
+`up.{l}.blocks.{i}`; e.g. weights/denoise.safetensors, whose noise-level estimator is left as it is).
 
 New tensors: `conv1` and `down.{L}.resample` get PyTorch's default uniform +-1/sqrt(fan_in) (aetool's own
 initialisation); every new residual block's `conv2` and `up.{L}.resample` are zero, so the new blocks
@@ -98,12 +100,19 @@ def main():
         arch["widths"] = widths + [size]
         grown = f"widths {widths} -> {arch['widths']}"
     else:
-        if arch.get("arch") != "srnet":
-            sys.exit(f"{src}: `blocks` grows an SR net, this is {arch.get('arch')}")
+        if arch.get("arch") not in ("srnet", "unet"):
+            sys.exit(f"{src}: `blocks` grows an SR net or a U-Net, this is {arch.get('arch')}")
         if size <= arch["blocks"]:
             sys.exit(f"{src}: already has {arch['blocks']} blocks")
         for i in range(arch["blocks"], size):
-            block(f"body.{i}", arch["width"])
+            if arch["arch"] == "srnet":
+                block(f"body.{i}", arch["width"])
+                continue
+            widths = arch["widths"]
+            for level, c in enumerate(widths[:-1]):
+                block(f"down.{level}.blocks.{i}", c)
+                block(f"up.{level}.blocks.{i}", c)
+            block(f"mid.{i}", widths[-1])
         grown = f"blocks {arch['blocks']} -> {size}"
         arch["blocks"] = size
 
