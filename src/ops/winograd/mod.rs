@@ -11,8 +11,8 @@
 //! U[ξ]` (the `gemm` crate, as in [`super::conv2d_nhwc`]) do 4× fewer multiply-adds than the
 //! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Groups of tile
 //! rows run in parallel on rayon's pool (counted over the batch: a group of a training batch of
-//! small images spans several of them, so its GEMMs are as deep as a large image's); each worker keeps its buffers in a
-//! thread-local scratch, so apart from `gemm`'s small packing buffers a call allocates nothing
+//! small images spans several of them, so its GEMMs are as deep as a large image's); each worker
+//! keeps its buffers in a thread-local scratch, so apart from `gemm`'s small packing buffers a call allocates nothing
 //! but its output.
 
 #[cfg(test)]
@@ -165,14 +165,12 @@ impl Winograd {
                 .div_ceil(tiles_x)
                 .min(rows.div_ceil(threads));
             let step = by_block.min(by_threads).max(fewest);
-            // Output pixel where global tile row `r` starts.
-            let start = |r: usize| ((r / tiles_y) * h + (r % tiles_y) * M) * w;
+            let start = |r| tile_row_start(r, (h, w));
             let mut groups = Vec::with_capacity(rows.div_ceil(step));
             let mut rest = &mut y.spare_capacity_mut()[..len];
             for r0 in (0..rows).step_by(step) {
                 let r1 = (r0 + step).min(rows);
-                let end = if r1 == rows { n * h * w } else { start(r1) };
-                let (group, tail) = rest.split_at_mut((end - start(r0)) * co);
+                let (group, tail) = rest.split_at_mut((start(r1) - start(r0)) * co);
                 rest = tail;
                 groups.push((r0, r1, group));
             }
@@ -204,8 +202,7 @@ impl Winograd {
         let (tiles_x, tiles_y) = (w.div_ceil(M), h.div_ceil(M));
         let tiles = (r1 - r0) * tiles_x;
         let bt = k.block_tiles();
-        // Output pixel where global tile row `r` starts.
-        let start = |r: usize| ((r / tiles_y) * h + (r % tiles_y) * M) * w;
+        let start = |r| tile_row_start(r, (h, w));
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
             let v = take(&mut s.v, POINTS * bt * c);
@@ -242,6 +239,13 @@ impl Winograd {
             }
         });
     }
+}
+
+/// The output pixel (index in the batch `[n, h, w]`) where tile row `r` starts, tile rows counted
+/// over the batch, image after image (`n · ⌈h/4⌉` of them; `r` = that count gives `n·h·w`).
+fn tile_row_start(r: usize, (h, w): (usize, usize)) -> usize {
+    let tiles_y = h.div_ceil(M);
+    ((r / tiles_y) * h + (r % tiles_y) * M) * w
 }
 
 /// The candle op: one [`Winograd`] conv with or without its ReLU.
