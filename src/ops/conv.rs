@@ -139,16 +139,17 @@ pub(super) fn with_f32<R>(t: &Tensor, op: &str, f: impl FnOnce(&[f32]) -> Result
 
 /// Per-channel sums of `[pixels, c]` data, pixels in parallel.
 fn channel_sums(x: &[f32], c: usize) -> Vec<f32> {
-    let add = |mut acc: Vec<f32>, px: &[f32]| {
-        acc.iter_mut().zip(px).for_each(|(a, v)| *a += v);
-        acc
-    };
     x.par_chunks(c * 1024)
         .fold(
             || vec![0f32; c],
-            |acc, chunk| chunk.chunks_exact(c).fold(acc, add),
+            |mut acc, chunk| {
+                chunk
+                    .chunks_exact(c)
+                    .for_each(|px| accumulate(&mut acc, px));
+                acc
+            },
         )
-        .reduce(|| vec![0f32; c], |a, b| add(a, &b))
+        .reduce(|| vec![0f32; c], sum_into)
 }
 
 /// Zero-padded copy `[n, h + 2p, w + 2p, c]` of `[n, h, w, c]` data (`p = k/2`), optionally
@@ -178,9 +179,7 @@ pub(super) fn pad<'a>(
             None => dst.copy_from_slice(src),
         }
         if sums {
-            for px in dst.chunks_exact(c) {
-                acc.iter_mut().zip(px).for_each(|(a, v)| *a += v);
-            }
+            dst.chunks_exact(c).for_each(|px| accumulate(acc, px));
         }
     };
     let total = out
@@ -198,13 +197,7 @@ pub(super) fn pad<'a>(
                 acc
             },
         )
-        .reduce(
-            || vec![0f32; if sums { c } else { 0 }],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+        .reduce(|| vec![0f32; if sums { c } else { 0 }], sum_into);
     (Cow::Owned(out), total)
 }
 
@@ -378,12 +371,12 @@ fn unpad(xp: &[f32], g: &Geom) -> Vec<f32> {
 /// the junk pixels line up with `dzp`'s zero border columns, so they add nothing. Small images
 /// go through [`weight_grad_gathered`] instead.
 pub(super) fn weight_grad(xp: &[f32], g: Geom, dzp: &[f32]) -> Vec<f32> {
-    let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
-    let (wp, kc) = (g.wp(), g.k * g.c);
-    let len = k * kc * co;
     if let Some(group) = g.small_image_group() {
         return weight_grad_gathered(xp, g, dzp, group);
     }
+    let (c, k, co, p) = (g.c, g.k, g.co, g.pad());
+    let (wp, kc) = (g.wp(), g.k * g.c);
+    let len = k * kc * co;
     g.blocks()
         .into_par_iter()
         .fold(
@@ -422,7 +415,8 @@ fn weight_grad_gathered(xp: &[f32], g: Geom, dzp: &[f32], group: usize) -> Vec<f
             |mut acc, b0| {
                 let images = b0..(b0 + group).min(g.n);
                 let rows = images.len() * g.h * g.w;
-                // Output pixel (b, y, x) reads tap (ky, kx) at padded pixel origin(b, y) + ky·wp + x + kx.
+                // Output pixel (b, y, x) reads tap (ky, kx) at padded pixel
+                // origin(b, y) + ky·wp + x + kx.
                 let lines = || {
                     images
                         .clone()
@@ -449,9 +443,15 @@ fn weight_grad_gathered(xp: &[f32], g: Geom, dzp: &[f32], group: usize) -> Vec<f
         .reduce(|| vec![0f32; len], sum_into)
 }
 
-/// `a += b` element-wise, for the reductions of per-thread gradients.
+/// `acc += v` element-wise, on the calling thread (the per-pixel and per-thread sums of the
+/// gradients; [`add_into`] is the parallel one for whole tensors).
+fn accumulate(acc: &mut [f32], v: &[f32]) {
+    acc.iter_mut().zip(v).for_each(|(a, v)| *a += v);
+}
+
+/// [`accumulate`] for the reductions of per-thread sums.
 fn sum_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
-    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+    accumulate(&mut a, &b);
     a
 }
 

@@ -12,8 +12,8 @@
 //! direct 3×3 conv, and the output transform writes the tiles with bias and ReLU. Groups of tile
 //! rows run in parallel on rayon's pool (counted over the batch: a group of a training batch of
 //! small images spans several of them, so its GEMMs are as deep as a large image's); each worker
-//! keeps its buffers in a thread-local scratch, so apart from `gemm`'s small packing buffers a call allocates nothing
-//! but its output.
+//! keeps its buffers in a thread-local scratch, so apart from `gemm`'s small packing buffers a
+//! call allocates nothing but its output.
 
 #[cfg(test)]
 mod tests;

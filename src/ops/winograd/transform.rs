@@ -255,15 +255,11 @@ fn kernel_rows_body(w: &[f32], ci: usize, c_in: usize, gg: &mut [f64], out: &mut
             }
         }
     }
+    let mut acc = vec![0f64; c_out];
     for (p, row) in out.chunks_exact_mut(c_out).enumerate() {
         let (a, b) = (p / A, p % A);
-        let mut taps = G[b].iter().enumerate().filter(|(_, &c)| c != 0.0);
-        let (kx, &coef) = taps.next().expect("every row of G has a non-zero");
-        let mut acc: Vec<f64> = gg[(a * 3 + kx) * c_out..][..c_out]
-            .iter()
-            .map(|&v| v * coef)
-            .collect();
-        for (kx, &coef) in taps {
+        acc.fill(0.0);
+        for (kx, &coef) in G[b].iter().enumerate().filter(|(_, &c)| c != 0.0) {
             acc.iter_mut()
                 .zip(&gg[(a * 3 + kx) * c_out..][..c_out])
                 .for_each(|(d, &v)| *d += v * coef);
