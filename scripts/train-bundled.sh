@@ -95,6 +95,18 @@ RAYON_NUM_THREADS=2 run est-long denoise-deep --task denoise --estimator-only --
 # bicubic): check out e1d2678 to re-run them exactly.
 RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 run upscale-x2-jpeg upscale-x2-real --task upscale -x2 --steps 3000 \
   --lr 3e-4 --seed 12 --val-every 250 -j 1
+# Stage 6 (denoise): est-long-last grown to 2 residual blocks per level and side, the same function to start with
+# (scripts/grow_weights.py blocks: seed 21 draws the new blocks' first convs, their second convs start at zero),
+# then trained on its own
+# (0.6 s/step on 2 cores: about 100 minutes); its last step is its best.
+[ -f runs/denoise-b2-base.safetensors ] ||
+  python3 scripts/grow_weights.py blocks runs/est-long-last.safetensors runs/denoise-b2-base.safetensors 2 21
+RAYON_NUM_THREADS=2 run denoise-b2 denoise-b2-base --task denoise --steps 10000 --patch 96 --batch 8 --lr 3e-4 \
+  --seed 21 --val-every 500
+# Stage 7 (denoise): its estimator alone again, through the frozen 2-block denoiser; the best held-out step
+# (1,200) ships. The JPEG boost table (src/pipeline/jpeg_boost.rs) was re-measured for it and kept.
+RAYON_NUM_THREADS=2 run denoise-b2-est denoise-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
+  --patch 64 --lr 3e-4 --seed 8 --val-every 200
 # The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
 # (`--variant gaussian` for denoise, `--variant clean` for upscale).
 cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
@@ -105,7 +117,7 @@ V01_DATA="train at aetool 0.1 (cbsd432, imagenet-sample: 295 photos, t91)"
 python3 scripts/relabel_provenance.py weights/denoise-gaussian.safetensors "$V01_DATA" denoise-c3.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01_DATA" upscale-x2.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
-cp runs/est-long-last.safetensors weights/denoise.safetensors
+cp runs/denoise-b2-est.safetensors weights/denoise.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-jpeg.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors
