@@ -104,8 +104,14 @@ RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 run upscale-x2-jpeg upscale-x2-real --t
 RAYON_NUM_THREADS=2 run denoise-b2 denoise-b2-base --task denoise --steps 10000 --patch 96 --batch 8 --lr 3e-4 \
   --seed 21 --val-every 500
 # Stage 7 (denoise): its estimator alone again, through the frozen 2-block denoiser; the best held-out step
-# (1,200) ships. The JPEG boost table (src/pipeline/jpeg_boost.rs) was re-measured for it and kept.
+# (1,200) is kept. The JPEG boost table (src/pipeline/jpeg_boost.rs) was re-measured for it and kept.
 RAYON_NUM_THREADS=2 run denoise-b2-est denoise-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
+  --patch 64 --lr 3e-4 --seed 8 --val-every 200
+# Stage 8 (denoise): the 2-block denoiser 6,000 more steps at a lower rate (best held-out step 5,500), then its
+# estimator alone once more (stage 7's recipe; best held-out step 1,200 ships).
+RAYON_NUM_THREADS=2 run denoise-b2c denoise-b2-est --task denoise --steps 6000 --patch 96 --batch 8 --lr 1e-4 \
+  --seed 22 --val-every 500
+RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c --task denoise --estimator-only --steps 2000 --batch 16 \
   --patch 64 --lr 3e-4 --seed 8 --val-every 200
 # The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
 # (`--variant gaussian` for denoise, `--variant clean` for upscale).
@@ -117,7 +123,7 @@ V01_DATA="train at aetool 0.1 (cbsd432, imagenet-sample: 295 photos, t91)"
 python3 scripts/relabel_provenance.py weights/denoise-gaussian.safetensors "$V01_DATA" denoise-c3.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01_DATA" upscale-x2.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
-cp runs/denoise-b2-est.safetensors weights/denoise.safetensors
+cp runs/denoise-b2c-est.safetensors weights/denoise.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-jpeg.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors
