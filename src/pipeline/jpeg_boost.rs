@@ -12,9 +12,10 @@
 
 /// The factor at each calibrated quality (IJG scale), in increasing quality; linear between
 /// them, the first one's below. Measured for `est-long`, the 1-block model (30 training photos;
-/// mean gain over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 / +0.75 /
-/// +0.89 / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 / +1.05 /
-/// +1.05 / +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 / +0.78 dB;
+/// mean gain over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 /
+/// +0.75 / +0.89 / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 /
+/// +1.05 / +1.05 / +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 /
+/// +0.78 dB;
 /// q50 +0.77 / +0.77 / +0.70 dB, so 1 from there up. Re-measured for the first 2-block denoiser
 /// and its estimator (`denoise-b2-est`, the bundled one's base; same photos, on top of this table,
 /// strengths ×0.8 / 1 / 1.25 / 1.5):
