@@ -21,18 +21,22 @@
 /// strengths ×0.8 / 1 / 1.25 / 1.5):
 /// q10 +1.26 / +1.24 / +1.05 / +0.73 dB; q20 +1.09 / +1.11 / +0.99 / +0.74; q30 +0.98 / +1.06 /
 /// +0.94 / +0.72; q40 +0.86 / +0.96 / +0.88 / +0.68; q50 +0.72 / +0.87 / +0.93 / +0.83 — the table
-/// is within 0.02 dB of the best factor from q10 to q40, so it stays (q50 would gain 0.06 dB at
-/// ×1.25).
-const BOOST: [(u8, f32); 5] = [
+/// is within 0.02 dB of the best factor from q10 to q40, so it stays. For the bundled
+/// `denoise-b2c-est`, same photos and method: q10–q40 as before (best ×0.8 / 1 / 1 / 1–1.25, each
+/// within 0.013 dB of ×1); q50 ×1 / 1.15 / 1.25 +0.87 / +0.94 / +0.97 dB, q60 +0.91 / +0.96 /
+/// +0.97, q70 +0.72 / +0.70 / +0.66, q80 +0.52 / +0.43 / +0.34 — hence ×1.25 up to q60, 1 from
+/// q70 (camera JPEGs, 75–98, keep the bare estimate).
+const BOOST: [(u8, f32); 6] = [
     (10, 2.7),
     (20, 1.85),
     (30, 1.5),
     (40, 1.25),
+    (60, 1.25),
     (FULL_ABOVE, 1.0),
 ];
 
 /// From this quality up the estimate is used as it is.
-const FULL_ABOVE: u8 = 50;
+const FULL_ABOVE: u8 = 70;
 
 /// The factor on the blind level for a photo whose JPEG tables match `quality` (`None`: not a
 /// JPEG, 1).
