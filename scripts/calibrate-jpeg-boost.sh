@@ -25,7 +25,7 @@ while IFS= read -r f; do
   ln -s "$(realpath "$f")" "$OUT/sample/im_$i.${f##*.}"; i=$((i + 1))
 done < <( (ls "$DATA"/imagenet-sample/*.JPEG | grep -v "'" | awk 'NR % 50 == 7'; ls -S "$DATA"/t91/* | head -10) )
 for s in ${STRENGTHS:-1 1.25 1.5 1.75 2 2.5 3}; do
-  target/release/aetool eval --task denoise --jpeg ${QUALITIES:-10,20,30,40,50,60} \
+  target/release/aetool eval --task denoise --jpeg ${QUALITIES:-10,20,30,40,50,60,70,80} \
     --strength "$s" --per-image --json ${WEIGHTS:+--weights "$WEIGHTS"} "$OUT/sample" > "$OUT/s$s.json"
 done
 python3 scripts/calibrate_jpeg_boost.py "$OUT"/s*.json
