@@ -10,22 +10,20 @@
 //! `scripts/calibrate-jpeg-boost.sh` runs `aetool eval --task denoise --jpeg … --strength F`
 //! on a sample of `../shared/data/train` and prints, per quality, the strength that gains most.
 
-/// The factor at each calibrated quality (IJG scale), in increasing quality; linear between
-/// them, the first one's below. Measured for `est-long`, the 1-block model (30 training photos;
-/// mean gain over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 /
-/// +0.75 / +0.89 / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 /
-/// +1.05 / +1.05 / +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 /
-/// +0.78 dB;
-/// q50 +0.77 / +0.77 / +0.70 dB, so 1 from there up. Re-measured for the first 2-block denoiser
-/// and its estimator (`denoise-b2-est`, the bundled one's base; same photos, on top of this table,
-/// strengths ×0.8 / 1 / 1.25 / 1.5):
-/// q10 +1.26 / +1.24 / +1.05 / +0.73 dB; q20 +1.09 / +1.11 / +0.99 / +0.74; q30 +0.98 / +1.06 /
-/// +0.94 / +0.72; q40 +0.86 / +0.96 / +0.88 / +0.68; q50 +0.72 / +0.87 / +0.93 / +0.83 — the table
-/// is within 0.02 dB of the best factor from q10 to q40, so it stays. For the bundled
-/// `denoise-b2c-est`, same photos and method: q10–q40 as before (best ×0.8 / 1 / 1 / 1–1.25, each
-/// within 0.013 dB of ×1); q50 ×1 / 1.15 / 1.25 +0.87 / +0.94 / +0.97 dB, q60 +0.91 / +0.96 /
-/// +0.97, q70 +0.72 / +0.70 / +0.66, q80 +0.52 / +0.43 / +0.34 — hence ×1.25 up to q60, 1 from
-/// q70 (camera JPEGs, 75–98, keep the bare estimate).
+/// The factor at each calibrated quality (IJG scale), in increasing quality; linear between them,
+/// the first one's below. Measured for `est-long`, the 1-block model (30 training photos; mean gain
+/// over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 / +0.75 / +0.89
+/// / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 / +1.05 / +1.05 /
+/// +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 / +0.78 dB; q50 +0.77
+/// / +0.77 / +0.70 dB, so 1 from there up. Re-measured for the first 2-block denoiser and its
+/// estimator (`denoise-b2-est`, the bundled one's base; same photos, on top of this table,
+/// strengths ×0.8 / 1 / 1.25 / 1.5): q10 +1.26 / +1.24 / +1.05 / +0.73 dB; q20 +1.09 / +1.11 /
+/// +0.99 / +0.74; q30 +0.98 / +1.06 / +0.94 / +0.72; q40 +0.86 / +0.96 / +0.88 / +0.68; q50 +0.72 /
+/// +0.87 / +0.93 / +0.83 — the table is within 0.02 dB of the best factor from q10 to q40, so it
+/// stays. For the bundled `denoise-b2c-est`, same photos and method: q10–q40 as before (best ×0.8 /
+/// 1 / 1 / 1–1.25, each within 0.013 dB of ×1); q50 ×1 / 1.15 / 1.25 +0.87 / +0.94 / +0.97 dB, q60
+/// +0.91 / +0.96 / +0.97, q70 +0.72 / +0.70 / +0.66, q80 +0.52 / +0.43 / +0.34 — hence ×1.25 up to
+/// q60, 1 from q70 (camera JPEGs, 75–98, keep the bare estimate).
 const BOOST: [(u8, f32); 6] = [
     (10, 2.7),
     (20, 1.85),
