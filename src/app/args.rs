@@ -84,13 +84,6 @@ pub enum ScaleArg {
     X4,
 }
 
-/// `finetune --loss`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LossArg {
-    L1,
-    Psnr,
-}
-
 /// `finetune --degradation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DegradationArg {
@@ -236,10 +229,6 @@ pub struct FinetuneArgs {
     /// is; each crop's target is the level at which the denoiser restores it best.
     #[arg(long)]
     pub estimator_only: bool,
-    /// Denoise / upscale: the loss. `l1` (mean absolute error); `psnr`: the mean over crops of
-    /// ln(MSE), which is what PSNR measures (see the README's model card for when it pays).
-    #[arg(long, value_enum, default_value_t = LossArg::L1)]
-    pub loss: LossArg,
     /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -2,15 +2,15 @@
 //! work starts, and every message says what to type instead.
 
 use crate::app::args::{
-    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, LossArg, ModelArgs, PngCompressionArg,
-    RunArgs, ScaleArg, TaskArg,
+    DegradationArg, EvalArgs, FinetuneArgs, FormatArg, ModelArgs, PngCompressionArg, RunArgs,
+    ScaleArg, TaskArg,
 };
 use crate::models::planes::MAX_SIGMA;
 use crate::models::{ModelKind, Task};
 use crate::photo::{EncodeSettings, Limits, OutputFormat, PngCompression, STREAM_ABOVE_BYTES};
 use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
 use crate::pipeline::walk::{parse_shard, WalkOptions};
-use crate::train::{Base, Hyper, RestorationLoss, TrainConfig};
+use crate::train::{Base, Hyper, TrainConfig};
 use crate::weights::Source;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Device;
@@ -166,15 +166,6 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         kind.task() != Task::Colorize && args.degradation == DegradationArg::Realistic;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     hyper.estimator_only = args.estimator_only;
-    hyper.loss = match args.loss {
-        LossArg::L1 => RestorationLoss::L1,
-        LossArg::Psnr => RestorationLoss::Psnr,
-    };
-    if args.loss != LossArg::L1 && (kind.task() == Task::Colorize || args.estimator_only) {
-        bail!(
-            "--loss is the denoiser's or upscaler's; colorize and --estimator-only have their own"
-        );
-    }
     if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {
         bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic");
     }

@@ -1,27 +1,7 @@
-//! Training losses: L1 or per-crop log-MSE for restoration, class-rebalanced soft cross-entropy
-//! for the colour classifier, and the noise estimator's asymmetric error.
+//! Training losses: L1 for restoration, class-rebalanced soft cross-entropy for the colour
+//! classifier, and the noise estimator's asymmetric error.
 
 use candle_core::Tensor;
-use serde::{Deserialize, Serialize};
-
-/// The loss a denoiser or upscaler is trained with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RestorationLoss {
-    /// Mean absolute error: the per-pixel median of what the input allows (the default).
-    #[default]
-    L1,
-    /// Mean over crops of `ln(MSE)`, i.e. the mean PSNR that `aetool eval` reports, up to a
-    /// factor: the per-pixel mean of what the input allows, every crop counting alike.
-    Psnr,
-}
-
-/// MSE floor of [`psnr_loss`] (a crop restored to within ~0.8 of 255 stops pulling harder).
-const PSNR_FLOOR: f64 = 1e-5;
-
-/// Scale of [`psnr_loss`]: its gradient is `2·err / MSE` per pixel, about 1 / (50 × RMS error)
-/// times L1's; 0.02 puts it near L1's size at the 30–40 dB of a typical restoration, so the
-/// gradient clip and the noise estimator's weight mean what they do under L1.
-const PSNR_SCALE: f64 = 0.02;
 
 /// Weight of the noise-level estimator's loss beside the denoiser's L1.
 pub const ESTIMATOR_WEIGHT: f64 = 0.05;
@@ -63,14 +43,6 @@ pub(super) fn l1(pred: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> 
     (pred - target)?.abs()?.mean_all()
 }
 
-/// `PSNR_SCALE` × the mean over the batch of `ln(MSE + floor)` of `[N, H, W, C]` restorations
-/// against their targets.
-pub(super) fn psnr_loss(pred: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> {
-    let n = pred.dim(0)?;
-    let mse = (pred - target)?.sqr()?.reshape((n, ()))?.mean(1)?;
-    (mse + PSNR_FLOOR)?.log()?.mean_all()? * PSNR_SCALE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,15 +57,6 @@ mod tests {
         let t = |v: [f32; 4]| Tensor::from_slice(&v, (1, 2, 2, 1), &Device::Cpu).unwrap();
         let e = value(l1(&t([0.5, 0.5, 0.0, 1.0]), &t([0.25, 0.5, 0.5, 1.0])).unwrap());
         assert!((e - 0.75 / 4.0).abs() < 1e-7);
-    }
-
-    #[test]
-    fn psnr_loss_is_the_mean_log_mse_of_each_crop() {
-        // Two crops of 2 pixels: errors (0.1, 0.1) and (0, 0.2): MSEs 0.01 and 0.02.
-        let t = |v: [f32; 4]| Tensor::from_slice(&v, (2, 1, 2, 1), &Device::Cpu).unwrap();
-        let e = value(psnr_loss(&t([0.6, 0.4, 0.5, 0.7]), &t([0.5, 0.5, 0.5, 0.5])).unwrap());
-        let want = PSNR_SCALE * ((0.01 + PSNR_FLOOR).ln() + (0.02 + PSNR_FLOOR).ln()) / 2.0;
-        assert!((f64::from(e) - want).abs() < 1e-6, "{e} against {want}");
     }
 
     #[test]

@@ -35,8 +35,7 @@ use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
 use candle_core::{Device, Module, Tensor};
 use colour_targets::ColourCoder;
-pub use loss::RestorationLoss;
-use loss::{class_loss, estimator_loss, l1, psnr_loss, ESTIMATOR_WEIGHT};
+use loss::{class_loss, estimator_loss, l1, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
 use serde::{Deserialize, Serialize};
@@ -81,9 +80,6 @@ pub struct Hyper {
     /// at the estimated level. Checkpoints written before this field: false.
     #[serde(default)]
     pub estimator_only: bool,
-    /// Denoise / upscale: the restoration loss. Checkpoints written before this field: L1.
-    #[serde(default)]
-    pub loss: RestorationLoss,
 }
 
 impl Hyper {
@@ -108,7 +104,6 @@ impl Hyper {
             clip: 1.0,
             realistic: kind.task() != Task::Colorize,
             estimator_only: false,
-            loss: RestorationLoss::L1,
         }
     }
 
@@ -455,10 +450,7 @@ fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) ->
     let out = model.net.forward(x)?;
     let mut total = match &batch.classes {
         Some(t) => class_loss(&out, t)?,
-        None => match h.loss {
-            RestorationLoss::L1 => l1(&out, y)?,
-            RestorationLoss::Psnr => psnr_loss(&out, y)?,
-        },
+        None => l1(&out, y)?,
     };
     if let Some(est) = &model.estimator {
         let levels = Tensor::from_slice(&batch.levels, batch.levels.len(), x.device())?;
