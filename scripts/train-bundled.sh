@@ -9,7 +9,7 @@
 #   aetool 0.1 (commit dfc97a8): denoise / upscale / colorize trained from scratch with Gaussian noise /
 #     bicubic / L1 regression; its own scripts/train-bundled.sh reproduces them. Stage 0 below takes those
 #     files from git history instead of re-training them.
-#   aetool 0.2 (this script): realistic degradations (camera noise, JPEG, blur, resizing; src/train/degrade.rs)
+#   aetool 0.2 (this script): realistic degradations (camera noise, JPEG, blur, resizing; src/train/degrade/)
 #     for denoise (+ the learned noise-level estimator) and upscale, and the colour classifier for colorize,
 #     each continuing from the 0.1 weights (colorize: a warm start of the tensors whose names and shapes match).
 #
