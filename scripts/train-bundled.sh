@@ -113,14 +113,17 @@ RAYON_NUM_THREADS=2 run denoise-b2c denoise-b2-est --task denoise --steps 6000 -
   --seed 22 --val-every 500
 RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c --task denoise --estimator-only --steps 2000 --batch 16 \
   --patch 64 --lr 3e-4 --seed 8 --val-every 200
-# The defaults are the real-photo models; aetool 0.1's models stay bundled as variants
-# (`--variant gaussian` for denoise, `--variant clean` for upscale).
-cp runs/v01-denoise.safetensors weights/denoise-gaussian.safetensors
+# Stage 9 (denoise, `--variant gaussian`): the shipped 2-block denoiser fine-tuned on white Gaussian noise alone
+# (`--degradation classic`; its estimator trained beside it on the same noise), 2,000 steps (last step best).
+# On real camera noise told a level it beats the real-photo default (checkpoints/README.md, fifteenth session).
+RAYON_NUM_THREADS=2 run denoise-gaussian-b2 denoise-b2c-est --task denoise --degradation classic --steps 2000 \
+  --patch 96 --batch 8 --lr 1e-4 --seed 24 --val-every 250
+# The defaults are the real-photo models; aetool 0.1's upscalers stay bundled as variants (`--variant clean`).
+cp runs/denoise-gaussian-b2.safetensors weights/denoise-gaussian.safetensors
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
 # aetool 0.1 wrote paths into their provenance; name the data set (0.1's train/: 818 photos) and the base instead.
 V01_DATA="train at aetool 0.1 (cbsd432, imagenet-sample: 295 photos, t91)"
-python3 scripts/relabel_provenance.py weights/denoise-gaussian.safetensors "$V01_DATA" denoise-c3.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01_DATA" upscale-x2.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
 cp runs/denoise-b2c-est.safetensors weights/denoise.safetensors
