@@ -8,15 +8,16 @@
 //! All randomness comes from the caller's RNG, so a seeded RNG gives identical output.
 //!
 //! Building blocks (each in its own file with its unit tests):
-//! - exact sRGB ↔ linear light, and random camera tone curves ([`ToneCurve`]);
-//! - Poisson–Gaussian (shot + read) noise in linear light, `var = a·x + b` ([`poisson_gaussian`]);
+//! - exact sRGB ↔ linear light, and random camera tone curves ([`ToneCurve`](tone::ToneCurve));
+//! - Poisson–Gaussian (shot + read) noise in linear light, `var = a·x + b`
+//!   ([`poisson_gaussian`](noise::poisson_gaussian));
 //! - a CBDNet-like camera pipeline: inverse tone curve → inverse white balance → Bayer mosaic →
 //!   Poisson–Gaussian noise → bilinear demosaic → white balance → in-camera chroma noise reduction →
 //!   tone curve ([`camera_noise`]); the noise becomes signal-dependent, spatially correlated and
 //!   channel-correlated, while the clean content goes through unchanged;
 //! - low-frequency luminance + chroma "blotch" noise ([`blotch_noise`]);
 //! - additive white Gaussian noise ([`add_gaussian`]);
-//! - JPEG at IJG quality 1–100 with 4:2:0 chroma, single or non-aligned double ([`jpeg`],
+//! - JPEG at IJG quality 1–100 with 4:2:0 chroma, single or non-aligned double ([`jpeg`](jpeg::jpeg),
 //!   [`double_jpeg`]);
 //! - Gaussian blur, isotropic or anisotropic and rotated ([`gaussian_blur`]), and resizing with a
 //!   random filter ([`resize`]);
@@ -42,6 +43,10 @@ use jpeg::{double_jpeg, jpeg};
 pub(crate) use jpeg::{jpeg_decode, jpeg_file};
 use noise::{add_gaussian, blotch_noise, BlotchParams};
 use rand::Rng;
+
+// ---------------------------------------------------------------------------------------------
+// Mixture probabilities and ranges.
+// ---------------------------------------------------------------------------------------------
 
 /// Denoise: probability of plain additive white Gaussian noise only (kind `"gauss"`), σ uniform
 /// in `[0, AWGN_MAX_SIGMA]`, so that `--sigma N` keeps its meaning. (aetool 0.2's first stage
@@ -112,6 +117,10 @@ pub const UP_CAMERA_SIGMA: (f32, f32) = (1.0, 15.0);
 pub const UP_JPEG_QUALITY: (u8, u8) = (30, 95);
 /// Blur σ range (pixels, per axis, uniform) of the upscale profile.
 pub const BLUR_SIGMA: (f32, f32) = (0.2, 1.5);
+
+// ---------------------------------------------------------------------------------------------
+// Public API.
+// ---------------------------------------------------------------------------------------------
 
 /// What the degraded image is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
