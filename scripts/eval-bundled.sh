@@ -45,10 +45,11 @@ ev() {
   (set -x; "$BIN" eval "$@" ${compare[@]+"${compare[@]}"} "$EVAL/$set")
 }
 
-# Denoise: Gaussian noise at known σ (the default model, and the `gaussian` variant made for it);
-# clean photos through the blind default (σ 0); real camera noise (noisy/ + clean/ pairs); JPEG artefacts.
+# Denoise: Gaussian noise at known σ (PNG input: the default's camera-noise model); clean photos through the
+# blind default (σ 0); real camera noise (noisy/ + clean/ pairs); JPEG artefacts (below quality 70 the default
+# runs its JPEG model; `--variant jpeg` runs it on every photo, here on camera-quality JPEGs too).
 ev denoise cbsd68 --task denoise --sigma 15,25,50
-ev denoise-gaussian cbsd68 --task denoise --variant gaussian --sigma 15,25,50
+ev denoise-jpeg live1 --task denoise --variant jpeg --jpeg 70,80,90
 ev denoise cbsd68 --task denoise --sigma 0 --blind
 ev denoise polyu100 --task denoise
 ev denoise live1 --task denoise --jpeg 10,20,30,40

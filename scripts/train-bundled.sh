@@ -113,20 +113,33 @@ RAYON_NUM_THREADS=2 run denoise-b2c denoise-b2-est --task denoise --steps 6000 -
   --seed 22 --val-every 500
 RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c --task denoise --estimator-only --steps 2000 --batch 16 \
   --patch 64 --lr 3e-4 --seed 8 --val-every 200
-# Stage 9 (denoise, `--variant gaussian`): the shipped 2-block denoiser fine-tuned on white Gaussian noise alone
+# Stage 9 (denoise, the net of stage 10; `--variant gaussian` until the seventeenth session): the 2-block denoiser fine-tuned on white Gaussian noise alone
 # (`--degradation classic`; its estimator trained beside it on the same noise), 2,000 steps (last step best).
 # On real camera noise told a level it beats the real-photo default (checkpoints/README.md, fifteenth session).
 RAYON_NUM_THREADS=2 run denoise-gaussian-b2 denoise-b2c-est --task denoise --degradation classic --steps 2000 \
   --patch 96 --batch 8 --lr 1e-4 --seed 24 --val-every 250
+# Stage 10 (denoise, the default's camera-noise net): stage 9's Gaussian-trained net with an estimator trained
+# through it on the realistic mixture (stage 7's recipe). As for est-long, its held-out figure never passes step 0's
+# (the Gaussian estimator's), which reads real camera noise far too low (polyu100 36.34 dB blind against 38.08):
+# the last step ships, written from the final checkpoint. The default denoiser sends JPEGs below quality 70 to
+# denoise-b2c-est (`denoise-jpeg`) and everything else to this one (src/pipeline/jpeg_boost.rs, wants_jpeg_net).
+RAYON_NUM_THREADS=2 run denoise-camera denoise-gaussian-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
+  --patch 64 --lr 3e-4 --seed 8 --val-every 500
+[ -f runs/denoise-camera-last.safetensors ] || {
+  cp runs/denoise-camera.ckpt.safetensors runs/denoise-camera-last.ckpt.safetensors
+  "$BIN" finetune --dir "$DATA" --from runs/denoise-gaussian-b2.safetensors --checkpoint-every 100 --task denoise \
+    --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8 --val-every 500 --resume \
+    -o runs/denoise-camera-last.safetensors > runs/denoise-camera-last.log 2>&1
+}
 # The defaults are the real-photo models; aetool 0.1's upscalers stay bundled as variants (`--variant clean`).
-cp runs/denoise-gaussian-b2.safetensors weights/denoise-gaussian.safetensors
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
 # aetool 0.1 wrote paths into their provenance; name the data set (0.1's train/: 818 photos) and the base instead.
 V01_DATA="train at aetool 0.1 (cbsd432, imagenet-sample: 295 photos, t91)"
 python3 scripts/relabel_provenance.py weights/upscale-x2-clean.safetensors "$V01_DATA" upscale-x2.safetensors
 python3 scripts/relabel_provenance.py weights/upscale-x4-clean.safetensors "$V01_DATA" upscale-x4.safetensors
-cp runs/denoise-b2c-est.safetensors weights/denoise.safetensors
+cp runs/denoise-camera-last.safetensors weights/denoise.safetensors
+cp runs/denoise-b2c-est.safetensors weights/denoise-jpeg.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-jpeg.safetensors weights/upscale-x2.safetensors
 cp runs/upscale-x4-real.safetensors weights/upscale-x4.safetensors

@@ -30,10 +30,14 @@
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
 //! use aetool::photo::{EncodeSettings, OutputFormat};
-//! use aetool::{load_photo, load_weights, save_photo, ModelKind, RestoreSettings, Restorer, Source, Target};
+//! use aetool::{load_jpeg_net, load_photo, load_weights, save_photo, ModelKind};
+//! use aetool::{RestoreSettings, Restorer, Source, Target};
 //! let device = candle_core::Device::Cpu;
-//! let weights = load_weights(&Source::Bundled, ModelKind::Denoise, &device)?;
-//! let restorer = Restorer::new(weights, device, RestoreSettings::default());
+//! let (source, kind) = (Source::Bundled, ModelKind::Denoise);
+//! let weights = load_weights(&source, kind, &device)?;
+//! // The bundled default denoiser sends JPEGs of low quality to its JPEG-artefact net.
+//! let jpeg_net = load_jpeg_net(&source, kind, &weights, &device)?;
+//! let restorer = Restorer::new(weights, device, RestoreSettings::default()).with_jpeg_net(jpeg_net);
 //! let photo = load_photo("noisy.png".as_ref(), &Default::default())?;
 //! let target = Target::File(OutputFormat::Png);
 //! let (clean, _) = restorer.restore(&photo, target, &mut |_, _| {})?;
@@ -64,4 +68,4 @@ pub use app::run_cli;
 pub use models::{ModelKind, ModelSpec};
 pub use photo::{load as load_photo, save as save_photo, Photo};
 pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, Target, TileSize};
-pub use weights::{load as load_weights, Loaded, Source};
+pub use weights::{load as load_weights, load_jpeg_net, Loaded, Source};

@@ -522,13 +522,13 @@ fn variant_selects_bundled_alternative_models() {
         .arg(&never));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("no `clean` variant of denoise (bundled variants of denoise: gaussian)"),
+        err.contains("no `clean` variant of denoise (bundled variants of denoise: jpeg)"),
         "{err}"
     );
     assert!(!never.exists());
 
     let (code, _, err) = run(aetool()
-        .args(["denoise", "--variant", "gaussian", "--weights"])
+        .args(["denoise", "--variant", "jpeg", "--weights"])
         .arg(weights("denoise"))
         .arg(fixture("rgb8.png"))
         .arg("-o")
@@ -1363,9 +1363,9 @@ fn noise_level(err: &str) -> f64 {
     after.split(' ').next().unwrap().parse().unwrap()
 }
 
-/// 14b. A JPEG's blind level is raised by the quality its tables say (the estimator reads block
-///      artefacts low); the same pixels in a PNG get the bare estimate, and `--sigma` wins over
-///      both. Bundled weights: the estimator of the small test weights reads 0 on small photos.
+/// 14b. A coarse JPEG goes to the JPEG-artefact model and its blind level is raised by the
+///      quality its tables say (the estimator reads block artefacts low); the same pixels in a
+///      PNG get the camera-noise model's bare estimate, and `--sigma` wins over both. Bundled weights: the estimator of the small test weights reads 0 on small photos.
 #[test]
 fn denoise_raises_the_level_of_a_coarse_jpeg() {
     let tmp = tempdir();
@@ -1397,7 +1397,7 @@ fn denoise_raises_the_level_of_a_coarse_jpeg() {
     };
     let (from_jpeg, from_png) = (denoise(&jpeg, &[]), denoise(&png, &[]));
     assert!(
-        from_jpeg.contains("(JPEG quality 10: the estimate ×"),
+        from_jpeg.contains("(JPEG quality 10: the JPEG model, its estimate ×"),
         "{from_jpeg}"
     );
     assert!(!from_png.contains("JPEG quality"), "{from_png}");
@@ -1408,7 +1408,16 @@ fn denoise_raises_the_level_of_a_coarse_jpeg() {
     );
     let fixed = denoise(&jpeg, &["--sigma", "7"]);
     assert_eq!(noise_level(&fixed), 7.0, "{fixed}");
-    assert!(!fixed.contains("JPEG quality"), "{fixed}");
+    assert!(
+        fixed.contains("(JPEG quality 10: the JPEG model)"),
+        "{fixed}"
+    );
+    // Asked for the JPEG model itself, the note says only what raised the level.
+    let forced = denoise(&jpeg, &["--variant", "jpeg"]);
+    assert!(
+        forced.contains("(JPEG quality 10: the estimate ×"),
+        "{forced}"
+    );
 }
 
 /// EXIF of an output file, read by `kamadak-exif` from the container (JPEG APP1, PNG eXIf, WebP

@@ -121,9 +121,9 @@ pub struct ModelArgs {
     #[arg(long, value_name = "hf:OWNER/REPO")]
     pub model: Option<String>,
     /// A bundled alternative model: `clean` (upscale: trained on clean, bicubic-downscaled input;
-    /// best for clean PNG/TIFF sources and benchmarks), `gaussian` (denoise: trained on white
-    /// Gaussian noise; best for synthetic noise at a known --sigma). Default: the models for real
-    /// photos (camera noise, JPEG).
+    /// best for clean PNG/TIFF sources and benchmarks), `jpeg` (denoise: the JPEG-artefact model
+    /// for every photo; by default only JPEGs below quality 70 go to it, the rest to the
+    /// camera-noise model). Default: the models for real photos (camera noise, JPEG).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["weights", "model"])]
     pub variant: Option<String>,
     /// auto, cpu, cuda[:N] or metal.

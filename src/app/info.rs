@@ -21,6 +21,12 @@ pub fn run(model: Option<&str>) -> Result<()> {
         let steps = m.trained_steps();
         crate::outln!("{}", m.spec.name())?;
         crate::outln!("  source        {}", m.origin)?;
+        if m.origin == format!("bundled:denoise-{}", weights::JPEG_VARIANT) {
+            crate::outln!(
+                "  serves        the default's JPEGs below quality {} (`--variant jpeg`: every photo)",
+                crate::pipeline::JPEG_NET_BELOW
+            )?;
+        }
         crate::outln!("  architecture  {}", serde_json::to_string(&m.spec.arch)?)?;
         crate::outln!("  parameters    {}", m.net.params())?;
         crate::outln!(

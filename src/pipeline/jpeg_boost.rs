@@ -36,6 +36,19 @@ const BOOST: [(u8, f32); 6] = [
 /// From this quality up the estimate is used as it is.
 const FULL_ABOVE: u8 = 70;
 
+/// Whether a photo whose JPEG tables match `quality` (`None`: not a JPEG) goes to the
+/// JPEG-artefact net where the bundled default pairs one with its camera-noise net: JPEGs below
+/// [`JPEG_NET_BELOW`] (web, messaging and re-saved photos). Camera JPEGs (75–98), PNG and TIFF
+/// stay with the camera-noise net, which serves real sensor noise and clean photos better and
+/// JPEG artefacts worse (checkpoints/README.md, sixteenth and seventeenth sessions).
+pub fn wants_jpeg_net(quality: Option<u8>) -> bool {
+    quality.is_some_and(|q| q < JPEG_NET_BELOW)
+}
+
+/// JPEGs below this quality go to the JPEG-artefact net ([`wants_jpeg_net`]): where the boost
+/// table stops, the camera JPEGs begin.
+pub const JPEG_NET_BELOW: u8 = FULL_ABOVE;
+
 /// The factor on the blind level for a photo whose JPEG tables match `quality` (`None`: not a
 /// JPEG, 1).
 pub fn factor(quality: Option<u8>) -> f32 {
@@ -78,5 +91,12 @@ mod tests {
         let (a, b) = (BOOST[1], BOOST[2]);
         let mid = factor(Some((a.0 + b.0) / 2));
         assert!((mid - (a.1 + b.1) / 2.0).abs() < 1e-6, "{mid}");
+    }
+
+    #[test]
+    fn only_jpegs_below_camera_quality_go_to_the_jpeg_net() {
+        assert!(!wants_jpeg_net(None));
+        assert!(wants_jpeg_net(Some(10)) && wants_jpeg_net(Some(JPEG_NET_BELOW - 1)));
+        assert!(!wants_jpeg_net(Some(JPEG_NET_BELOW)) && !wants_jpeg_net(Some(95)));
     }
 }

@@ -13,6 +13,8 @@ pub mod stream;
 pub mod tiling;
 pub mod walk;
 
+pub use jpeg_boost::JPEG_NET_BELOW;
+
 use crate::photo::{self as io, EncodeSettings, Limits, OutputFormat};
 use crate::pipeline::restore::{Restorer, Target};
 use crate::pipeline::stream::{Output, WriteStopped};
@@ -178,11 +180,8 @@ pub fn run(
             let mut sink = |band| sender.send(band);
             match restorer.restore_bands(&mut photo, &header, &mut sink, &mut on_tile) {
                 Ok(details) => {
-                    if let Some(sigma) = details.sigma {
-                        let why = details.jpeg_boost.map_or(String::new(), |(q, f)| {
-                            format!(" (JPEG quality {q}: the estimate × {f:.2})")
-                        });
-                        progress.note(format!("aetool: {name}: noise level σ {sigma:.1}{why}"));
+                    if let Some(level) = details.describe_level() {
+                        progress.note(format!("aetool: {name}: noise level {level}"));
                     }
                 }
                 // The encoder gave up on the output and reports why.

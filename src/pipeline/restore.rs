@@ -122,6 +122,9 @@ pub enum Target {
 /// A model ready to restore photos.
 pub struct Restorer {
     loaded: Loaded,
+    /// Denoise: the net that JPEGs of low quality go to instead ([`jpeg_boost::wants_jpeg_net`];
+    /// the bundled default pairs its camera-noise net with the JPEG-artefact net).
+    jpeg_net: Option<Loaded>,
     device: Device,
     settings: RestoreSettings,
 }
@@ -133,7 +136,26 @@ pub struct Details {
     pub sigma: Option<f32>,
     /// A JPEG's quality and the factor it raised the blind level by, when it did.
     pub jpeg_boost: Option<(u8, f32)>,
+    /// The JPEG's quality when it sent the photo to the JPEG-artefact net.
+    pub jpeg_net: Option<u8>,
     pub tiles: usize,
+}
+
+impl Details {
+    /// Denoise: what the level was and why, for the per-photo note (`None` for other tasks):
+    /// `σ 12.3 (JPEG quality 10: the JPEG model, its estimate × 2.70)`.
+    pub fn describe_level(&self) -> Option<String> {
+        let sigma = self.sigma?;
+        let why = match (self.jpeg_net, self.jpeg_boost) {
+            (Some(q), Some((_, f))) => {
+                format!(" (JPEG quality {q}: the JPEG model, its estimate × {f:.2})")
+            }
+            (Some(q), None) => format!(" (JPEG quality {q}: the JPEG model)"),
+            (None, Some((q, f))) => format!(" (JPEG quality {q}: the estimate × {f:.2})"),
+            (None, None) => String::new(),
+        };
+        Some(format!("σ {sigma:.1}{why}"))
+    }
 }
 
 impl Restorer {
@@ -141,8 +163,23 @@ impl Restorer {
     pub fn new(loaded: Loaded, device: Device, settings: RestoreSettings) -> Self {
         Self {
             loaded,
+            jpeg_net: None,
             device,
             settings,
+        }
+    }
+
+    /// The same restorer, sending low-quality JPEGs to `jpeg_net` (denoise; see
+    /// [`crate::weights::load_jpeg_net`], which checks that it has this one's architecture).
+    pub fn with_jpeg_net(self, jpeg_net: Option<Loaded>) -> Self {
+        Self { jpeg_net, ..self }
+    }
+
+    /// The weights that restore a photo whose JPEG tables say `quality` (`None`: not a JPEG).
+    fn model_for(&self, quality: Option<u8>) -> &Loaded {
+        match &self.jpeg_net {
+            Some(j) if super::jpeg_boost::wants_jpeg_net(quality) => j,
+            _ => &self.loaded,
         }
     }
 
@@ -212,11 +249,11 @@ impl Restorer {
         Ok(colour.then(|| "already in colour (--recolor replaces its colours)".to_string()))
     }
 
-    /// The noise level to denoise `input` at (0–255 scale), and the JPEG quality and factor
-    /// that raised it, if one did.
-    fn sigma_for(&self, input: &mut Input) -> Result<(f32, Option<(u8, f32)>)> {
+    /// The noise level `model` denoises `input` at (0–255 scale), and the JPEG quality and
+    /// factor that raised it, if one did.
+    fn sigma_for(&self, model: &Loaded, input: &mut Input) -> Result<(f32, Option<(u8, f32)>)> {
         let (w, h) = (input.width(), input.height());
-        let level = match (self.settings.sigma, &self.loaded.estimator) {
+        let level = match (self.settings.sigma, &model.estimator) {
             (Sigma::Fixed(s), _) => return Ok((s, None)),
             (Sigma::Auto, Some(est)) => {
                 input.with_rows(|rows| est.measure(w, h, rows, &self.device))??
@@ -297,15 +334,18 @@ impl Restorer {
         };
         match self.loaded.spec.task {
             Task::Denoise => {
-                let (sigma, jpeg_boost) = self.sigma_for(input)?;
+                let quality = input.meta().jpeg_quality;
+                let model = self.model_for(quality);
+                let (sigma, jpeg_boost) = self.sigma_for(model, input)?;
                 details.sigma = Some(sigma);
                 details.jpeg_boost = jpeg_boost;
+                details.jpeg_net = quality.filter(|_| !std::ptr::eq(model, &self.loaded));
                 let encode = |win: &[f32]| denoise_input(win, sigma);
                 let mut done = |mut band: Band, win: &Window| {
                     win.copy_alpha_to(&mut band);
                     hand_on(band)
                 };
-                details.tiles = self.tiled(input, out, on_tile, &encode, &mut done)?;
+                details.tiles = self.tiled(&model.net, input, out, on_tile, &encode, &mut done)?;
             }
             Task::Upscale => {
                 let s = self.net().scale();
@@ -314,7 +354,7 @@ impl Restorer {
                     upscale_alpha(win, &mut band, s);
                     hand_on(band)
                 };
-                details.tiles = self.tiled(input, out, on_tile, &encode, &mut done)?;
+                details.tiles = self.tiled(self.net(), input, out, on_tile, &encode, &mut done)?;
             }
             Task::Colorize => {
                 let colour =
@@ -337,19 +377,20 @@ impl Restorer {
         Ok(details)
     }
 
-    /// Runs the net over tiles of `input` into bands of the photo `out` describes (the net's
-    /// scale × its size), one band per row of tiles, each handed to `done` with the window of
-    /// input rows it was made from once its tiles are in; `encode` turns an RGB window (f32
-    /// HWC) into model input. Returns the number of tiles.
+    /// Runs `net` (the restorer's own or its JPEG net: the same architecture) over tiles of
+    /// `input` into bands of the photo `out` describes (the net's scale × its size), one band
+    /// per row of tiles, each handed to `done` with the window of input rows it was made from
+    /// once its tiles are in; `encode` turns an RGB window (f32 HWC) into model input. Returns
+    /// the number of tiles.
     fn tiled(
         &self,
+        net: &Net,
         input: &mut Input,
         out: &Header,
         on_tile: &mut dyn FnMut(usize, usize),
         encode: &dyn Fn(&[f32]) -> Vec<f32>,
         done: &mut dyn FnMut(Band, &Window) -> Result<()>,
     ) -> Result<usize> {
-        let net = self.net();
         let s = net.scale();
         let (w, h) = (input.width(), input.height());
         let (tile, border) = (self.core_size(out), self.border());
@@ -373,7 +414,7 @@ impl Restorer {
                     bail!("interrupted");
                 }
                 let x = encode(&tiling::extract(&win, t));
-                let y = self.forward(x, t)?;
+                let y = self.forward(net, x, t)?;
                 tiling::paste(&mut band, t, &y, s);
                 finished += 1;
                 on_tile(finished, tiles.len());
@@ -383,10 +424,10 @@ impl Restorer {
         Ok(tiles.len())
     }
 
-    fn forward(&self, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
+    fn forward(&self, net: &Net, window: Vec<f32>, t: &Tile) -> Result<Vec<f32>> {
         let c = window.len() / (t.w * t.h);
         let x = Tensor::from_vec(window, (1, t.h, t.w, c), &self.device)?;
-        let y = self.net().forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        let y = net.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
         finite(&y)?;
         Ok(y.into_iter().map(|v| v.clamp(0.0, 1.0)).collect())
     }
@@ -438,17 +479,21 @@ mod tests {
         restorer(random_net(&spec, 0.05).0, spec)
     }
 
-    /// A whole-image CPU restorer around `net` (σ 20, working size 64), prepared for inference
-    /// as loaded weights are (Winograd).
-    fn restorer(mut net: Net, spec: ModelSpec) -> Restorer {
+    /// `net` as loaded weights, prepared for inference as those are (Winograd).
+    fn loaded(mut net: Net, spec: ModelSpec) -> Loaded {
         net.prepare_inference().unwrap();
-        let loaded = Loaded {
+        Loaded {
             net,
             estimator: None,
             spec,
             provenance: serde_json::json!({}),
             origin: "test".into(),
-        };
+        }
+    }
+
+    /// A whole-image CPU restorer around `net` (σ 20, working size 64).
+    fn restorer(net: Net, spec: ModelSpec) -> Restorer {
+        let loaded = loaded(net, spec);
         let settings = RestoreSettings {
             sigma: Sigma::Fixed(20.0),
             tile: TileSize::Whole,
@@ -469,6 +514,72 @@ mod tests {
     fn restore_f32(r: &Restorer, p: &Photo) -> (Vec<f32>, Details) {
         let (out, d) = r.restore(p, Target::Float, &mut |_, _| {}).unwrap();
         (out.rgb_f32(), d)
+    }
+
+    #[test]
+    fn low_quality_jpegs_go_to_the_jpeg_net_and_the_rest_to_the_main_one() {
+        let spec = small_specs()
+            .into_iter()
+            .find(|s| s.task == Task::Denoise)
+            .unwrap();
+        // Two nets of the same random weights each: one routed, one alone.
+        let (main, main_vars) = random_net(&spec, 0.05);
+        let (jpeg, jpeg_vars) = random_net(&spec, 0.05);
+        let twin = |vars: &candle_nn::VarMap| {
+            let vb =
+                candle_nn::VarBuilder::from_varmap(vars, candle_core::DType::F32, &Device::Cpu);
+            restorer(Net::new(vb, &spec).unwrap(), spec.clone())
+        };
+        let (main_alone, jpeg_alone) = (twin(&main_vars), twin(&jpeg_vars));
+        let routed = restorer(main, spec.clone()).with_jpeg_net(Some(loaded(jpeg, spec.clone())));
+        for (quality, to_jpeg_net) in [(Some(30), true), (Some(90), false), (None, false)] {
+            let mut p = photo(24, 16);
+            p.meta.jpeg_quality = quality;
+            let (out, details) = restore_f32(&routed, &p);
+            let alone = if to_jpeg_net {
+                &jpeg_alone
+            } else {
+                &main_alone
+            };
+            assert_eq!(out, restore_f32(alone, &p).0, "{quality:?}");
+            assert_eq!(details.jpeg_net, quality.filter(|_| to_jpeg_net));
+            assert_ne!(
+                out,
+                restore_f32(
+                    if to_jpeg_net {
+                        &main_alone
+                    } else {
+                        &jpeg_alone
+                    },
+                    &p
+                )
+                .0
+            );
+        }
+    }
+
+    #[test]
+    fn the_level_note_says_which_net_and_why() {
+        let d = |jpeg_net, jpeg_boost| Details {
+            sigma: Some(12.34),
+            jpeg_boost,
+            jpeg_net,
+            tiles: 1,
+        };
+        assert_eq!(d(None, None).describe_level().unwrap(), "σ 12.3");
+        assert_eq!(
+            d(Some(10), Some((10, 2.7))).describe_level().unwrap(),
+            "σ 12.3 (JPEG quality 10: the JPEG model, its estimate × 2.70)"
+        );
+        assert_eq!(
+            d(Some(10), None).describe_level().unwrap(),
+            "σ 12.3 (JPEG quality 10: the JPEG model)"
+        );
+        assert_eq!(
+            d(None, Some((40, 1.25))).describe_level().unwrap(),
+            "σ 12.3 (JPEG quality 40: the estimate × 1.25)"
+        );
+        assert_eq!(Details::default().describe_level(), None);
     }
 
     #[test]

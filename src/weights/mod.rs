@@ -164,6 +164,34 @@ fn check_kind(spec: &ModelSpec, kind: ModelKind, origin: &str) -> Result<()> {
     Ok(())
 }
 
+/// The bundled denoise variant that the default denoiser's low-quality JPEGs go to.
+pub const JPEG_VARIANT: &str = "jpeg";
+
+/// For the bundled default denoiser, the JPEG-artefact net (`denoise-jpeg`) that its
+/// low-quality JPEGs go to; `None` for any other source or task, and for a build without it.
+/// It must have `main`'s architecture, so that one tiling serves both.
+pub fn load_jpeg_net(
+    source: &Source,
+    kind: ModelKind,
+    main: &Loaded,
+    device: &Device,
+) -> Result<Option<Loaded>> {
+    if *source != Source::Bundled || kind != ModelKind::Denoise {
+        return Ok(None);
+    }
+    let Some((bytes, origin)) = bundled_named(&format!("{}-{JPEG_VARIANT}", kind.name())) else {
+        return Ok(None);
+    };
+    let net = from_bytes(&bytes, &origin, Some(kind), device)?;
+    if net.spec.arch != main.spec.arch {
+        bail!(
+            "{origin}: not the architecture of {}; rebuild aetool with matching denoise weights in weights/",
+            main.origin
+        );
+    }
+    Ok(Some(net))
+}
+
 /// Loads weights from `source` for `kind`, on `device`.
 pub fn load(source: &Source, kind: ModelKind, device: &Device) -> Result<Loaded> {
     let (bytes, origin) = read(source, kind)?;

@@ -61,7 +61,7 @@ fn bundled_nets_run_winograd_within_1e_4_of_the_direct_path() -> Result<()> {
 #[test]
 fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> Result<()> {
     let dev = Device::Cpu;
-    assert_eq!(bundled_variants(ModelKind::Denoise), ["gaussian"]);
+    assert_eq!(bundled_variants(ModelKind::Denoise), [JPEG_VARIANT]);
     assert_eq!(bundled_variants(ModelKind::UpscaleX2), ["clean"]);
     assert_eq!(bundled_variants(ModelKind::UpscaleX4), ["clean"]);
     for kind in ModelKind::ALL {
@@ -79,7 +79,23 @@ fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> R
     .err()
     .expect("denoise has no clean variant")
     .to_string();
-    assert!(err.contains("variants of denoise: gaussian"), "{err}");
+    assert!(err.contains("variants of denoise: jpeg"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn only_the_bundled_default_denoiser_has_a_jpeg_net() -> Result<()> {
+    let dev = Device::Cpu;
+    let main = load(&Source::Bundled, ModelKind::Denoise, &dev)?;
+    let jpeg = load_jpeg_net(&Source::Bundled, ModelKind::Denoise, &main, &dev)?
+        .expect("the bundled default denoiser pairs with a JPEG net");
+    assert_eq!(jpeg.origin, format!("bundled:denoise-{JPEG_VARIANT}"));
+    assert_eq!(jpeg.spec.arch, main.spec.arch);
+    let variant = Source::BundledVariant(JPEG_VARIANT.into());
+    let forced = load(&variant, ModelKind::Denoise, &dev)?;
+    assert!(load_jpeg_net(&variant, ModelKind::Denoise, &forced, &dev)?.is_none());
+    let x2 = load(&Source::Bundled, ModelKind::UpscaleX2, &dev)?;
+    assert!(load_jpeg_net(&Source::Bundled, ModelKind::UpscaleX2, &x2, &dev)?.is_none());
     Ok(())
 }
 

@@ -50,8 +50,8 @@ use rand::Rng;
 
 /// Denoise: probability of plain additive white Gaussian noise only (kind `"gauss"`), σ uniform
 /// in `[0, AWGN_MAX_SIGMA]`, so that `--sigma N` keeps its meaning. (aetool 0.2's first stage
-/// used 0.30 and no [`P_DENOISE_COMPRESSED`] draws; the Gaussian specialist now ships as
-/// `--variant gaussian`, so the share went to JPEG artefacts.)
+/// used 0.30 and no [`P_DENOISE_COMPRESSED`] draws; a Gaussian-trained net now serves the
+/// default's PNGs and camera JPEGs, so the share went to JPEG artefacts.)
 pub const P_DENOISE_GAUSS: f64 = 0.15;
 /// Denoise: probability of realistic noise (camera pipeline and/or blotches, then maybe JPEG).
 pub const P_DENOISE_REAL: f64 = 0.50;
