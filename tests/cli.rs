@@ -595,6 +595,24 @@ fn closed_stdout_is_not_a_crash() {
     assert!(err.is_empty(), "{err}");
 }
 
+/// 7a'. `aetool info` says which bundled denoiser serves which photos: the JPEG model's block
+///      names the photos the default sends it, and no other block claims any.
+#[test]
+fn info_names_the_photos_the_jpeg_model_serves() {
+    let (code, stdout, err) = run(aetool().arg("info"));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == "source        bundled:denoise-jpeg")
+        .unwrap_or_else(|| panic!("no denoise-jpeg block in: {stdout}"));
+    assert_eq!(
+        lines[at + 1].trim(),
+        "serves        the default's JPEGs below quality 70 (`--variant jpeg`: every photo)"
+    );
+    assert_eq!(stdout.matches("serves ").count(), 1, "{stdout}");
+}
+
 /// 7b. Training flags that make no sense are refused before any work, in one line.
 #[test]
 fn finetune_refuses_bad_flags() {
