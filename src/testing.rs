@@ -124,6 +124,14 @@ pub fn small_specs() -> Vec<ModelSpec> {
     ]
 }
 
+/// The spec of [`small_specs`] for `kind`.
+pub fn small_spec(kind: ModelKind) -> ModelSpec {
+    small_specs()
+        .into_iter()
+        .find(|s| s.kind() == Some(kind))
+        .unwrap_or_else(|| panic!("no small spec for {kind}"))
+}
+
 /// A network for `spec` on the CPU with its variables. With `jitter` 0 the variables keep their
 /// initial values (zero-initialised last layers: candle's unseeded initialisers). Otherwise
 /// every variable is redrawn from a Gaussian seeded by its name, of standard deviation its

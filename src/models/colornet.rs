@@ -156,10 +156,7 @@ mod tests {
         // Changing a far corner changes the logits everywhere once the global branch is on. The
         // weights are drawn seeded by name (an unseeded draw of this width-4 net left the global
         // branch's ReLU dead for both inputs now and then).
-        let spec = crate::testing::small_specs()
-            .into_iter()
-            .find(|s| matches!(s.arch, crate::models::Arch::Colornet(_)))
-            .expect("a tiny colorize spec");
+        let spec = crate::testing::small_spec(crate::models::ModelKind::Colorize);
         let (net, _) = crate::testing::random_net(&spec, 0.3);
         let a = Tensor::zeros((1, 32, 32, 1), DType::F32, &Device::Cpu)?;
         let b = a.slice_assign(

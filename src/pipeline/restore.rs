@@ -175,12 +175,11 @@ impl Restorer {
         Self { jpeg_net, ..self }
     }
 
-    /// The weights that restore a photo whose JPEG tables say `quality` (`None`: not a JPEG).
-    fn model_for(&self, quality: Option<u8>) -> &Loaded {
-        match &self.jpeg_net {
-            Some(j) if super::jpeg_boost::wants_jpeg_net(quality) => j,
-            _ => &self.loaded,
-        }
+    /// The JPEG net, if a photo whose JPEG tables say `quality` (`None`: not a JPEG) goes to it.
+    fn jpeg_net_for(&self, quality: Option<u8>) -> Option<&Loaded> {
+        self.jpeg_net
+            .as_ref()
+            .filter(|_| super::jpeg_boost::wants_jpeg_net(quality))
     }
 
     /// Changes the denoise strength (eval measures several).
@@ -335,11 +334,12 @@ impl Restorer {
         match self.loaded.spec.task {
             Task::Denoise => {
                 let quality = input.meta().jpeg_quality;
-                let model = self.model_for(quality);
+                let jpeg_net = self.jpeg_net_for(quality);
+                let model = jpeg_net.unwrap_or(&self.loaded);
                 let (sigma, jpeg_boost) = self.sigma_for(model, input)?;
                 details.sigma = Some(sigma);
                 details.jpeg_boost = jpeg_boost;
-                details.jpeg_net = quality.filter(|_| !std::ptr::eq(model, &self.loaded));
+                details.jpeg_net = quality.filter(|_| jpeg_net.is_some());
                 let encode = |win: &[f32]| denoise_input(win, sigma);
                 let mut done = |mut band: Band, win: &Window| {
                     win.copy_alpha_to(&mut band);
@@ -471,8 +471,9 @@ mod tests {
     use super::*;
     use crate::maths::resample::resize;
     use crate::models::planes::lab_planes;
+    use crate::models::ModelKind;
     use crate::models::ModelSpec;
-    use crate::testing::{max_diff, random_net, small_specs};
+    use crate::testing::{max_diff, random_net, small_spec, small_specs};
 
     /// A restorer around small random weights (every layer non-zero).
     fn random_restorer(spec: ModelSpec) -> Restorer {
@@ -518,10 +519,7 @@ mod tests {
 
     #[test]
     fn low_quality_jpegs_go_to_the_jpeg_net_and_the_rest_to_the_main_one() {
-        let spec = small_specs()
-            .into_iter()
-            .find(|s| s.task == Task::Denoise)
-            .unwrap();
+        let spec = small_spec(ModelKind::Denoise);
         // Two nets of the same random weights each: one routed, one alone.
         let (main, main_vars) = random_net(&spec, 0.05);
         let (jpeg, jpeg_vars) = random_net(&spec, 0.05);
@@ -536,25 +534,14 @@ mod tests {
             let mut p = photo(24, 16);
             p.meta.jpeg_quality = quality;
             let (out, details) = restore_f32(&routed, &p);
-            let alone = if to_jpeg_net {
-                &jpeg_alone
+            let (chosen, other) = if to_jpeg_net {
+                (&jpeg_alone, &main_alone)
             } else {
-                &main_alone
+                (&main_alone, &jpeg_alone)
             };
-            assert_eq!(out, restore_f32(alone, &p).0, "{quality:?}");
+            assert_eq!(out, restore_f32(chosen, &p).0, "{quality:?}");
+            assert_ne!(out, restore_f32(other, &p).0, "{quality:?}");
             assert_eq!(details.jpeg_net, quality.filter(|_| to_jpeg_net));
-            assert_ne!(
-                out,
-                restore_f32(
-                    if to_jpeg_net {
-                        &main_alone
-                    } else {
-                        &jpeg_alone
-                    },
-                    &p
-                )
-                .0
-            );
         }
     }
 
@@ -816,10 +803,7 @@ mod tests {
 
     #[test]
     fn colorize_in_bands_equals_the_whole_image_path() {
-        let spec = small_specs()
-            .into_iter()
-            .find(|s| s.task == Task::Colorize)
-            .unwrap();
+        let spec = small_spec(ModelKind::Colorize);
         let mut r = random_restorer(spec);
         // Shrunk to the working size; kept but aligned (the short side under it); kept as it is.
         for (w, h, work) in [(70, 45, 32), (37, 29, 64), (40, 32, 64)] {
