@@ -631,6 +631,20 @@ fn finetune_refuses_bad_flags() {
             &["--task", "denoise", "--estimator-only", "--from", "scratch"][..],
             "needs a trained denoiser",
         ),
+        (
+            &["--task", "denoise", "--estimator-floor", "30"][..],
+            "add that flag",
+        ),
+        (
+            &[
+                "--task",
+                "denoise",
+                "--estimator-only",
+                "--estimator-floor",
+                "5",
+            ][..],
+            "between 10 and 60 dB",
+        ),
     ] {
         let out = tmp.path().join("w.safetensors");
         let (code, _, err) = run(aetool()

@@ -169,6 +169,15 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {
         bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic");
     }
+    if let Some(db) = args.estimator_floor {
+        if !args.estimator_only {
+            bail!("--estimator-floor sets the loss of --estimator-only; add that flag or drop this one");
+        }
+        if !(10.0..=60.0).contains(&db) {
+            bail!("--estimator-floor {db}: give a PSNR between 10 and 60 dB, e.g. 40 (the default) or 30");
+        }
+        hyper.estimator_floor_db = db;
+    }
     if args.estimator_only && matches!(base, Base::Scratch) {
         bail!("--estimator-only needs a trained denoiser to aim at: --from bundled, a weights file or hf:…");
     }

@@ -80,6 +80,10 @@ pub struct Hyper {
     /// at the estimated level. Checkpoints written before this field: false.
     #[serde(default)]
     pub estimator_only: bool,
+    /// With `estimator_only`: the PSNR (dB) past which a crop's restoration stops counting
+    /// (see [`oracle::restoration_loss`]). Checkpoints written before this field: 40.
+    #[serde(default = "oracle::default_floor_db")]
+    pub estimator_floor_db: f64,
 }
 
 impl Hyper {
@@ -104,6 +108,7 @@ impl Hyper {
             clip: 1.0,
             realistic: kind.task() != Task::Colorize,
             estimator_only: false,
+            estimator_floor_db: oracle::default_floor_db(),
         }
     }
 
@@ -445,7 +450,7 @@ fn step_loss(model: &Model, h: &Hyper, batch: &Batch, x: &Tensor, y: &Tensor) ->
             .estimator
             .as_ref()
             .context("--estimator-only: the denoiser has no estimator")?;
-        return oracle::restoration_loss(&model.net, est, x, y);
+        return oracle::restoration_loss(&model.net, est, x, y, h.estimator_floor_db);
     }
     let out = model.net.forward(x)?;
     let mut total = match &batch.classes {

@@ -9,13 +9,21 @@ use crate::models::{Net, NoiseEstimator};
 use anyhow::Result;
 use candle_core::{Module, Tensor};
 
-/// Added to each crop's mean squared error before its logarithm: an error of 40 dB PSNR, the
-/// fidelity below which a change to a photo is not worth a loss in the others. Without it,
-/// a clean crop's log-error (its PSNR, 50 dB and more) swings by far more than a noisy one's
-/// and the estimator learns to read every photo as clean (tried: 1e-6 gave a clean CBSD68 of
-/// 48.5 dB through the default and lost 0.4 dB on LIVE1 JPEG and 1.5 dB on polyu100; 1e-3
-/// traded the other way, 38.8 dB clean for +0.1 dB on JPEG).
-const MSE_FLOOR: f64 = 1e-4;
+/// The default of [`super::Hyper::estimator_floor_db`]: 40 dB, an MSE of 1e-4 added to each
+/// crop's error before its logarithm — the fidelity past which a change to a photo is not worth
+/// a loss in the others. Without a floor a clean crop's log-error (its PSNR, 50 dB and more)
+/// swings by far more than a noisy one's and the estimator learns to read every photo as clean
+/// (tried: 60 dB gave a clean CBSD68 of 48.5 dB through the default and lost 0.4 dB on LIVE1
+/// JPEG and 1.5 dB on polyu100; 30 dB traded the other way, 38.8 dB clean for +0.1 dB on JPEG;
+/// for the camera-noise model see checkpoints/README.md).
+pub(super) fn default_floor_db() -> f64 {
+    40.0
+}
+
+/// The MSE (images in `[0, 1]`) of a PSNR of `db`.
+fn mse_of_psnr(db: f64) -> f64 {
+    10f64.powf(-db / 10.0)
+}
 
 /// `x` `[N, H, W, 4]` (RGB in `[0, 1]` + level plane, see
 /// [`crate::models::planes::denoise_input`]) with image `i`'s level plane set to `levels[i]`
@@ -34,14 +42,15 @@ pub(super) fn with_levels(x: &Tensor, levels: &[f32]) -> Result<Tensor> {
 }
 
 /// The mean over the batch of `ln(MSE + floor)` of the denoiser's output at the estimator's
-/// levels against `y` — the mean PSNR up to a factor, so every crop counts alike whatever its
-/// noise. Gradients reach the estimator through the denoiser's input; the denoiser should be
+/// levels against `y`, the floor being the MSE of a PSNR of `floor_db` — the mean PSNR up to a
+/// factor, so every crop counts alike whatever its noise. Gradients reach the estimator through the denoiser's input; the denoiser should be
 /// built from constants ([`super::model::Model::freeze_net`]) so that none are computed for it.
 pub(super) fn restoration_loss(
     net: &Net,
     est: &NoiseEstimator,
     x: &Tensor,
     y: &Tensor,
+    floor_db: f64,
 ) -> Result<Tensor> {
     let n = x.dim(0)?;
     let rgb = x.narrow(3, 0, 3)?.contiguous()?;
@@ -51,7 +60,7 @@ pub(super) fn restoration_loss(
     let levels = (est.forward(&rgb)?.exp()? - 1.0)?;
     let out = net.forward(&with_level_tensor(x, &levels)?)?;
     let mse = (out - y)?.sqr()?.reshape((n, ()))?.mean(1)?;
-    Ok((mse + MSE_FLOOR)?.log()?.mean_all()?)
+    Ok((mse + mse_of_psnr(floor_db))?.log()?.mean_all()?)
 }
 
 #[cfg(test)]
@@ -60,6 +69,13 @@ mod tests {
     use crate::models::{EstimatorConfig, ModelKind};
     use candle_core::{DType, Device};
     use candle_nn::{VarBuilder, VarMap};
+
+    #[test]
+    fn the_floor_is_the_mse_of_its_psnr() {
+        assert!((mse_of_psnr(40.0) - 1e-4).abs() < 1e-12);
+        assert!((mse_of_psnr(30.0) - 1e-3).abs() < 1e-12);
+        assert!((mse_of_psnr(default_floor_db()) - 1e-4).abs() < 1e-12);
+    }
 
     #[test]
     fn levels_replace_the_plane_and_keep_the_photo() -> Result<()> {
@@ -98,7 +114,7 @@ mod tests {
         bias.set(&Tensor::new(&[2.5f32], &dev)?)?;
         let x = Tensor::rand(0f32, 1f32, (2, 16, 16, 4), &dev)?;
         let y = Tensor::rand(0f32, 1f32, (2, 16, 16, 3), &dev)?;
-        let loss = restoration_loss(&net, &est, &x, &y)?;
+        let loss = restoration_loss(&net, &est, &x, &y, 40.0)?;
         let grads = loss.backward()?;
         let g = grads
             .get(bias.as_tensor())
@@ -106,7 +122,7 @@ mod tests {
         let g = g.to_vec1::<f32>()?[0] as f64;
         let at = |b: f32| -> Result<f64> {
             bias.set(&Tensor::new(&[b], &dev)?)?;
-            Ok(restoration_loss(&net, &est, &x, &y)?.to_scalar::<f32>()? as f64)
+            Ok(restoration_loss(&net, &est, &x, &y, 40.0)?.to_scalar::<f32>()? as f64)
         };
         let h = 1e-2;
         let numeric = (at(2.5 + h)? - at(2.5 - h)?) / (2.0 * h as f64);
