@@ -43,8 +43,9 @@ pub(super) fn with_levels(x: &Tensor, levels: &[f32]) -> Result<Tensor> {
 
 /// The mean over the batch of `ln(MSE + floor)` of the denoiser's output at the estimator's
 /// levels against `y`, the floor being the MSE of a PSNR of `floor_db` — the mean PSNR up to a
-/// factor, so every crop counts alike whatever its noise. Gradients reach the estimator through the denoiser's input; the denoiser should be
-/// built from constants ([`super::model::Model::freeze_net`]) so that none are computed for it.
+/// factor, so every crop counts alike whatever its noise. Gradients reach the estimator through
+/// the denoiser's input; the denoiser should be built from constants
+/// ([`super::model::Model::freeze_net`]) so that none are computed for it.
 pub(super) fn restoration_loss(
     net: &Net,
     est: &NoiseEstimator,
@@ -115,6 +116,9 @@ mod tests {
         let x = Tensor::rand(0f32, 1f32, (2, 16, 16, 4), &dev)?;
         let y = Tensor::rand(0f32, 1f32, (2, 16, 16, 3), &dev)?;
         let loss = restoration_loss(&net, &est, &x, &y, 40.0)?;
+        // A lower floor adds a larger error to every crop's.
+        let coarse = restoration_loss(&net, &est, &x, &y, 30.0)?.to_scalar::<f32>()?;
+        assert!(coarse > loss.to_scalar::<f32>()?);
         let grads = loss.backward()?;
         let g = grads
             .get(bias.as_tensor())
