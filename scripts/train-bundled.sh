@@ -119,10 +119,9 @@ RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c --task denoise --estimator-o
 RAYON_NUM_THREADS=2 run denoise-gaussian-b2 denoise-b2c-est --task denoise --degradation classic --steps 2000 \
   --patch 96 --batch 8 --lr 1e-4 --seed 24 --val-every 250
 # Stage 10 (denoise, the default's camera-noise net): stage 9's Gaussian-trained net with an estimator trained
-# through it on the realistic mixture (stage 7's recipe). Its held-out figure then (the plain mean PSNR, before
-# validation scored the loss's floored figure in the eighteenth session) never passed step 0's (the Gaussian
-# estimator's), which reads real camera noise far too low (polyu100 36.34 dB blind against 38.08): the last step
-# ships, written from the final checkpoint, as it was. The default denoiser sends JPEGs below quality 70 to
+# through it on the realistic mixture (stage 7's recipe). As for est-long, its held-out figure never passes step 0's
+# (the Gaussian estimator's), which reads real camera noise far too low (polyu100 36.34 dB blind against 38.08):
+# the last step ships, written from the final checkpoint. The default denoiser sends JPEGs below quality 70 to
 # denoise-b2c-est (`denoise-jpeg`) and everything else to this one (src/pipeline/jpeg_boost.rs, wants_jpeg_net).
 RAYON_NUM_THREADS=2 run denoise-camera denoise-gaussian-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
   --patch 64 --lr 3e-4 --seed 8 --val-every 500

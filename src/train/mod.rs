@@ -306,10 +306,9 @@ fn announce(
         ));
     }
     if cfg.hyper.estimator_only {
-        progress.note(format!(
-            "aetool: training the noise estimator only (the denoiser stays as it is); validation PSNR is the denoiser's mean at the estimated levels, each crop's capped softly at the loss's {} dB (--estimator-floor)",
-            cfg.hyper.estimator_floor_db
-        ));
+        progress.note(
+            "aetool: training the noise estimator only (the denoiser stays as it is); validation PSNR is the denoiser's mean at the estimated levels",
+        );
     }
     progress.note(format!(
         "aetool: training {} ({} params, {:.0} MAC/px) on {} images ({} held out) from {}, base {}",

@@ -21,7 +21,7 @@ pub(super) fn default_floor_db() -> f64 {
 }
 
 /// The MSE (images in `[0, 1]`) of a PSNR of `db`.
-pub(super) fn mse_of_psnr(db: f64) -> f64 {
+fn mse_of_psnr(db: f64) -> f64 {
     10f64.powf(-db / 10.0)
 }
 

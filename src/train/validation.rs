@@ -82,10 +82,9 @@ impl Validation {
     }
 
     /// The figure a run keeps its best weights by: [`Self::psnr`], or with
-    /// [`Hyper::estimator_only`] the denoiser's PSNR at the estimator's levels, each crop's
-    /// error raised by the floor of [`Hyper::estimator_floor_db`] and the PSNRs averaged over
-    /// the crops — what that run's loss optimises (so a clean crop counts as much as a noisy
-    /// one, and past the floor not at all).
+    /// [`Hyper::estimator_only`] the denoiser's PSNR at the estimator's levels, averaged over
+    /// the crops (as that run's loss and `aetool eval` weigh them, so a clean crop counts as
+    /// much as a noisy one).
     pub(super) fn score(
         &self,
         model: &super::model::Model,
@@ -96,8 +95,7 @@ impl Validation {
             (Some(est), true) => {
                 let levels = self.estimates(est)?;
                 let input = super::oracle::with_levels(&self.input, &levels)?;
-                let floor = super::oracle::mse_of_psnr(h.estimator_floor_db);
-                self.mean_psnr(&model.net, &input, floor)
+                self.mean_psnr(&model.net, &input)
             }
             _ => self.psnr(&model.net, coder),
         }
@@ -154,15 +152,14 @@ impl Validation {
         Ok(psnr01(se / count.max(1) as f64))
     }
 
-    /// The mean over the crops of the PSNR of `net` (output clamped to `[0, 1]`) fed `input`,
-    /// `floor` added to each crop's MSE.
-    fn mean_psnr(&self, net: &Net, input: &Tensor, floor: f64) -> Result<f64> {
+    /// The mean over the crops of the PSNR of `net` (output clamped to `[0, 1]`) fed `input`.
+    fn mean_psnr(&self, net: &Net, input: &Tensor) -> Result<f64> {
         let mut sum = 0f64;
         self.each_chunk(net, input, |out, target| {
             let len = out.dim(0)?;
             let d = (out.clamp(0f32, 1f32)? - target)?;
             let mse = d.sqr()?.reshape((len, ()))?.mean(1)?.to_vec1::<f32>()?;
-            sum += mse.iter().map(|&m| psnr01(m as f64 + floor)).sum::<f64>();
+            sum += mse.iter().map(|&m| psnr01(m as f64)).sum::<f64>();
             Ok(())
         })?;
         Ok(sum / input.dim(0)?.max(1) as f64)
