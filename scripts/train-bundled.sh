@@ -41,6 +41,17 @@ run() { # name, base, then finetune flags
     -o "runs/$name.safetensors" "${resume[@]}" "$@" > "runs/$name.log" 2>&1
 }
 
+last_step() { # name, base, then the run's finetune flags: its last step as runs/<name>-last.safetensors,
+  # written from its final checkpoint (a resume at the last step writes the weights it holds)
+  local name=$1; shift
+  [ -f "runs/$name-last.safetensors" ] && return
+  cp "runs/$name.ckpt.safetensors" "runs/$name-last.ckpt.safetensors"
+  run "$name-last" "$@"
+}
+
+# The estimator-only recipe (stages 4, 7, 8, 10): 2,000 steps × 16 crops of 64², lr 3e-4, seed 8.
+EST=(--task denoise --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8)
+
 # Stage 1 (0.2): the three runs share the 2 cores, one thread each.
 RAYON_NUM_THREADS=1 run denoise-real v01-denoise --task denoise --steps 6000 --lr 5e-4 --seed 3 --val-every 200 &
 RAYON_NUM_THREADS=1 run colorize-cls v01-colorize --task colorize --steps 8000 --batch 8 --lr 1e-3 --seed 0 \
@@ -81,15 +92,8 @@ RAYON_NUM_THREADS=1 run denoise-deep denoise-deep-base --task denoise --steps 70
 # score, the denoiser's PSNR at the estimated levels, picks step 1,400, which leaves clean photos more alone but
 # reads real noise lower). src/pipeline/jpeg_boost.rs is calibrated for this estimator
 # (scripts/calibrate-jpeg-boost.sh).
-RAYON_NUM_THREADS=2 run est-long denoise-deep --task denoise --estimator-only --steps 2000 --batch 16 --patch 64 \
-  --lr 3e-4 --seed 8 --val-every 200
-# The last step, written from the run's final checkpoint (a resume at the last step writes the weights it holds):
-[ -f runs/est-long-last.safetensors ] || {
-  cp runs/est-long.ckpt.safetensors runs/est-long-last.ckpt.safetensors
-  "$BIN" finetune --dir "$DATA" --from runs/denoise-deep.safetensors --checkpoint-every 100 --task denoise \
-    --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8 --val-every 200 --resume \
-    -o runs/est-long-last.safetensors > runs/est-long-last.log 2>&1
-}
+RAYON_NUM_THREADS=2 run est-long denoise-deep "${EST[@]}" --val-every 200
+last_step est-long denoise-deep "${EST[@]}" --val-every 200
 # Stage 5 (x2): 3,000 more steps on the upscale mixture with less blur and more JPEG (tenth session; commit
 # "Upscale mixture: …"). The upscale stages above ran with the earlier mixture (50 % blur, 75 % JPEG, 20 % clean
 # bicubic): check out e1d2678 to re-run them exactly.
@@ -104,17 +108,16 @@ RAYON_NUM_THREADS=2 run denoise-b2 denoise-b2-base --task denoise --steps 10000 
   --seed 21 --val-every 500
 # Stage 7 (denoise): its estimator alone again, through the frozen 2-block denoiser; the best held-out step
 # (1,200) is kept. The JPEG boost table (src/pipeline/jpeg_boost.rs) was re-measured for it and kept.
-RAYON_NUM_THREADS=2 run denoise-b2-est denoise-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
-  --patch 64 --lr 3e-4 --seed 8 --val-every 200
+RAYON_NUM_THREADS=2 run denoise-b2-est denoise-b2 "${EST[@]}" --val-every 200
 # Stage 8 (denoise): the 2-block denoiser 6,000 more steps at a lower rate (best held-out step 5,500), then its
 # estimator alone once more (stage 7's recipe; best held-out step 1,200 ships). Re-measured for this estimator,
 # the JPEG boost table gained ×1.25 at quality 50–60.
 RAYON_NUM_THREADS=2 run denoise-b2c denoise-b2-est --task denoise --steps 6000 --patch 96 --batch 8 --lr 1e-4 \
   --seed 22 --val-every 500
-RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c --task denoise --estimator-only --steps 2000 --batch 16 \
-  --patch 64 --lr 3e-4 --seed 8 --val-every 200
-# Stage 9 (denoise, the net of stage 10; `--variant gaussian` until the seventeenth session): the 2-block denoiser fine-tuned on white Gaussian noise alone
-# (`--degradation classic`; its estimator trained beside it on the same noise), 2,000 steps (last step best).
+RAYON_NUM_THREADS=2 run denoise-b2c-est denoise-b2c "${EST[@]}" --val-every 200
+# Stage 9 (denoise, the net of stage 10; `--variant gaussian` until the seventeenth session): the 2-block
+# denoiser fine-tuned on white Gaussian noise alone (`--degradation classic`; its estimator trained beside it on the
+# same noise), 2,000 steps (last step best).
 # On real camera noise told a level it beats the real-photo default (checkpoints/README.md, fifteenth session).
 RAYON_NUM_THREADS=2 run denoise-gaussian-b2 denoise-b2c-est --task denoise --degradation classic --steps 2000 \
   --patch 96 --batch 8 --lr 1e-4 --seed 24 --val-every 250
@@ -123,14 +126,8 @@ RAYON_NUM_THREADS=2 run denoise-gaussian-b2 denoise-b2c-est --task denoise --deg
 # (the Gaussian estimator's), which reads real camera noise far too low (polyu100 36.34 dB blind against 38.08):
 # the last step ships, written from the final checkpoint. The default denoiser sends JPEGs below quality 70 to
 # denoise-b2c-est (`denoise-jpeg`) and everything else to this one (src/pipeline/jpeg_boost.rs, wants_jpeg_net).
-RAYON_NUM_THREADS=2 run denoise-camera denoise-gaussian-b2 --task denoise --estimator-only --steps 2000 --batch 16 \
-  --patch 64 --lr 3e-4 --seed 8 --val-every 500
-[ -f runs/denoise-camera-last.safetensors ] || {
-  cp runs/denoise-camera.ckpt.safetensors runs/denoise-camera-last.ckpt.safetensors
-  "$BIN" finetune --dir "$DATA" --from runs/denoise-gaussian-b2.safetensors --checkpoint-every 100 --task denoise \
-    --estimator-only --steps 2000 --batch 16 --patch 64 --lr 3e-4 --seed 8 --val-every 500 --resume \
-    -o runs/denoise-camera-last.safetensors > runs/denoise-camera-last.log 2>&1
-}
+RAYON_NUM_THREADS=2 run denoise-camera denoise-gaussian-b2 "${EST[@]}" --val-every 500
+last_step denoise-camera denoise-gaussian-b2 "${EST[@]}" --val-every 500
 # The defaults are the real-photo models; aetool 0.1's upscalers stay bundled as variants (`--variant clean`).
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
