@@ -1397,7 +1397,8 @@ fn noise_level(err: &str) -> f64 {
 
 /// 14b. A coarse JPEG goes to the JPEG-artefact model and its blind level is raised by the
 ///      quality its tables say (the estimator reads block artefacts low); the same pixels in a
-///      PNG get the camera-noise model's bare estimate, and `--sigma` wins over both. Bundled weights: the estimator of the small test weights reads 0 on small photos.
+///      PNG get the camera-noise model's bare estimate, and `--sigma` wins over both. Bundled
+///      weights: the estimator of the small test weights reads 0 on small photos.
 #[test]
 fn denoise_raises_the_level_of_a_coarse_jpeg() {
     let tmp = tempdir();
