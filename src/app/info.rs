@@ -21,7 +21,7 @@ pub fn run(model: Option<&str>) -> Result<()> {
         let steps = m.trained_steps();
         crate::outln!("{}", m.spec.name())?;
         crate::outln!("  source        {}", m.origin)?;
-        if m.origin == format!("bundled:denoise-{}", weights::JPEG_VARIANT) {
+        if weights::is_jpeg_net(&m.origin) {
             crate::outln!(
                 "  serves        the default's JPEGs below quality {} (`--variant jpeg`: every photo)",
                 crate::pipeline::JPEG_NET_BELOW

@@ -167,6 +167,16 @@ fn check_kind(spec: &ModelSpec, kind: ModelKind, origin: &str) -> Result<()> {
 /// The bundled denoise variant that the default denoiser's low-quality JPEGs go to.
 pub const JPEG_VARIANT: &str = "jpeg";
 
+/// The bundled entry of the JPEG-artefact net ([`JPEG_VARIANT`] of denoise).
+fn jpeg_net_name() -> String {
+    format!("{}-{JPEG_VARIANT}", ModelKind::Denoise.name())
+}
+
+/// Whether weights of this origin are the bundled JPEG-artefact net.
+pub fn is_jpeg_net(origin: &str) -> bool {
+    origin.strip_prefix("bundled:") == Some(jpeg_net_name().as_str())
+}
+
 /// For the bundled default denoiser, the JPEG-artefact net (`denoise-jpeg`) that its
 /// low-quality JPEGs go to; `None` for any other source or task, and for a build without it.
 /// It must have `main`'s architecture, so that one tiling serves both.
@@ -179,7 +189,7 @@ pub fn load_jpeg_net(
     if *source != Source::Bundled || kind != ModelKind::Denoise {
         return Ok(None);
     }
-    let Some((bytes, origin)) = bundled_named(&format!("{}-{JPEG_VARIANT}", kind.name())) else {
+    let Some((bytes, origin)) = bundled_named(&jpeg_net_name()) else {
         return Ok(None);
     };
     let net = from_bytes(&bytes, &origin, Some(kind), device)?;

@@ -90,6 +90,7 @@ fn only_the_bundled_default_denoiser_has_a_jpeg_net() -> Result<()> {
     let jpeg = load_jpeg_net(&Source::Bundled, ModelKind::Denoise, &main, &dev)?
         .expect("the bundled default denoiser pairs with a JPEG net");
     assert_eq!(jpeg.origin, format!("bundled:denoise-{JPEG_VARIANT}"));
+    assert!(is_jpeg_net(&jpeg.origin) && !is_jpeg_net(&main.origin));
     assert_eq!(jpeg.spec.arch, main.spec.arch);
     let variant = Source::BundledVariant(JPEG_VARIANT.into());
     let forced = load(&variant, ModelKind::Denoise, &dev)?;
