@@ -635,6 +635,7 @@ fn finetune_refuses_bad_flags() {
             &["--task", "denoise", "--estimator-floor", "30"][..],
             "add that flag",
         ),
+        (&["--task", "colorize", "--ema", "1"][..], "below 1"),
         (
             &[
                 "--task",
@@ -840,6 +841,25 @@ fn shards_split_the_work_disjointly() {
     assert_eq!(files_under(&whole).len(), 5);
 }
 
+/// Asserts that two safetensors files with the same tensor names differ in some tensor's values.
+fn assert_tensors_differ(a: &Path, b: &Path) {
+    let (da, db) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let (ta, tb) = (
+        safetensors::SafeTensors::deserialize(&da).unwrap(),
+        safetensors::SafeTensors::deserialize(&db).unwrap(),
+    );
+    let differ = ta
+        .names()
+        .into_iter()
+        .any(|n| ta.tensor(n).unwrap().data() != tb.tensor(n).unwrap().data());
+    assert!(
+        differ,
+        "{} and {} hold the same tensors",
+        a.display(),
+        b.display()
+    );
+}
+
 /// Asserts that two safetensors files hold the same tensors, bit for bit (metadata ignored).
 /// On a mismatch, names the first differing tensor and the largest difference.
 fn assert_same_tensors(a: &Path, b: &Path, context: &str) {
@@ -980,62 +1000,41 @@ fn finetune_learns_writes_weights_and_resumes_exactly() {
 
     // Resume. A Ctrl-C stops training after the current step and saves a checkpoint there;
     // `--resume` with the same flags must then end with exactly the tensors of the straight run
-    // A (same batches, same learning rates). The interrupt is sent as soon as training starts,
-    // so the run stops after step 1 or a little later; the step does not matter.
+    // A (same batches, same learning rates). With `--ema` the checkpoint carries the moving
+    // average too, and the written weights are the average's: they differ from A's.
     // (`--steps 3` then `--resume --steps 6` is a different run, see below.)
     #[cfg(unix)]
-    {
-        use std::io::BufRead;
+    for ema in [None, Some("0.5")] {
+        let with_ema = |mut args: Vec<std::ffi::OsString>| {
+            if let Some(d) = ema {
+                args.extend(["--ema".into(), d.into()]);
+            }
+            args
+        };
+        let straight = match ema {
+            None => a.clone(),
+            Some(_) => {
+                let e = tmp.path().join("e.safetensors");
+                let (code, _, err) = run(aetool().args(with_ema(finetune_args(&e, "6"))));
+                assert_eq!(code, 0, "{err}");
+                assert_tensors_differ(&a, &e);
+                e
+            }
+        };
         let b = tmp.path().join("b.safetensors");
-        let mut stopped_at = None;
-        for _attempt in 0..3 {
-            std::fs::remove_file(tmp.path().join("b.ckpt.safetensors")).ok();
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aetool"))
-                .args(finetune_args(&b, "6"))
-                .env("RAYON_NUM_THREADS", THREADS)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-            let mut log = String::new();
-            while stderr.read_line(&mut log).unwrap() > 0 {
-                if log.contains("aetool: training ") {
-                    // The Ctrl-C handler is installed before the command runs.
-                    let kill = std::process::Command::new("kill")
-                        .args(["-INT", &child.id().to_string()])
-                        .status()
-                        .unwrap();
-                    assert!(kill.success());
-                    break;
-                }
-            }
-            std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
-            let out = child.wait_with_output().unwrap();
-            match out.status.code() {
-                Some(130) => {
-                    let r = json(&String::from_utf8_lossy(&out.stdout));
-                    assert_eq!(r["interrupted"], true, "{log}");
-                    assert!(!b.exists(), "no weights are written on interrupt");
-                    assert!(log.contains("continue with --resume"), "{log}");
-                    stopped_at = Some(r["steps"].as_u64().unwrap());
-                    break;
-                }
-                // Finished before the signal arrived (a very busy machine): try again.
-                Some(0) => std::fs::remove_file(&b).unwrap(),
-                other => panic!("interrupted finetune exited with {other:?}:\n{log}"),
-            }
-        }
-        let stopped_at = stopped_at.expect("the interrupt never landed during training");
-        eprintln!("finetune interrupted after step {stopped_at}");
-        assert!((1..=6).contains(&stopped_at), "{stopped_at}");
-        let (code, stdout, err) = run(finetune(&b, "6").arg("--resume"));
+        std::fs::remove_file(&b).ok();
+        let stopped_at = interrupt_training(&b, || with_ema(finetune_args(&b, "6")));
+        let (code, stdout, err) = run(aetool()
+            .args(with_ema(finetune_args(&b, "6")))
+            .arg("--resume"));
         assert_eq!(code, 0, "{err}");
         assert_eq!(json(&stdout)["steps"], 6);
         assert_same_tensors(
-            &a,
+            &straight,
             &b,
-            &format!("interrupted at step {stopped_at}, resumed to 6, vs 6 straight"),
+            &format!(
+                "--ema {ema:?}: interrupted at step {stopped_at}, resumed to 6, vs 6 straight"
+            ),
         );
     }
 
@@ -1061,6 +1060,59 @@ fn finetune_learns_writes_weights_and_resumes_exactly() {
         err.contains("c.ckpt.safetensors") && err.contains("different settings"),
         "{err}"
     );
+}
+
+/// Runs `finetune` with `args` (writing `out`) and sends it a Ctrl-C as soon as training
+/// starts; returns the step the saved checkpoint holds. The run stops after step 1 or a little
+/// later; the step does not matter.
+#[cfg(unix)]
+fn interrupt_training(out: &Path, args: impl Fn() -> Vec<std::ffi::OsString>) -> u64 {
+    use std::io::BufRead;
+    let ckpt = out.with_file_name(format!(
+        "{}.ckpt.safetensors",
+        out.file_stem().unwrap().to_string_lossy()
+    ));
+    for _attempt in 0..3 {
+        std::fs::remove_file(&ckpt).ok();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aetool"))
+            .args(args())
+            .env("RAYON_NUM_THREADS", THREADS)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut log = String::new();
+        while stderr.read_line(&mut log).unwrap() > 0 {
+            if log.contains("aetool: training ") {
+                // The Ctrl-C handler is installed before the command runs.
+                let kill = std::process::Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(kill.success());
+                break;
+            }
+        }
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        let done = child.wait_with_output().unwrap();
+        match done.status.code() {
+            Some(130) => {
+                let r = json(&String::from_utf8_lossy(&done.stdout));
+                assert_eq!(r["interrupted"], true, "{log}");
+                assert!(!out.exists(), "no weights are written on interrupt");
+                assert!(log.contains("continue with --resume"), "{log}");
+                let stopped_at = r["steps"].as_u64().unwrap();
+                eprintln!("finetune interrupted after step {stopped_at}");
+                assert!((1..=6).contains(&stopped_at), "{stopped_at}");
+                return stopped_at;
+            }
+            // Finished before the signal arrived (a very busy machine): try again.
+            Some(0) => std::fs::remove_file(out).unwrap(),
+            other => panic!("interrupted finetune exited with {other:?}:\n{log}"),
+        }
+    }
+    panic!("the interrupt never landed during training")
 }
 
 /// 11. `aetool info FILE` describes untrained weights.

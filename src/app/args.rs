@@ -234,6 +234,10 @@ pub struct FinetuneArgs {
     /// more: 40 keeps clean photos intact, 30 restores real camera noise more.
     #[arg(long, value_name = "DB")]
     pub estimator_floor: Option<f64>,
+    /// Validate and write a moving average of the weights with this decay per step (e.g.
+    /// 0.999: about the last thousand steps) instead of the weights themselves; 0 (default) off.
+    #[arg(long, value_name = "D")]
+    pub ema: Option<f64>,
     /// Random seed: crops, degradations, validation split and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -178,6 +178,12 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
         }
         hyper.estimator_floor_db = db;
     }
+    if let Some(d) = args.ema {
+        if !(0.0..1.0).contains(&d) {
+            bail!("--ema {d}: give a decay of at least 0 and below 1, e.g. 0.999 (0: off)");
+        }
+        hyper.ema = d;
+    }
     if args.estimator_only && matches!(base, Base::Scratch) {
         bail!("--estimator-only needs a trained denoiser to aim at: --from bundled, a weights file or hf:…");
     }

@@ -1,6 +1,8 @@
-//! Training checkpoints: model weights, AdamW moments and the step, in one safetensors file
-//! written atomically, so `--resume` continues exactly where a run stopped.
+//! Training checkpoints: model weights, AdamW moments, the weights' moving average (`--ema`) and
+//! the step, in one safetensors file written atomically, so `--resume` continues exactly where a
+//! run stopped.
 
+use super::ema::Ema;
 use super::optim::AdamW;
 use super::Hyper;
 use crate::models::ModelSpec;
@@ -17,13 +19,16 @@ pub fn save(
     step: u64,
     base_val_psnr: Option<f64>,
     vars: &[(String, Var)],
-    opt: &AdamW,
+    (opt, ema): (&AdamW, Option<&Ema>),
 ) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = vars
         .iter()
         .map(|(n, v)| (format!("model.{n}"), v.as_tensor().clone()))
         .collect();
     tensors.extend(opt.state()?);
+    if let Some(ema) = ema {
+        tensors.extend(ema.state(vars)?);
+    }
     // Never replace the last good checkpoint with a diverged state.
     crate::weights::check_finite(
         tensors.iter().map(|(n, t)| (n.as_str(), t)),
@@ -41,7 +46,7 @@ pub fn save(
     crate::atomic::write(path, &bytes)
 }
 
-/// Restores weights and optimizer state; returns the number of completed steps and the base
+/// Restores weights, optimizer state and the moving average; returns the number of completed steps and the base
 /// model's validation PSNR when the checkpoint recorded it. The checkpoint
 /// must come from a run with the same architecture and hyper-parameters (the total step count
 /// may differ, to extend a run).
@@ -50,7 +55,7 @@ pub fn load(
     hyper: &Hyper,
     spec: &ModelSpec,
     vars: &[(String, Var)],
-    opt: &mut AdamW,
+    (opt, ema): (&mut AdamW, Option<&mut Ema>),
     device: &Device,
 ) -> Result<(u64, Option<f64>)> {
     let what = path.display();
@@ -90,6 +95,9 @@ pub fn load(
         var.set(&get(&format!("model.{name}"))?)?;
     }
     opt.load_state(step, get)?;
+    if let Some(ema) = ema {
+        ema.load_state(vars, get)?;
+    }
     let base_val_psnr = meta.get("base_val_psnr").and_then(|v| v.parse().ok());
     Ok((step, base_val_psnr))
 }

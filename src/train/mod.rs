@@ -9,6 +9,7 @@ mod checkpoint;
 mod colour_targets;
 mod data;
 mod degrade;
+mod ema;
 mod guard;
 mod loss;
 mod model;
@@ -35,6 +36,7 @@ use anyhow::{bail, Context, Result};
 use batch::{make_batch, to_tensors, Batch};
 use candle_core::{Device, Module, Tensor};
 use colour_targets::ColourCoder;
+use ema::Ema;
 use loss::{class_loss, estimator_loss, l1, ESTIMATOR_WEIGHT};
 use model::Model;
 use optim::{learning_rate, AdamW, AdamWConfig};
@@ -84,6 +86,10 @@ pub struct Hyper {
     /// (see [`oracle::restoration_loss`]). Checkpoints written before this field: 40.
     #[serde(default = "oracle::default_floor_db")]
     pub estimator_floor_db: f64,
+    /// Decay of the moving average of the weights that is validated and written (see [`ema`]);
+    /// 0: none, the weights themselves. Checkpoints written before this field: 0.
+    #[serde(default)]
+    pub ema: f64,
 }
 
 impl Hyper {
@@ -109,6 +115,7 @@ impl Hyper {
             realistic: kind.task() != Task::Colorize,
             estimator_only: false,
             estimator_floor_db: oracle::default_floor_db(),
+            ema: 0.0,
         }
     }
 
@@ -210,18 +217,18 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     if h.estimator_only {
         model.freeze_net(&cfg.device)?;
     }
-    let mut opt = AdamW::new(model.trained_vars(h), AdamWConfig::default())?;
+    let vars = model.trained_vars(h);
+    let mut opt = AdamW::new(vars.clone(), AdamWConfig::default())?;
+    let mut ema = (h.ema > 0.0).then(|| Ema::new(&vars, h.ema)).transpose()?;
     let (start, resumed_base) = if cfg.resume {
-        let vars = model.trained_vars(h);
-        let (step, base) = checkpoint::load(
+        checkpoint::load(
             &cfg.checkpoint_path(),
             h,
             &model.spec,
             &vars,
-            &mut opt,
+            (&mut opt, ema.as_mut()),
             &cfg.device,
-        )?;
-        (step, base)
+        )?
     } else {
         (0, None)
     };
@@ -238,9 +245,19 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let val = Validation::new(&data, h, &cfg.device)?;
     let coder = ColourCoder::for_spec(&model.spec, &data)?;
     // The weights training starts from (base or checkpoint) are the first candidate for "best".
-    let now = val.score(&model, h, coder.as_ref())?;
-    let mut tracker = Tracker::new(if start == 0 { Some(now) } else { resumed_base });
-    tracker.record(start, now, &model)?;
+    let mut tracker = Tracker::new(resumed_base);
+    let (now, _) = validate(
+        &model,
+        h,
+        &vars,
+        ema.as_ref(),
+        (&val, coder.as_ref()),
+        &mut tracker,
+        start,
+    )?;
+    if start == 0 {
+        tracker.base = Some(now);
+    }
     if start == 0 {
         progress.note(format!(
             "step 0 (base {}): validation PSNR {now:.2} dB (degraded input {:.2} dB)",
@@ -251,7 +268,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     let outcome = train_steps(
         cfg,
         &model,
-        &mut opt,
+        (&mut opt, ema.as_mut()),
         &data,
         (&val, coder.as_ref()),
         &mut tracker,
@@ -353,7 +370,7 @@ struct Outcome {
 fn train_steps(
     cfg: &TrainConfig,
     model: &Model,
-    opt: &mut AdamW,
+    (opt, mut ema): (&mut AdamW, Option<&mut Ema>),
     data: &Dataset,
     (val, coder): (&Validation, Option<&ColourCoder>),
     tracker: &mut Tracker,
@@ -362,6 +379,7 @@ fn train_steps(
 ) -> Result<Outcome> {
     let (h, device) = (&cfg.hyper, &cfg.device);
     let ckpt_path = cfg.checkpoint_path();
+    let vars = model.trained_vars(h);
     let (tx, rx) = mpsc::sync_channel::<Batch>(2);
     let steps = h.steps;
     std::thread::scope(|scope| -> Result<Outcome> {
@@ -390,6 +408,9 @@ fn train_steps(
                 scale,
             )?;
             guard::ensure_finite_weights(&model.named_vars(), step + 1, h.lr)?;
+            if let Some(ema) = ema.as_deref_mut() {
+                ema.update(&vars, step + 1)?;
+            }
             let l = loss.to_scalar::<f32>()?;
             loss_ema = if loss_ema.is_nan() {
                 l
@@ -398,10 +419,11 @@ fn train_steps(
             };
             let done = step + 1;
             if done % cfg.val_every == 0 || done == steps {
-                val_psnr = val.score(model, h, coder)?;
-                tracker.record(done, val_psnr, model)?;
-                let estimate = match &model.estimator {
-                    Some(est) => format!(", σ estimate off by {:.2}", val.estimator_error(est)?),
+                let ema = ema.as_deref();
+                let off;
+                (val_psnr, off) = validate(model, h, &vars, ema, (val, coder), tracker, done)?;
+                let estimate = match off {
+                    Some(off) => format!(", σ estimate off by {off:.2}"),
                     None => String::new(),
                 };
                 progress.note(format!(
@@ -413,8 +435,8 @@ fn train_steps(
             }
             interrupted = crate::interrupt::requested();
             if done % cfg.checkpoint_every == 0 || interrupted {
-                let vars = model.trained_vars(h);
-                checkpoint::save(&ckpt_path, h, &model.spec, done, tracker.base, &vars, opt)?;
+                let (base, ema) = (tracker.base, ema.as_deref());
+                checkpoint::save(&ckpt_path, h, &model.spec, done, base, &vars, (opt, ema))?;
             }
             progress.bar().set_position(done);
             progress
@@ -430,8 +452,8 @@ fn train_steps(
         }
         drop(rx);
         if !interrupted && (val_psnr.is_nan() || start == steps) {
-            val_psnr = val.score(model, h, coder)?;
-            tracker.record(steps, val_psnr, model)?;
+            let ema = ema.as_deref();
+            val_psnr = validate(model, h, &vars, ema, (val, coder), tracker, steps)?.0;
         }
         Ok(Outcome {
             loss: loss_ema,
@@ -439,6 +461,30 @@ fn train_steps(
             interrupted,
         })
     })
+}
+
+/// Scores the weights after `step` steps on the held-out crops (the moving average's, with
+/// `--ema`) and records them with `tracker`; returns the score and, for a denoiser with an
+/// estimator, the estimator's mean error (0–255 scale).
+fn validate(
+    model: &Model,
+    h: &Hyper,
+    vars: &[(String, candle_core::Var)],
+    ema: Option<&Ema>,
+    (val, coder): (&Validation, Option<&ColourCoder>),
+    tracker: &mut Tracker,
+    step: u64,
+) -> Result<(f64, Option<f64>)> {
+    let mut score = || -> Result<(f64, Option<f64>)> {
+        let psnr = val.score(model, h, coder)?;
+        tracker.record(step, psnr, model)?;
+        let off = model.estimator.as_ref().map(|e| val.estimator_error(e));
+        Ok((psnr, off.transpose()?))
+    };
+    match ema {
+        Some(ema) => ema.with_average(vars, score),
+        None => score(),
+    }
 }
 
 /// The loss of one batch: the task's loss (soft cross-entropy for the colour classifier), plus
