@@ -75,7 +75,10 @@ pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     ModelSpec {
         task: kind.task(),
         arch,
-        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig { width: 2 }),
+        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig {
+            width: 2,
+            gated: false,
+        }),
     }
 }
 
@@ -112,7 +115,11 @@ pub fn small_specs() -> Vec<ModelSpec> {
                 blocks: 1,
                 residual: true,
             }),
-            estimator: Some(EstimatorConfig { width: 3 }),
+            // Gated, so the model tests cover the weighted pooling too.
+            estimator: Some(EstimatorConfig {
+                width: 3,
+                gated: true,
+            }),
         },
         sr(2, 1),
         sr(4, 2),

@@ -146,7 +146,10 @@ impl ModelKind {
         ModelSpec {
             task: self.task(),
             arch,
-            estimator: (self == Self::Denoise).then_some(EstimatorConfig { width: 16 }),
+            estimator: (self == Self::Denoise).then_some(EstimatorConfig {
+                width: 16,
+                gated: false,
+            }),
         }
     }
 
