@@ -4,7 +4,6 @@
 
     python3 scripts/grow_weights.py level  IN.safetensors OUT.safetensors WIDTH [SEED]
     python3 scripts/grow_weights.py blocks IN.safetensors OUT.safetensors N [SEED]
-    python3 scripts/grow_weights.py gate   IN.safetensors OUT.safetensors
 
 `level` (a U-Net, e.g. weights/denoise.safetensors, widths [24, 48, 96]) adds a coarser level of
 WIDTH channels ([24, 48, 96, WIDTH]): the old bottleneck blocks `mid.*` become the new level's encoder
@@ -13,8 +12,6 @@ blocks `down.{L}.blocks.*`; the new `down.{L}.resample` (unshuffle + 1x1 to WIDT
 `blocks` appends residual blocks up to N: to an SR net's body (e.g. weights/upscale-x2.safetensors), or
 to every level of a U-Net, encoder, bottleneck and decoder (`down.{l}.blocks.{i}`, `mid.{i}`,
 `up.{l}.blocks.{i}`; e.g. weights/denoise.safetensors, whose noise-level estimator is left as it is).
-`gate` gives a denoiser's noise-level estimator a zero `estimator.gate` (its positions pooled by learnt
-weights, which start equal: the plain mean), for `aetool finetune --estimator-only`.
 
 New tensors: `conv1` and `down.{L}.resample` get PyTorch's default uniform +-1/sqrt(fan_in) (aetool's own
 initialisation); every new residual block's `conv2` and `up.{L}.resample` are zero, so the new blocks
@@ -64,11 +61,9 @@ def write(path, meta, tensors):
 
 
 def main():
-    sized = len(sys.argv) in (5, 6) and sys.argv[1] in ("level", "blocks")
-    if not sized and (len(sys.argv) != 4 or sys.argv[1] != "gate"):
+    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("level", "blocks"):
         sys.exit(__doc__)
-    mode, src, dst = sys.argv[1], sys.argv[2], sys.argv[3]
-    size = int(sys.argv[4]) if sized else 0
+    mode, src, dst, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     rng = random.Random(int(sys.argv[5]) if len(sys.argv) == 6 else 0)
     meta, tensors = read(src)
     config = json.loads(meta["config"])
@@ -88,15 +83,7 @@ def main():
         tensors[f"{prefix}.conv2.weight"] = zeros(9 * ch, ch)
         tensors[f"{prefix}.conv2.bias"] = zeros(ch)
 
-    if mode == "gate":
-        est = config.get("estimator")
-        if not est or est.get("gated"):
-            sys.exit(f"{src}: `gate` needs a denoiser whose estimator has no gate yet")
-        tensors["estimator.gate.weight"] = zeros(3 * est["width"], 1)
-        tensors["estimator.gate.bias"] = zeros(1)
-        est["gated"] = True
-        grown = "estimator gated"
-    elif mode == "level":
+    if mode == "level":
         if arch.get("arch") != "unet":
             sys.exit(f"{src}: `level` grows a U-Net, this is {arch.get('arch')}")
         widths, blocks = arch["widths"], arch["blocks"]

@@ -75,10 +75,7 @@ pub fn tiny_spec(kind: ModelKind) -> ModelSpec {
     ModelSpec {
         task: kind.task(),
         arch,
-        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig {
-            width: 2,
-            gated: false,
-        }),
+        estimator: (kind == ModelKind::Denoise).then_some(EstimatorConfig { width: 2 }),
     }
 }
 
@@ -115,11 +112,7 @@ pub fn small_specs() -> Vec<ModelSpec> {
                 blocks: 1,
                 residual: true,
             }),
-            // Gated, so the model tests cover the weighted pooling too.
-            estimator: Some(EstimatorConfig {
-                width: 3,
-                gated: true,
-            }),
+            estimator: Some(EstimatorConfig { width: 3 }),
         },
         sr(2, 1),
         sr(4, 2),

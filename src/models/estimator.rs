@@ -3,9 +3,6 @@
 //! ```text
 //! RGB ─ 3×3 conv, ReLU ─ [unshuffle 2 ─ 1×1 conv, ReLU ─ 3×3 conv, ReLU]×2 ─ 1×1 conv ─ mean over H, W
 //! ```
-//! With `gated` a second 1×1 conv (`gate`) gives each position a weight logit and the mean
-//! becomes a softmax-weighted mean over H, W, so the estimate can rest on the positions where
-//! noise shows (flat areas) rather than on all alike; a zero gate is exactly the plain mean.
 //! It predicts `ln(1 + σ)`, σ being the RMS difference between the photo and its clean version
 //! on the 0–255 scale (for additive white Gaussian noise, the noise's σ): the denoiser's
 //! strength unit. It is trained beside the denoiser on the same degraded crops (camera noise,
@@ -29,10 +26,6 @@ pub fn is_estimator_key(name: &str) -> bool {
 pub struct EstimatorConfig {
     /// Channels of the full-resolution layer; the two half-resolution stages use 2× and 3×.
     pub width: usize,
-    /// Pool the positions by learnt weights (`gate.*`) instead of a plain mean. Files written
-    /// before this field: false (and it is written only when true).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub gated: bool,
 }
 
 /// `[N, H, W, 3]` RGB in `[0, 1]` → `[N]` predicted `ln(1 + σ)`. H and W must be multiples of 4.
@@ -40,13 +33,11 @@ pub struct NoiseEstimator {
     head: Conv,
     stages: Vec<(Conv, Conv)>,
     tail: Conv,
-    gate: Option<Conv>,
 }
 
 impl NoiseEstimator {
     /// Keys (under the caller's prefix, `estimator` in denoise weights): `head`,
-    /// `stages.{i}.down`, `stages.{i}.conv`, `tail`, with `gated` also `gate` (each `.weight` /
-    /// `.bias`; a fresh gate starts at zero).
+    /// `stages.{i}.down`, `stages.{i}.conv`, `tail` (each `.weight` / `.bias`).
     pub fn new(vb: VarBuilder, cfg: &EstimatorConfig) -> Result<Self> {
         let w = cfg.width;
         if w == 0 {
@@ -66,10 +57,6 @@ impl NoiseEstimator {
             head: Conv::new(vb.pp("head"), 3, w, 3, false)?,
             stages,
             tail: Conv::new(vb.pp("tail"), widths[2], 1, 1, false)?,
-            gate: cfg
-                .gated
-                .then(|| Conv::new(vb.pp("gate"), widths[2], 1, 1, true))
-                .transpose()?,
         })
     }
 
@@ -82,9 +69,6 @@ impl NoiseEstimator {
     pub fn prepare_inference(&mut self) -> Result<()> {
         self.head.prepare_inference()?;
         self.tail.prepare_inference()?;
-        if let Some(gate) = &mut self.gate {
-            gate.prepare_inference()?;
-        }
         for (down, conv) in &mut self.stages {
             down.prepare_inference()?;
             conv.prepare_inference()?;
@@ -95,7 +79,6 @@ impl NoiseEstimator {
     pub fn params(&self) -> usize {
         self.head.params()
             + self.tail.params()
-            + self.gate.as_ref().map_or(0, Conv::params)
             + self
                 .stages
                 .iter()
@@ -112,19 +95,7 @@ impl Module for NoiseEstimator {
             h = conv.forward_relu(&h)?;
         }
         let (n, _, _, _) = h.dims4()?;
-        let value = self.tail.forward(&h)?.reshape((n, ()))?;
-        let Some(gate) = &self.gate else {
-            return value.mean(1);
-        };
-        // Softmax over the positions, from ops that all have gradients.
-        let logit = gate.forward(&h)?.reshape((n, ()))?;
-        let peak = logit.max_keepdim(1)?.detach();
-        let weight = logit.broadcast_sub(&peak)?.exp()?;
-        let total = weight.sum_keepdim(1)?;
-        (value * weight)?
-            .sum_keepdim(1)?
-            .broadcast_div(&total)?
-            .reshape(n)
+        self.tail.forward(&h)?.reshape((n, ()))?.mean(1)
     }
 }
 
@@ -202,10 +173,7 @@ mod tests {
         let vm = VarMap::new();
         let est = NoiseEstimator::new(
             VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &EstimatorConfig {
-                width: 4,
-                gated: false,
-            },
+            &EstimatorConfig { width: 4 },
         )?;
         let x = Tensor::rand(0f32, 1f32, (3, 8, 12, 3), &Device::Cpu)?;
         let y = est.forward(&x)?;
@@ -225,59 +193,12 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_gate_is_the_plain_mean_and_a_trained_one_weighs_positions() -> Result<()> {
-        // The same weights with and without the gate: a fresh (zero) gate changes nothing.
-        let vm = VarMap::new();
-        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
-        let plain = NoiseEstimator::new(
-            vb.clone(),
-            &EstimatorConfig {
-                width: 4,
-                gated: false,
-            },
-        )?;
-        let gated = NoiseEstimator::new(
-            vb,
-            &EstimatorConfig {
-                width: 4,
-                gated: true,
-            },
-        )?;
-        // Flat on the left, noise on the right: the positions' values differ.
-        let flat = Tensor::full(0.5f32, (3, 16, 8, 3), &Device::Cpu)?;
-        let noisy = Tensor::rand(0f32, 1f32, (3, 16, 8, 3), &Device::Cpu)?;
-        let x = Tensor::cat(&[flat, noisy], 2)?;
-        let (a, b) = (plain.forward(&x)?, gated.forward(&x)?);
-        let diff = (&a - &b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-6, "{diff}");
-        // The gate gets a gradient at zero (it can learn to weigh), and once it is not zero
-        // the estimate is a weighted mean of the positions, no longer the plain one.
-        let grads = b.sqr()?.sum_all()?.backward()?;
-        let gate_w = vm.data().lock().unwrap()["gate.weight"].clone();
-        let g = grads
-            .get(gate_w.as_tensor())
-            .expect("the gate has a gradient");
-        assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
-        let scale = a.abs()?.max_all()?.to_scalar::<f32>()?;
-        for sign in [1.0, -1.0] {
-            gate_w.set(&gate_w.as_tensor().ones_like()?.affine(100.0 * sign, 0.0)?)?;
-            let weighted = gated.forward(&x)?;
-            let diff = (&a - &weighted)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(diff > 0.05 * scale, "gate {sign:+}: {diff} of {scale}");
-        }
-        Ok(())
-    }
-
-    #[test]
     fn a_photo_is_measured_on_a_grid_of_crops() -> Result<()> {
         // Zero weights and a tail bias of ln(1 + 7): every crop says σ 7, whatever the size.
         let vm = VarMap::new();
         let est = NoiseEstimator::new(
             VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-            &EstimatorConfig {
-                width: 2,
-                gated: false,
-            },
+            &EstimatorConfig { width: 2 },
         )?;
         for (name, var) in vm.data().lock().unwrap().iter() {
             let value = if name == "tail.bias" { 8f32.ln() } else { 0.0 };

@@ -146,10 +146,7 @@ impl ModelKind {
         ModelSpec {
             task: self.task(),
             arch,
-            estimator: (self == Self::Denoise).then_some(EstimatorConfig {
-                width: 16,
-                gated: false,
-            }),
+            estimator: (self == Self::Denoise).then_some(EstimatorConfig { width: 16 }),
         }
     }
 

@@ -109,10 +109,7 @@ mod tests {
         let vm = VarMap::new();
         let est = NoiseEstimator::new(
             VarBuilder::from_varmap(&vm, DType::F32, &dev),
-            &EstimatorConfig {
-                width: 2,
-                gated: false,
-            },
+            &EstimatorConfig { width: 2 },
         )?;
         let bias = vm.data().lock().unwrap()["tail.bias"].clone();
         bias.set(&Tensor::new(&[2.5f32], &dev)?)?;
