@@ -46,8 +46,8 @@ pub fn save(
     crate::atomic::write(path, &bytes)
 }
 
-/// Restores weights, optimizer state and the moving average; returns the number of completed steps and the base
-/// model's validation PSNR when the checkpoint recorded it. The checkpoint
+/// Restores weights, optimizer state and the moving average; returns the number of completed
+/// steps and the base model's validation PSNR when the checkpoint recorded it. The checkpoint
 /// must come from a run with the same architecture and hyper-parameters (the total step count
 /// may differ, to extend a run).
 pub fn load(

@@ -257,8 +257,6 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainReport> {
     )?;
     if start == 0 {
         tracker.base = Some(now);
-    }
-    if start == 0 {
         progress.note(format!(
             "step 0 (base {}): validation PSNR {now:.2} dB (degraded input {:.2} dB)",
             model.base_name, val.baseline_psnr
