@@ -637,6 +637,10 @@ fn finetune_refuses_bad_flags() {
         ),
         (&["--task", "colorize", "--ema", "1"][..], "below 1"),
         (
+            &["--task", "upscale", "--degradation", "jpeg"][..],
+            "use it with --task denoise",
+        ),
+        (
             &[
                 "--task",
                 "denoise",

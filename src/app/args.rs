@@ -89,6 +89,7 @@ pub enum ScaleArg {
 pub enum DegradationArg {
     Realistic,
     Classic,
+    Jpeg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -222,7 +223,9 @@ pub struct FinetuneArgs {
     pub lr: Option<f64>,
     /// Denoise / upscale: what the inputs are degraded with. `realistic`: camera noise, JPEG,
     /// blur and resizing, plus Gaussian noise (what photos on disk look like); `classic`: Gaussian
-    /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks.
+    /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks; `jpeg`
+    /// (denoise): every input a JPEG of quality 10–75, half of them over camera noise (web and
+    /// re-saved photos: what the default sends its JPEG-artefact model).
     #[arg(long, value_enum, default_value_t = DegradationArg::Realistic)]
     pub degradation: DegradationArg,
     /// Denoise: train only the noise estimator behind `--sigma auto`, the denoiser kept as it

@@ -162,12 +162,15 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if let Some(v) = args.lr {
         hyper.lr = v;
     }
-    hyper.realistic =
-        kind.task() != Task::Colorize && args.degradation == DegradationArg::Realistic;
+    if args.degradation == DegradationArg::Jpeg && kind.task() != Task::Denoise {
+        bail!("--degradation jpeg trains a JPEG-artefact remover: use it with --task denoise");
+    }
+    hyper.realistic = kind.task() != Task::Colorize && args.degradation != DegradationArg::Classic;
+    hyper.coarse_jpeg = args.degradation == DegradationArg::Jpeg;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     hyper.estimator_only = args.estimator_only;
     if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {
-        bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic");
+        bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic or jpeg");
     }
     if let Some(db) = args.estimator_floor {
         if !args.estimator_only {

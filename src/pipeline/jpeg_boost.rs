@@ -23,7 +23,10 @@
 /// stays. For the bundled `denoise-b2c-est`, same photos and method: q10–q40 as before (best ×0.8 /
 /// 1 / 1 / 1–1.25, each within 0.013 dB of ×1); q50 ×1 / 1.15 / 1.25 +0.87 / +0.94 / +0.97 dB, q60
 /// +0.91 / +0.96 / +0.97, q70 +0.72 / +0.70 / +0.66, q80 +0.52 / +0.43 / +0.34 — hence ×1.25 up to
-/// q60, 1 from q70 (camera JPEGs, 75–98, keep the bare estimate).
+/// q60, 1 from q70 (camera JPEGs, 75–98, keep the bare estimate). After that model's coarse-JPEG
+/// stage (`denoise-jpeg2`, its estimator kept), ×0.8 / 1 / 1.25 of this table: q10 +1.303 / +1.315
+/// / +1.124 dB, q20 +1.182 / +1.248 / +1.125, q30 +1.073 / +1.153 / +1.111, q40 +0.980 / +1.061 /
+/// +1.055, q50 +0.989 / +1.042 / +0.990, q60 +1.027 / +1.039 / +0.924: ×1 best everywhere.
 const BOOST: [(u8, f32); 6] = [
     (10, 2.7),
     (20, 1.85),

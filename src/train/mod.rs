@@ -77,6 +77,10 @@ pub struct Hyper {
     /// before this field: classic.
     #[serde(default)]
     pub realistic: bool,
+    /// Denoise, with `realistic`: the coarse-JPEG mixture instead (see
+    /// [`degrade::Profile::CoarseJpeg`]). Checkpoints written before this field: false.
+    #[serde(default)]
+    pub coarse_jpeg: bool,
     /// Denoise: train only the noise estimator, towards the level at which the (frozen)
     /// denoiser restores each crop best (see [`oracle`]); validation then scores the denoiser
     /// at the estimated level. Checkpoints written before this field: false.
@@ -113,6 +117,7 @@ impl Hyper {
             seed: 0,
             clip: 1.0,
             realistic: kind.task() != Task::Colorize,
+            coarse_jpeg: false,
             estimator_only: false,
             estimator_floor_db: oracle::default_floor_db(),
             ema: 0.0,
@@ -157,6 +162,7 @@ impl Hyper {
             kind: self.kind(),
             sigma,
             realistic: self.realistic,
+            coarse_jpeg: self.coarse_jpeg,
         }
     }
 }

@@ -6,6 +6,9 @@
 //!   level plane carries the RMS difference to the clean crop (σ for Gaussian noise);
 //! - upscale: blur, resize, noise and JPEG on the low-resolution side, sometimes twice.
 //!
+//! Coarse JPEG (`--degradation jpeg`, denoise): every crop ends in a JPEG of quality 10–75, half
+//! of them over camera noise; the level plane as for realistic draws.
+//!
 //! Classic (`--degradation classic`, and fixed-σ validation):
 //! - denoise: additive white Gaussian noise, σ drawn uniformly from `[0, 50]` (on `[0, 255]`),
 //!   the noisy image clipped to `[0, 1]` like a real 8-bit photo, σ fed as the level plane;
@@ -39,6 +42,9 @@ pub struct Degradation {
     pub sigma: Option<f32>,
     /// Draw from the realistic engine rather than the classic degradation.
     pub realistic: bool,
+    /// Denoise, with `realistic`: the coarse-JPEG mixture ([`Profile::CoarseJpeg`]) instead of
+    /// the realistic one.
+    pub coarse_jpeg: bool,
 }
 
 impl Degradation {
@@ -52,7 +58,12 @@ impl Degradation {
         let realistic = self.realistic && self.sigma.is_none();
         match self.kind.task() {
             Task::Denoise if realistic => {
-                let noisy = degrade(clean, Profile::Denoise, rng).image;
+                let profile = if self.coarse_jpeg {
+                    Profile::CoarseJpeg
+                } else {
+                    Profile::Denoise
+                };
+                let noisy = degrade(clean, profile, rng).image;
                 let level = rms_255(&noisy, clean).min(MAX_SIGMA);
                 Pair {
                     input: denoise_input(noisy.as_raw(), level),
@@ -132,6 +143,7 @@ mod tests {
             kind: ModelKind::Denoise,
             sigma: Some(25.0),
             realistic: false,
+            coarse_jpeg: false,
         };
         let pair = d.apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 64 * 64 * 4);
@@ -149,6 +161,32 @@ mod tests {
     }
 
     #[test]
+    fn coarse_jpeg_pairs_carry_their_level_and_the_clean_target() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let clean = Rgb32FImage::from_fn(48, 48, |x, y| {
+            image::Rgb([
+                ((x * 7 + y * 3) % 48) as f32 / 47.0,
+                0.4,
+                (y % 5) as f32 / 4.0,
+            ])
+        });
+        let d = Degradation {
+            kind: ModelKind::Denoise,
+            sigma: None,
+            realistic: true,
+            coarse_jpeg: true,
+        };
+        for _ in 0..8 {
+            let pair = d.apply(&clean, &mut rng);
+            assert_eq!(&pair.target, clean.as_raw());
+            // A JPEG of quality 75 at most always changes this crop; the plane carries its RMS.
+            assert!(pair.level > 0.5, "level {}", pair.level);
+            let level = pair.level / 255.0;
+            assert!(pair.input.chunks(4).all(|p| p[3] == level));
+        }
+    }
+
+    #[test]
     fn upscale_pairs_are_downscaled_and_quantised() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let clean = Rgb32FImage::from_fn(32, 32, |x, _| image::Rgb([x as f32 / 31.0, 0.2, 0.7]));
@@ -156,6 +194,7 @@ mod tests {
             kind: ModelKind::UpscaleX4,
             sigma: None,
             realistic: false,
+            coarse_jpeg: false,
         }
         .apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 8 * 8 * 3);
@@ -177,6 +216,7 @@ mod tests {
             kind: ModelKind::Colorize,
             sigma: None,
             realistic: false,
+            coarse_jpeg: false,
         }
         .apply(&flat(8, 0.5), &mut rng);
         assert_eq!((pair.input.len(), pair.target.len()), (64, 128));

@@ -76,6 +76,15 @@ pub const P_DOUBLE_JPEG: f64 = 0.25;
 /// than nothing but 8-bit quantisation.
 pub const P_CLEAN_JPEG: f64 = 0.5;
 
+/// Coarse-JPEG denoise (the JPEG-artefact model's mixture, `finetune --degradation jpeg`):
+/// probability of noise (camera pipeline and/or blotches, drawn as for the realistic draws)
+/// under the final JPEG (kind `"noisy+coarse…"`); the rest are JPEG artefacts alone (kind
+/// `"coarse…"`). Web, messaging and re-saved phone photos carry both.
+pub const P_COARSE_NOISY: f64 = 0.5;
+/// Coarse-JPEG denoise: quality range (inclusive) of the final JPEG, single or shifted double:
+/// the photos the default sends the JPEG model (tables below quality 70), with a margin.
+pub const COARSE_JPEG_QUALITY: (u8, u8) = (10, 75);
+
 /// Maximum σ (0–255) of the plain Gaussian denoise draws (σ is uniform in `[0, 50]`).
 pub const AWGN_MAX_SIGMA: f32 = 50.0;
 /// Camera noise for denoising: σ (0–255) at mid grey (sRGB 0.5) in the green channel before
@@ -128,6 +137,9 @@ pub enum Profile {
     /// Denoising / artefact removal: the output has the clean crop's size; the content is never
     /// blurred or resized (the denoiser must not learn to sharpen).
     Denoise,
+    /// As `Denoise`, but every output ends in a coarse JPEG ([`COARSE_JPEG_QUALITY`]), half of
+    /// them over noise ([`P_COARSE_NOISY`]): the JPEG-artefact model's photos.
+    CoarseJpeg,
     /// Super-resolution by `scale`: the output is `(width / scale) × (height / scale)`.
     Upscale { scale: u32 },
 }
@@ -140,7 +152,8 @@ pub struct Degraded {
     /// What was done, for the tests of the mixture: `"gauss"`, `"camera"`, `"blotch"`,
     /// `"camera+blotch"` (each optionally with `"+jpeg"` or `"+jpeg2"`), `"compressed"`,
     /// `"compressed2"`, `"jpeg"`, `"clean"`
-    /// (denoise); `"bicubic"`, `"real"`, `"real2"` (upscale).
+    /// (denoise); `"coarse"`, `"coarse2"`, `"noisy+coarse"`, `"noisy+coarse2"` (coarse JPEG);
+    /// `"bicubic"`, `"real"`, `"real2"` (upscale).
     #[cfg(test)]
     pub kind: &'static str,
 }
@@ -148,11 +161,12 @@ pub struct Degraded {
 /// Degrades a clean crop (RGB in `[0, 1]`, sRGB, any size; for `Upscale` the side should be a
 /// multiple of `scale`) into a training input, 8-bit quantised like a file on disk.
 ///
-/// `Denoise` returns the same size; `Upscale { scale }` returns `(w / scale) × (h / scale)`
+/// `Denoise` and `CoarseJpeg` return the same size; `Upscale { scale }` returns `(w / scale) × (h / scale)`
 /// (integer division, at least 1). Deterministic for a given RNG state.
 pub fn degrade(clean: &Rgb32FImage, profile: Profile, rng: &mut impl Rng) -> Degraded {
     match profile {
         Profile::Denoise => degrade_denoise(clean, rng),
+        Profile::CoarseJpeg => degrade_coarse_jpeg(clean, rng),
         Profile::Upscale { scale } => degrade_upscale(clean, scale.max(1), rng),
     }
 }
@@ -194,22 +208,7 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
         };
     }
     if u < P_DENOISE_GAUSS + P_DENOISE_REAL {
-        let v: f64 = rng.random();
-        let (camera, blotch) = if v < P_REAL_CAMERA_ONLY {
-            (true, false)
-        } else if v < P_REAL_CAMERA_ONLY + P_REAL_BLOTCH_ONLY {
-            (false, true)
-        } else {
-            (true, true)
-        };
-        if camera {
-            let p = CameraParams::random(DENOISE_CAMERA_SIGMA, rng);
-            camera_noise(&mut img, &p, rng);
-        }
-        if blotch {
-            let p = BlotchParams::random(rng);
-            blotch_noise(&mut img, &p, rng);
-        }
+        let (_camera, _blotch) = real_noise(&mut img, rng);
         let (mut img, _jpeg_passes) = if rng.random_bool(P_REAL_JPEG) {
             random_jpeg(img, DENOISE_JPEG_QUALITY, rng)
         } else {
@@ -217,7 +216,7 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
         };
         quantize_8bit(&mut img);
         #[cfg(test)]
-        let kind = match (camera, blotch, _jpeg_passes) {
+        let kind = match (_camera, _blotch, _jpeg_passes) {
             (true, false, 0) => "camera",
             (true, false, 1) => "camera+jpeg",
             (true, false, _) => "camera+jpeg2",
@@ -264,6 +263,48 @@ fn degrade_denoise(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
         image: img,
         #[cfg(test)]
         kind: "clean",
+    }
+}
+
+/// Camera-pipeline and / or blotch noise, in the shares of the realistic denoise draws
+/// ([`P_REAL_CAMERA_ONLY`], [`P_REAL_BLOTCH_ONLY`]); returns which of the two were added.
+fn real_noise(img: &mut Rgb32FImage, rng: &mut impl Rng) -> (bool, bool) {
+    let v: f64 = rng.random();
+    let (camera, blotch) = if v < P_REAL_CAMERA_ONLY {
+        (true, false)
+    } else if v < P_REAL_CAMERA_ONLY + P_REAL_BLOTCH_ONLY {
+        (false, true)
+    } else {
+        (true, true)
+    };
+    if camera {
+        let p = CameraParams::random(DENOISE_CAMERA_SIGMA, rng);
+        camera_noise(img, &p, rng);
+    }
+    if blotch {
+        let p = BlotchParams::random(rng);
+        blotch_noise(img, &p, rng);
+    }
+    (camera, blotch)
+}
+
+fn degrade_coarse_jpeg(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
+    let mut img = clean.clone();
+    let _noisy = rng.random_bool(P_COARSE_NOISY) && {
+        real_noise(&mut img, rng);
+        true
+    };
+    let (mut img, _passes) = random_jpeg(img, COARSE_JPEG_QUALITY, rng);
+    quantize_8bit(&mut img);
+    Degraded {
+        image: img,
+        #[cfg(test)]
+        kind: match (_noisy, _passes > 1) {
+            (false, false) => "coarse",
+            (false, true) => "coarse2",
+            (true, false) => "noisy+coarse",
+            (true, true) => "noisy+coarse2",
+        },
     }
 }
 
@@ -386,7 +427,11 @@ mod tests {
     #[test]
     fn same_seed_gives_identical_output() {
         let clean = scene(48, 48);
-        for profile in [Profile::Denoise, Profile::Upscale { scale: 2 }] {
+        for profile in [
+            Profile::Denoise,
+            Profile::CoarseJpeg,
+            Profile::Upscale { scale: 2 },
+        ] {
             let (mut r1, mut r2) = (rng(8), rng(8));
             for _ in 0..25 {
                 let a = degrade(&clean, profile, &mut r1);
@@ -466,6 +511,33 @@ mod tests {
         assert!(
             ok(frac(double, real_jpeg), P_DOUBLE_JPEG, real_jpeg),
             "double {double}/{real_jpeg}"
+        );
+    }
+
+    #[test]
+    fn coarse_jpeg_mixture_always_compresses_half_over_noise() {
+        let clean = scene(40, 40);
+        let mut r = rng(14);
+        let n = 300;
+        let (mut noisy, mut double) = (0, 0);
+        for _ in 0..n {
+            let d = degrade(&clean, Profile::CoarseJpeg, &mut r);
+            assert_eq!(d.image.dimensions(), (40, 40));
+            assert!(on_8bit_grid(&d.image), "{}", d.kind);
+            // Quality 75 at most: never the crop itself.
+            assert!(rms_255(&d.image, &clean) > 0.5, "{}", d.kind);
+            noisy += usize::from(d.kind.starts_with("noisy+"));
+            double += usize::from(d.kind.ends_with('2'));
+        }
+        let sd = |p: f64| 4.0 * (p * (1.0 - p) / n as f64).sqrt();
+        let frac = |k: usize| k as f64 / n as f64;
+        assert!(
+            (frac(noisy) - P_COARSE_NOISY).abs() < sd(P_COARSE_NOISY),
+            "noisy {noisy}/{n}"
+        );
+        assert!(
+            (frac(double) - P_DOUBLE_JPEG).abs() < sd(P_DOUBLE_JPEG),
+            "double {double}/{n}"
         );
     }
 
