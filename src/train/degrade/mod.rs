@@ -290,16 +290,16 @@ fn real_noise(img: &mut Rgb32FImage, rng: &mut impl Rng) -> (bool, bool) {
 
 fn degrade_coarse_jpeg(clean: &Rgb32FImage, rng: &mut impl Rng) -> Degraded {
     let mut img = clean.clone();
-    let _noisy = rng.random_bool(P_COARSE_NOISY) && {
+    let noisy = rng.random_bool(P_COARSE_NOISY);
+    if noisy {
         real_noise(&mut img, rng);
-        true
-    };
+    }
     let (mut img, _passes) = random_jpeg(img, COARSE_JPEG_QUALITY, rng);
     quantize_8bit(&mut img);
     Degraded {
         image: img,
         #[cfg(test)]
-        kind: match (_noisy, _passes > 1) {
+        kind: match (noisy, _passes > 1) {
             (false, false) => "coarse",
             (false, true) => "coarse2",
             (true, false) => "noisy+coarse",
