@@ -1,6 +1,7 @@
 //! `aetool eval`: quality of a model against the task's baselines, in the same run, with the
 //! published protocols (settings come from [`EvalProtocol`]):
-//! - denoise ([`denoise`]): PSNR/SSIM on RGB `[0, 255]`, the baseline being the model's input.
+//! - denoise ([`denoise`]): PSNR/SSIM on RGB `[0, 255]` of the model's float output (not rounded
+//!   to the 8 bits a written file has), the baseline being the model's input.
 //!   AWGN of σ (seeded per image) added to the clean image, clipped to `[0, 1]` but not
 //!   quantised, the model told σ or run blind (`--blind`); with σ 0 the input is the clean
 //!   image itself, so the baseline is infinite and printed as `baseline ∞`: the figure is then
