@@ -25,7 +25,7 @@ PREV=""
 if [ -n "${COMPARE_REV:-}" ]; then
   PREV=$(mktemp -d)
   trap 'rm -rf "$PREV"' EXIT
-  for f in denoise denoise-gaussian upscale-x2 upscale-x2-clean upscale-x4 upscale-x4-clean colorize; do
+  for f in denoise denoise-jpeg upscale-x2 upscale-x2-clean upscale-x4 upscale-x4-clean colorize; do
     # Revisions before the variants bundled only the default of each task.
     git show "$COMPARE_REV:weights/$f.safetensors" > "$PREV/$f.safetensors" 2>/dev/null ||
       git show "$COMPARE_REV:weights/${f%-*}.safetensors" > "$PREV/$f.safetensors"
