@@ -157,6 +157,15 @@ RAYON_NUM_THREADS=2 run denoise-jpeg2 denoise-b2c-est --task denoise --degradati
 # over bicubic from JPEG q50; this run gives +0.74 (checkpoints/README.md, twenty-first session). 44 min, 1 thread.
 RAYON_NUM_THREADS=1 run upscale-x4-long upscale-x4-real --task upscale -x4 --steps 30000 --lr 3e-4 --seed 21 \
   --val-every 2500
+# Stage 14 (upscale ×4; twenty-second session): stage 13's net grown to 8 residual blocks without changing its
+# function (scripts/grow_weights.py blocks; 375 k parameters, 23.6 k MAC per output pixel against 13.3 k), then
+# 20,000 steps × 9 crops of 32² on the same mixture (lr 3e-4 cosine; best held-out step = the last). Set14 from JPEG
+# q50 / 60 / 70 low-resolution input +0.77 / +0.80 / +0.82 dB over bicubic (stage 13: +0.74 / +0.78 / +0.80), clean
+# Set5 / Set14 +0.26 / +0.19 dB (checkpoints/README.md, twenty-second session). 70 min, 1 thread beside another run.
+[ -f runs/upscale-x4-long-b8-base.safetensors ] || python3 scripts/grow_weights.py blocks \
+  runs/upscale-x4-long.safetensors runs/upscale-x4-long-b8-base.safetensors 8 26
+RAYON_NUM_THREADS=1 run upscale-x4-b8 upscale-x4-long-b8-base --task upscale -x4 --steps 20000 --patch 32 \
+  --batch 9 --lr 3e-4 --seed 26 --val-every 2500
 # The defaults are the real-photo models; aetool 0.1's upscalers stay bundled as variants (`--variant clean`).
 cp runs/v01-upscale-x2.safetensors weights/upscale-x2-clean.safetensors
 cp runs/v01-upscale-x4.safetensors weights/upscale-x4-clean.safetensors
@@ -168,6 +177,6 @@ cp runs/denoise-camera5-last.safetensors weights/denoise.safetensors
 cp runs/denoise-jpeg2-est.safetensors weights/denoise-jpeg.safetensors
 cp runs/colorize-lowlr2.safetensors weights/colorize.safetensors
 cp runs/upscale-x2-jpeg.safetensors weights/upscale-x2.safetensors
-cp runs/upscale-x4-long.safetensors weights/upscale-x4.safetensors
-# finetune names a base by its file name: the run's base is upscale-x4-real.safetensors already.
+cp runs/upscale-x4-b8.safetensors weights/upscale-x4.safetensors
+# finetune names a base by its file name: the run's base is upscale-x4-long-b8-base.safetensors already.
 echo "weights/ updated; rebuild to bundle them: cargo build --release"
