@@ -22,20 +22,11 @@
 # AETOOL=<binary> uses that binary instead of building one (e.g. an older one, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-common.sh
 DATA=${DATA:-../shared/data}
 SOURCE=$DATA/train/imagenet-sample/n03877472_pajama.JPEG
-if [ ! -f "$SOURCE" ]; then
-  echo "skip: $SOURCE not found (the training photos live beside the project, see README)"; exit 0
-fi
-if [ ! -x /usr/bin/time ]; then
-  echo "skip: /usr/bin/time not found (Debian/Ubuntu: apt-get install time)"; exit 0
-fi
-if [ -n "${AETOOL:-}" ]; then
-  BIN=$AETOOL
-else
-  cargo build --release >&2
-  BIN=${CARGO_TARGET_DIR:-target}/release/aetool
-fi
+bench_need "$SOURCE"
+bench_binary
 TASKS=${TASKS:-denoise upscale-x2 upscale-x4 colorize}
 FORMATS=${FORMATS:-jpg}
 
@@ -56,20 +47,13 @@ fi
 echo "binary: $BIN ($(stat -c %y "$BIN" | cut -d. -f1)); photo: $PHOTO; $(nproc) cores"
 printf '%-12s %-6s %10s %9s %10s  %s\n' task output "peak RSS" wall "out size" "load average before"
 for task in $TASKS; do
-  case $task in
-    denoise) args=(denoise) ;;
-    upscale-x2) args=(upscale -x2) ;;
-    upscale-x4) args=(upscale -x4) ;;
-    # The photo is in colour: --recolor makes colorize work on it instead of skipping it.
-    colorize) args=(colorize --recolor) ;;
-    *) echo "unknown task $task (denoise, upscale-x2, upscale-x4, colorize)" >&2; exit 2 ;;
-  esac
+  bench_task_args "$task"
   for fmt in $FORMATS; do
     out=$WORK/out-$task.$fmt
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     log=$WORK/time-$task-$fmt.txt
-    /usr/bin/time -v "$BIN" "${args[@]}" -j 1 --quiet --overwrite "$PHOTO" -o "$out" 2> "$log"
-    rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+    /usr/bin/time -v "$BIN" "${ARGS[@]}" -j 1 --quiet --overwrite "$PHOTO" -o "$out" 2> "$log"
+    rss_kb=$(bench_peak_kb "$log")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
     size=$(du -h "$out" | cut -f1)
     rm -f "$out"

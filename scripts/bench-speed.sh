@@ -17,19 +17,10 @@
 # machine: stop training first, and read the load average column.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-common.sh
 DIR=${DIR:-../shared/data/eval/live1}
-if [ ! -d "$DIR" ]; then
-  echo "skip: $DIR not found (the evaluation photos live beside the project, see README)"; exit 0
-fi
-if [ ! -x /usr/bin/time ]; then
-  echo "skip: /usr/bin/time not found (Debian/Ubuntu: apt-get install time)"; exit 0
-fi
-if [ -n "${AETOOL:-}" ]; then
-  BIN=$AETOOL
-else
-  cargo build --release >&2
-  BIN=${CARGO_TARGET_DIR:-target}/release/aetool
-fi
+bench_need "$DIR"
+bench_binary
 TASKS=${TASKS:-denoise upscale-x2 upscale-x4 colorize}
 RUNS=${RUNS:-2}
 jobs=()
@@ -53,20 +44,13 @@ trap 'rm -rf "$WORK"' EXIT
 echo "binary: $BIN ($(stat -c %y "$BIN" | cut -d. -f1)); folder: $DIR ($MP MP of PNG); $(nproc) cores"
 printf '%-12s %8s %8s %10s  %s\n' task wall "MP/s" "peak RSS" "load average before"
 for task in $TASKS; do
-  case $task in
-    denoise) args=(denoise) ;;
-    upscale-x2) args=(upscale -x2) ;;
-    upscale-x4) args=(upscale -x4) ;;
-    colorize) args=(colorize --recolor) ;;
-    *) echo "unknown task $task (denoise, upscale-x2, upscale-x4, colorize)" >&2; exit 2 ;;
-  esac
+  bench_task_args "$task"
   for _ in $(seq "$RUNS"); do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     log=$WORK/time.txt
-    /usr/bin/time -v "$BIN" "${args[@]}" --quiet "${jobs[@]}" "$DIR" -o "$WORK/out" 2> "$log"
-    rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-    secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0;
-      for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$log")
+    /usr/bin/time -v "$BIN" "${ARGS[@]}" --quiet "${jobs[@]}" "$DIR" -o "$WORK/out" 2> "$log"
+    rss_kb=$(bench_peak_kb "$log")
+    secs=$(bench_wall_s "$log")
     rm -rf "$WORK/out"
     printf '%-12s %7.1fs %8.2f %7d MB  %s\n' "$task" "$secs" "$(awk -v m="$MP" -v s="$secs" 'BEGIN {print m / s}')" \
       $((rss_kb * 1024 / 1000000)) "$load"
