@@ -52,7 +52,9 @@ ev denoise cbsd68 --task denoise --sigma 15,25,50
 ev denoise-jpeg live1 --task denoise --variant jpeg --jpeg 70,80,90
 ev denoise cbsd68 --task denoise --sigma 0 --blind
 ev denoise polyu100 --task denoise
-ev denoise live1 --task denoise --jpeg 10,20,30,40
+# These JPEGs (below quality 70) go to the default's JPEG model, so that is the file COMPARE_REV compares with
+# (a weights file given to --compare is run alone, without the default's routing by JPEG quality).
+ev denoise-jpeg live1 --task denoise --jpeg 10,20,30,40
 # Upscale: the sets' LR images, and LR made from HR then JPEG-compressed.
 # The default (real-photo) models and the `clean` variants on both.
 for s in 2 4; do
