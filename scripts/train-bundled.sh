@@ -170,7 +170,7 @@ RAYON_NUM_THREADS=1 run upscale-x4-b8 upscale-x4-long-b8-base --task upscale -x4
 # changing its function (542 k parameters, 34.0 k MAC per output pixel), then 30,000 steps × 9 crops of 32² on the
 # same mixture (lr 3e-4 cosine; best held-out step = the last). Set14 from JPEG q50 / 60 / 70 low-resolution input
 # +0.81 / +0.85 / +0.87 dB over bicubic (stage 14: +0.77 / +0.80 / +0.82), clean Set5 / Set14 31.08 / 27.91
-# (checkpoints/README.md, "The ×4 at 12 blocks"). About 70 min on 2 idle threads.
+# (checkpoints/README.md, "The ×4 at 12 blocks"). About 100 min on 2 threads (the last 22,961 steps took 4,099 s).
 [ -f runs/upscale-x4-b12-base.safetensors ] || python3 scripts/grow_weights.py blocks \
   runs/upscale-x4-b8.safetensors runs/upscale-x4-b12-base.safetensors 12 27
 RAYON_NUM_THREADS=2 run upscale-x4-b12 upscale-x4-b12-base --task upscale -x4 --steps 30000 --patch 32 \
