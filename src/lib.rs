@@ -30,14 +30,16 @@
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
 //! use aetool::photo::{EncodeSettings, OutputFormat};
-//! use aetool::{load_jpeg_net, load_photo, load_weights, save_photo, ModelKind};
+//! use aetool::{load_companions, load_photo, load_weights, save_photo, ModelKind};
 //! use aetool::{RestoreSettings, Restorer, Source, Target};
 //! let device = candle_core::Device::Cpu;
 //! let (source, kind) = (Source::Bundled, ModelKind::Denoise);
 //! let weights = load_weights(&source, kind, &device)?;
-//! // The bundled default denoiser sends JPEGs of low quality to its JPEG-artefact net.
-//! let jpeg_net = load_jpeg_net(&source, kind, &weights, &device)?;
-//! let restorer = Restorer::new(weights, device, RestoreSettings::default()).with_jpeg_net(jpeg_net);
+//! // The bundled default denoiser sends JPEGs of low quality to its JPEG-artefact net, and
+//! // photos told the level (`Sigma::Fixed`) to its Gaussian-noise net.
+//! let companions = load_companions(&source, kind, &weights, &device)?;
+//! let settings = RestoreSettings::default();
+//! let restorer = Restorer::new(weights, device, settings).with_companions(companions);
 //! let photo = load_photo("noisy.png".as_ref(), &Default::default())?;
 //! let target = Target::File(OutputFormat::Png);
 //! let (clean, _) = restorer.restore(&photo, target, &mut |_, _| {})?;
@@ -68,4 +70,4 @@ pub use app::run_cli;
 pub use models::{ModelKind, ModelSpec};
 pub use photo::{load as load_photo, save as save_photo, Photo};
 pub use pipeline::restore::{RestoreSettings, Restorer, Sigma, Target, TileSize};
-pub use weights::{load as load_weights, load_jpeg_net, Loaded, Source};
+pub use weights::{load as load_weights, load_companions, Companions, Loaded, Source};

@@ -595,22 +595,31 @@ fn closed_stdout_is_not_a_crash() {
     assert!(err.is_empty(), "{err}");
 }
 
-/// 7a'. `aetool info` says which bundled denoiser serves which photos: the JPEG model's block
-///      names the photos the default sends it, and no other block claims any.
+/// 7a'. `aetool info` says which bundled denoiser serves which photos: the JPEG and Gaussian
+///      models' blocks name the photos the default sends them, and no other block claims any.
 #[test]
-fn info_names_the_photos_the_jpeg_model_serves() {
+fn info_names_the_photos_the_jpeg_and_gaussian_models_serve() {
     let (code, stdout, err) = run(aetool().arg("info"));
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = stdout.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim() == "source        bundled:denoise-jpeg")
-        .unwrap_or_else(|| panic!("no denoise-jpeg block in: {stdout}"));
-    assert_eq!(
-        lines[at + 1].trim(),
-        "serves        the default's JPEGs below quality 70 (`--variant jpeg`: every photo)"
-    );
-    assert_eq!(stdout.matches("serves ").count(), 1, "{stdout}");
+    for (variant, serves) in [
+        (
+            "jpeg",
+            "the default's JPEGs below quality 70 (`--variant jpeg`: every photo)",
+        ),
+        (
+            "gaussian",
+            "the default's photos other than JPEGs told --sigma N (`--variant gaussian`: every photo)",
+        ),
+    ] {
+        let source = format!("source        bundled:denoise-{variant}");
+        let at = lines
+            .iter()
+            .position(|l| l.trim() == source)
+            .unwrap_or_else(|| panic!("no denoise-{variant} block in: {stdout}"));
+        assert_eq!(lines[at + 1].trim(), format!("serves        {serves}"));
+    }
+    assert_eq!(stdout.matches("serves ").count(), 2, "{stdout}");
 }
 
 /// 7b. Training flags that make no sense are refused before any work, in one line.
@@ -638,6 +647,10 @@ fn finetune_refuses_bad_flags() {
         (&["--task", "colorize", "--ema", "1"][..], "below 1"),
         (
             &["--task", "upscale", "--degradation", "jpeg"][..],
+            "use it with --task denoise",
+        ),
+        (
+            &["--task", "colorize", "--degradation", "unclipped"][..],
             "use it with --task denoise",
         ),
         (
@@ -1454,7 +1467,8 @@ fn noise_level(err: &str) -> f64 {
 /// 14b. A coarse JPEG goes to the JPEG-artefact model and its blind level is raised by the
 ///      quality its tables say (the estimator reads block artefacts low): above what the same
 ///      model reads from the same pixels in a PNG. A PNG otherwise gets the camera-noise
-///      model's bare estimate, and `--sigma` wins over both. Bundled weights: the estimator of
+///      model's bare estimate, and `--sigma` wins over both (on a PNG it runs the Gaussian-noise
+///      model). Bundled weights: the estimator of
 ///      the small test weights reads 0 on small photos.
 #[test]
 fn denoise_raises_the_level_of_a_coarse_jpeg() {
@@ -1508,6 +1522,12 @@ fn denoise_raises_the_level_of_a_coarse_jpeg() {
         fixed.contains("(JPEG quality 10: the JPEG model)"),
         "{fixed}"
     );
+    // Told the level, a photo that is not a JPEG goes to the Gaussian-noise model.
+    let told = denoise(&png, &["--sigma", "7"]);
+    assert_eq!(noise_level(&told), 7.0, "{told}");
+    assert!(told.contains("(told: the Gaussian-noise model)"), "{told}");
+    let told_alone = denoise(&png, &["--sigma", "7", "--variant", "gaussian"]);
+    assert!(!told_alone.contains("told:"), "{told_alone}");
     // Asked for the JPEG model itself, the note says only what raised the level.
     let forced = denoise(&jpeg, &["--variant", "jpeg"]);
     assert!(

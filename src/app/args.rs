@@ -90,6 +90,7 @@ pub enum DegradationArg {
     Realistic,
     Classic,
     Jpeg,
+    Unclipped,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -225,7 +226,10 @@ pub struct FinetuneArgs {
     /// blur and resizing, plus Gaussian noise (what photos on disk look like); `classic`: Gaussian
     /// noise only (denoise) or a clean bicubic downscale (upscale), as in benchmarks; `jpeg`
     /// (denoise): every input a JPEG of quality 10–75, half of them over camera noise (web and
-    /// re-saved photos: what the default sends its JPEG-artefact model).
+    /// re-saved photos: what the default sends its JPEG-artefact model); `unclipped` (denoise):
+    /// Gaussian noise as `classic` but not clipped to the 0–255 range, so the net keeps a
+    /// region's mean near black and white, as references of real camera noise (means of many
+    /// clipped shots) do: the default's camera-noise model.
     #[arg(long, value_enum, default_value_t = DegradationArg::Realistic)]
     pub degradation: DegradationArg,
     /// Denoise: train only the noise estimator behind `--sigma auto`, the denoiser kept as it

@@ -165,8 +165,18 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
     if args.degradation == DegradationArg::Jpeg && kind.task() != Task::Denoise {
         bail!("--degradation jpeg trains a JPEG-artefact remover: use it with --task denoise");
     }
-    hyper.realistic = kind.task() != Task::Colorize && args.degradation != DegradationArg::Classic;
+    if args.degradation == DegradationArg::Unclipped && kind.task() != Task::Denoise {
+        bail!(
+            "--degradation unclipped is Gaussian noise for a denoiser: use it with --task denoise"
+        );
+    }
+    hyper.realistic = kind.task() != Task::Colorize
+        && !matches!(
+            args.degradation,
+            DegradationArg::Classic | DegradationArg::Unclipped
+        );
     hyper.coarse_jpeg = args.degradation == DegradationArg::Jpeg;
+    hyper.unclipped_noise = args.degradation == DegradationArg::Unclipped;
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     hyper.estimator_only = args.estimator_only;
     if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {

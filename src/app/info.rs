@@ -21,10 +21,15 @@ pub fn run(model: Option<&str>) -> Result<()> {
         let steps = m.trained_steps();
         crate::outln!("{}", m.spec.name())?;
         crate::outln!("  source        {}", m.origin)?;
-        if weights::is_jpeg_net(&m.origin) {
+        if weights::is_denoise_variant(&m.origin, weights::JPEG_VARIANT) {
             crate::outln!(
                 "  serves        the default's JPEGs below quality {} (`--variant jpeg`: every photo)",
                 crate::pipeline::JPEG_NET_BELOW
+            )?;
+        }
+        if weights::is_denoise_variant(&m.origin, weights::GAUSSIAN_VARIANT) {
+            crate::outln!(
+                "  serves        the default's photos other than JPEGs told --sigma N (`--variant gaussian`: every photo)"
             )?;
         }
         crate::outln!("  architecture  {}", serde_json::to_string(&m.spec.arch)?)?;

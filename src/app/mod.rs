@@ -110,8 +110,8 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
         // Context beyond the receptive radius cannot change an output pixel, only cost memory.
         cfg.settings.tile_pad = Some(pad.min(radius));
     }
-    let jpeg_net = crate::weights::load_jpeg_net(&cfg.source, cfg.kind, &loaded, &cfg.device)?;
-    let restorer = Restorer::new(loaded, cfg.device, cfg.settings).with_jpeg_net(jpeg_net);
+    let companions = crate::weights::load_companions(&cfg.source, cfg.kind, &loaded, &cfg.device)?;
+    let restorer = Restorer::new(loaded, cfg.device, cfg.settings).with_companions(companions);
     let mut plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
     crate::pipeline::dest::prepare(&mut plan, started);
     let summary = crate::pipeline::run(&plan, &restorer, &cfg.limits, &cfg.encode, cfg.quiet);

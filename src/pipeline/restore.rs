@@ -15,7 +15,7 @@ use crate::photo::{
 };
 use crate::pipeline::colorize::{self, COLOUR_BAND_ROWS};
 use crate::pipeline::tiling::{self, Tile};
-use crate::weights::Loaded;
+use crate::weights::{Companions, Loaded};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
 use std::ops::Range;
@@ -122,9 +122,10 @@ pub enum Target {
 /// A model ready to restore photos.
 pub struct Restorer {
     loaded: Loaded,
-    /// Denoise: the net that JPEGs of low quality go to instead ([`jpeg_boost::wants_jpeg_net`];
-    /// the bundled default pairs its camera-noise net with the JPEG-artefact net).
-    jpeg_net: Option<Loaded>,
+    /// Denoise: the nets that JPEGs of low quality ([`jpeg_boost::wants_jpeg_net`]) and, told
+    /// the level, photos that are not JPEGs go to instead (the bundled default's JPEG-artefact
+    /// and Gaussian-noise nets beside its camera-noise net).
+    companions: Companions,
     device: Device,
     settings: RestoreSettings,
 }
@@ -138,6 +139,8 @@ pub struct Details {
     pub jpeg_boost: Option<(u8, f32)>,
     /// The JPEG's quality when it sent the photo to the JPEG-artefact net.
     pub jpeg_net: Option<u8>,
+    /// Whether the level was told and sent the photo (not a JPEG) to the Gaussian-noise net.
+    pub gaussian_net: bool,
     pub tiles: usize,
 }
 
@@ -146,6 +149,9 @@ impl Details {
     /// `σ 12.3 (JPEG quality 10: the JPEG model, its estimate × 2.70)`.
     pub fn describe_level(&self) -> Option<String> {
         let sigma = self.sigma?;
+        if self.gaussian_net {
+            return Some(format!("σ {sigma:.1} (told: the Gaussian-noise model)"));
+        }
         let why = match (self.jpeg_net, self.jpeg_boost) {
             (Some(q), Some((_, f))) => {
                 format!(" (JPEG quality {q}: the JPEG model, its estimate × {f:.2})")
@@ -163,23 +169,34 @@ impl Restorer {
     pub fn new(loaded: Loaded, device: Device, settings: RestoreSettings) -> Self {
         Self {
             loaded,
-            jpeg_net: None,
+            companions: Companions::default(),
             device,
             settings,
         }
     }
 
-    /// The same restorer, sending low-quality JPEGs to `jpeg_net` (denoise; see
-    /// [`crate::weights::load_jpeg_net`], which checks that it has this one's architecture).
-    pub fn with_jpeg_net(self, jpeg_net: Option<Loaded>) -> Self {
-        Self { jpeg_net, ..self }
+    /// The same restorer, handing photos to its `companions` as they say (denoise; see
+    /// [`crate::weights::load_companions`], which checks that they have this one's architecture).
+    pub fn with_companions(self, companions: Companions) -> Self {
+        Self { companions, ..self }
     }
 
     /// The JPEG net, if a photo whose JPEG tables say `quality` (`None`: not a JPEG) goes to it.
     fn jpeg_net_for(&self, quality: Option<u8>) -> Option<&Loaded> {
-        self.jpeg_net
+        self.companions
+            .jpeg
             .as_ref()
             .filter(|_| super::jpeg_boost::wants_jpeg_net(quality))
+    }
+
+    /// The Gaussian-noise net, if a photo whose JPEG tables say `quality` goes to it: one that
+    /// is not a JPEG, told the level — synthetic white noise, the published protocol, lives in
+    /// lossless files, while the camera-noise net serves real photos (blind, or JPEGs told).
+    fn gaussian_net_for(&self, quality: Option<u8>) -> Option<&Loaded> {
+        self.companions
+            .gaussian
+            .as_ref()
+            .filter(|_| quality.is_none() && matches!(self.settings.sigma, Sigma::Fixed(_)))
     }
 
     /// Changes the denoise strength (eval measures several).
@@ -335,11 +352,13 @@ impl Restorer {
             Task::Denoise => {
                 let quality = input.meta().jpeg_quality;
                 let jpeg_net = self.jpeg_net_for(quality);
-                let model = jpeg_net.unwrap_or(&self.loaded);
+                let gaussian_net = self.gaussian_net_for(quality);
+                let model = jpeg_net.or(gaussian_net).unwrap_or(&self.loaded);
                 let (sigma, jpeg_boost) = self.sigma_for(model, input)?;
                 details.sigma = Some(sigma);
                 details.jpeg_boost = jpeg_boost;
                 details.jpeg_net = quality.filter(|_| jpeg_net.is_some());
+                details.gaussian_net = gaussian_net.is_some();
                 let encode = |win: &[f32]| denoise_input(win, sigma);
                 let mut done = |mut band: Band, win: &Window| {
                     win.copy_alpha_to(&mut band);
@@ -377,7 +396,7 @@ impl Restorer {
         Ok(details)
     }
 
-    /// Runs `net` (the restorer's own or its JPEG net: the same architecture) over tiles of
+    /// Runs `net` (the restorer's own or a companion: the same architecture) over tiles of
     /// `input` into bands of the photo `out` describes (the net's scale × its size), one band
     /// per row of tiles, each handed to `done` with the window of input rows it was made from
     /// once its tiles are in; `encode` turns an RGB window (f32 HWC) into model input. Returns
@@ -518,30 +537,50 @@ mod tests {
     }
 
     #[test]
-    fn low_quality_jpegs_go_to_the_jpeg_net_and_the_rest_to_the_main_one() {
+    fn low_quality_jpegs_go_to_the_jpeg_net_other_files_told_to_the_gaussian_one_the_rest_to_main()
+    {
         let spec = small_spec(ModelKind::Denoise);
-        // Two nets of the same random weights each: one routed, one alone.
-        let (main, main_vars) = random_net(&spec, 0.05);
-        let (jpeg, jpeg_vars) = random_net(&spec, 0.05);
-        let twin = |vars: &candle_nn::VarMap| {
-            let vb =
-                candle_nn::VarBuilder::from_varmap(vars, candle_core::DType::F32, &Device::Cpu);
-            restorer(Net::new(vb, &spec).unwrap(), spec.clone())
-        };
-        let (main_alone, jpeg_alone) = (twin(&main_vars), twin(&jpeg_vars));
-        let routed = restorer(main, spec.clone()).with_jpeg_net(Some(loaded(jpeg, spec.clone())));
-        for (quality, to_jpeg_net) in [(Some(30), true), (Some(90), false), (None, false)] {
+        // Three nets of the same random weights each: one routed, one alone.
+        let nets = [0, 1, 2].map(|_| random_net(&spec, 0.05));
+        let mut alone: Vec<Restorer> = nets
+            .iter()
+            .map(|(_, vars)| {
+                let vb =
+                    candle_nn::VarBuilder::from_varmap(vars, candle_core::DType::F32, &Device::Cpu);
+                restorer(Net::new(vb, &spec).unwrap(), spec.clone())
+            })
+            .collect();
+        let [(main, _), (jpeg, _), (gaussian, _)] = nets;
+        let mut routed = restorer(main, spec.clone()).with_companions(Companions {
+            jpeg: Some(loaded(jpeg, spec.clone())),
+            gaussian: Some(loaded(gaussian, spec.clone())),
+        });
+        // (JPEG quality, told the level) → the net (0 main, 1 JPEG, 2 Gaussian).
+        let cases = [
+            (Some(30), true, 1),
+            (Some(30), false, 1),
+            (Some(90), true, 0),
+            (None, true, 2),
+            (Some(90), false, 0),
+            (None, false, 0),
+        ];
+        for (quality, told, net) in cases {
+            routed.set_sigma(if told {
+                Sigma::Fixed(20.0)
+            } else {
+                Sigma::Auto
+            });
             let mut p = photo(24, 16);
             p.meta.jpeg_quality = quality;
             let (out, details) = restore_f32(&routed, &p);
-            let (chosen, other) = if to_jpeg_net {
-                (&jpeg_alone, &main_alone)
-            } else {
-                (&main_alone, &jpeg_alone)
-            };
-            assert_eq!(out, restore_f32(chosen, &p).0, "{quality:?}");
-            assert_ne!(out, restore_f32(other, &p).0, "{quality:?}");
-            assert_eq!(details.jpeg_net, quality.filter(|_| to_jpeg_net));
+            // Each net alone, told the level the routed restorer used.
+            for (i, r) in alone.iter_mut().enumerate() {
+                r.set_sigma(Sigma::Fixed(details.sigma.unwrap()));
+                let same = out == restore_f32(r, &p).0;
+                assert_eq!(same, i == net, "{quality:?} told {told}: net {i}");
+            }
+            assert_eq!(details.jpeg_net, quality.filter(|_| net == 1));
+            assert_eq!(details.gaussian_net, net == 2);
         }
     }
 
@@ -551,6 +590,7 @@ mod tests {
             sigma: Some(12.34),
             jpeg_boost,
             jpeg_net,
+            gaussian_net: false,
             tiles: 1,
         };
         assert_eq!(d(None, None).describe_level().unwrap(), "σ 12.3");
@@ -565,6 +605,14 @@ mod tests {
         assert_eq!(
             d(None, Some((40, 1.25))).describe_level().unwrap(),
             "σ 12.3 (JPEG quality 40: the estimate × 1.25)"
+        );
+        let told = Details {
+            gaussian_net: true,
+            ..d(None, None)
+        };
+        assert_eq!(
+            told.describe_level().unwrap(),
+            "σ 12.3 (told: the Gaussian-noise model)"
         );
         assert_eq!(Details::default().describe_level(), None);
     }

@@ -81,6 +81,10 @@ pub struct Hyper {
     /// [`degrade::Profile::CoarseJpeg`]). Checkpoints written before this field: false.
     #[serde(default)]
     pub coarse_jpeg: bool,
+    /// Denoise, classic Gaussian noise: leave the noisy crop unclipped (see
+    /// [`Degradation::clip`]). Checkpoints written before this field: false (clipped).
+    #[serde(default)]
+    pub unclipped_noise: bool,
     /// Denoise: train only the noise estimator, towards the level at which the (frozen)
     /// denoiser restores each crop best (see [`oracle`]); validation then scores the denoiser
     /// at the estimated level. Checkpoints written before this field: false.
@@ -118,6 +122,7 @@ impl Hyper {
             clip: 1.0,
             realistic: kind.task() != Task::Colorize,
             coarse_jpeg: false,
+            unclipped_noise: false,
             estimator_only: false,
             estimator_floor_db: oracle::default_floor_db(),
             ema: 0.0,
@@ -163,6 +168,7 @@ impl Hyper {
             sigma,
             realistic: self.realistic,
             coarse_jpeg: self.coarse_jpeg,
+            clip: !self.unclipped_noise,
         }
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Classic (`--degradation classic`, and fixed-σ validation):
 //! - denoise: additive white Gaussian noise, σ drawn uniformly from `[0, 50]` (on `[0, 255]`),
-//!   the noisy image clipped to `[0, 1]` like a real 8-bit photo, σ fed as the level plane;
+//!   the noisy image clipped to `[0, 1]` like a real 8-bit photo (the published AWGN protocol),
+//!   or left unclipped (`--degradation unclipped`), σ fed as the level plane;
 //! - upscale: antialiased bicubic (Catmull-Rom) downscale by the scale factor, quantised to
 //!   8 bits as a real low-resolution file would be.
 //!
@@ -45,6 +46,11 @@ pub struct Degradation {
     /// Denoise, with `realistic`: the coarse-JPEG mixture ([`Profile::CoarseJpeg`]) instead of
     /// the realistic one.
     pub coarse_jpeg: bool,
+    /// Classic denoise: clip the noisy crop to `[0, 1]`, as the published AWGN protocol does
+    /// (its targets are not clipped, so the net learns to undo the clipping's bias: it darkens
+    /// noisy shadows). Unclipped, the net keeps a region's mean, as references of real camera
+    /// noise do (means of many clipped shots carry the same bias as each shot).
+    pub clip: bool,
 }
 
 impl Degradation {
@@ -90,7 +96,12 @@ impl Degradation {
                     .iter()
                     .map(|&v| {
                         let n: f32 = StandardNormal.sample(rng);
-                        (v + n * sigma / 255.0).clamp(0.0, 1.0)
+                        let noisy = v + n * sigma / 255.0;
+                        if self.clip {
+                            noisy.clamp(0.0, 1.0)
+                        } else {
+                            noisy
+                        }
                     })
                     .collect();
                 Pair {
@@ -144,6 +155,7 @@ mod tests {
             sigma: Some(25.0),
             realistic: false,
             coarse_jpeg: false,
+            clip: true,
         };
         let pair = d.apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 64 * 64 * 4);
@@ -161,6 +173,33 @@ mod tests {
     }
 
     #[test]
+    fn clipped_noise_stays_in_range_and_unclipped_noise_keeps_the_mean_near_black() {
+        let clean = flat(64, 2.0 / 255.0);
+        let mean_of = |clip: bool| {
+            let d = Degradation {
+                kind: ModelKind::Denoise,
+                sigma: Some(10.0),
+                realistic: false,
+                coarse_jpeg: false,
+                clip,
+            };
+            let pair = d.apply(&clean, &mut rand::rngs::StdRng::seed_from_u64(5));
+            let rgb: Vec<f32> = pair.input.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
+            let (lo, hi) = rgb
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            (rgb.iter().sum::<f32>() / rgb.len() as f32 * 255.0, lo, hi)
+        };
+        let (clipped, lo, hi) = mean_of(true);
+        assert!(lo >= 0.0 && hi <= 1.0, "clipped range {lo}..{hi}");
+        // Clipping at black lifts the mean of N(2, 10²) to about 5.1 levels.
+        assert!(clipped > 4.5, "clipped mean {clipped}");
+        let (unclipped, lo, _) = mean_of(false);
+        assert!(lo < 0.0, "unclipped minimum {lo}");
+        assert!((unclipped - 2.0).abs() < 0.3, "unclipped mean {unclipped}");
+    }
+
+    #[test]
     fn coarse_jpeg_pairs_carry_their_level_and_the_clean_target() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);
         let clean = Rgb32FImage::from_fn(48, 48, |x, y| {
@@ -175,6 +214,7 @@ mod tests {
             sigma: None,
             realistic: true,
             coarse_jpeg: true,
+            clip: true,
         };
         for _ in 0..8 {
             let pair = d.apply(&clean, &mut rng);
@@ -195,6 +235,7 @@ mod tests {
             sigma: None,
             realistic: false,
             coarse_jpeg: false,
+            clip: true,
         }
         .apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 8 * 8 * 3);
@@ -217,6 +258,7 @@ mod tests {
             sigma: None,
             realistic: false,
             coarse_jpeg: false,
+            clip: true,
         }
         .apply(&flat(8, 0.5), &mut rng);
         assert_eq!((pair.input.len(), pair.target.len()), (64, 128));

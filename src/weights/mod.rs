@@ -167,39 +167,57 @@ fn check_kind(spec: &ModelSpec, kind: ModelKind, origin: &str) -> Result<()> {
 /// The bundled denoise variant that the default denoiser's low-quality JPEGs go to.
 pub const JPEG_VARIANT: &str = "jpeg";
 
-/// The bundled entry of the JPEG-artefact net ([`JPEG_VARIANT`] of denoise).
-fn jpeg_net_name() -> String {
-    format!("{}-{JPEG_VARIANT}", ModelKind::Denoise.name())
+/// The bundled denoise variant that the default denoiser runs on photos that are not JPEGs when
+/// told the level (`--sigma N`): trained on clipped white Gaussian noise, the published AWGN
+/// protocol, where the default's camera-noise net keeps a region's mean near black and white as
+/// real photos want.
+pub const GAUSSIAN_VARIANT: &str = "gaussian";
+
+/// Whether weights of this origin are the bundled denoise `variant` ([`JPEG_VARIANT`],
+/// [`GAUSSIAN_VARIANT`]).
+pub fn is_denoise_variant(origin: &str, variant: &str) -> bool {
+    origin.strip_prefix("bundled:")
+        == Some(format!("{}-{variant}", ModelKind::Denoise.name()).as_str())
 }
 
-/// Whether weights of this origin are the bundled JPEG-artefact net.
-pub fn is_jpeg_net(origin: &str) -> bool {
-    origin.strip_prefix("bundled:") == Some(jpeg_net_name().as_str())
+/// The bundled nets the default denoiser hands some photos to; both `None` for any other source
+/// or task, each `None` for a build without it. Each has the default's architecture, so that
+/// one tiling serves all.
+#[derive(Default)]
+pub struct Companions {
+    /// [`JPEG_VARIANT`]: JPEGs of low quality.
+    pub jpeg: Option<Loaded>,
+    /// [`GAUSSIAN_VARIANT`]: photos that are not JPEGs, when told the level.
+    pub gaussian: Option<Loaded>,
 }
 
-/// For the bundled default denoiser, the JPEG-artefact net (`denoise-jpeg`) that its
-/// low-quality JPEGs go to; `None` for any other source or task, and for a build without it.
-/// It must have `main`'s architecture, so that one tiling serves both.
-pub fn load_jpeg_net(
+/// The [`Companions`] of `main`, loaded from `source` for `kind`.
+pub fn load_companions(
     source: &Source,
     kind: ModelKind,
     main: &Loaded,
     device: &Device,
-) -> Result<Option<Loaded>> {
+) -> Result<Companions> {
     if *source != Source::Bundled || kind != ModelKind::Denoise {
-        return Ok(None);
+        return Ok(Companions::default());
     }
-    let Some((bytes, origin)) = bundled_named(&jpeg_net_name()) else {
-        return Ok(None);
+    let load_variant = |variant: &str| -> Result<Option<Loaded>> {
+        let Some((bytes, origin)) = bundled_named(&format!("{}-{variant}", kind.name())) else {
+            return Ok(None);
+        };
+        let net = from_bytes(&bytes, &origin, Some(kind), device)?;
+        if net.spec.arch != main.spec.arch {
+            bail!(
+                "{origin}: not the architecture of {}; rebuild aetool with matching denoise weights in weights/",
+                main.origin
+            );
+        }
+        Ok(Some(net))
     };
-    let net = from_bytes(&bytes, &origin, Some(kind), device)?;
-    if net.spec.arch != main.spec.arch {
-        bail!(
-            "{origin}: not the architecture of {}; rebuild aetool with matching denoise weights in weights/",
-            main.origin
-        );
-    }
-    Ok(Some(net))
+    Ok(Companions {
+        jpeg: load_variant(JPEG_VARIANT)?,
+        gaussian: load_variant(GAUSSIAN_VARIANT)?,
+    })
 }
 
 /// Loads weights from `source` for `kind`, on `device`.

@@ -61,7 +61,10 @@ fn bundled_nets_run_winograd_within_1e_4_of_the_direct_path() -> Result<()> {
 #[test]
 fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> Result<()> {
     let dev = Device::Cpu;
-    assert_eq!(bundled_variants(ModelKind::Denoise), [JPEG_VARIANT]);
+    assert_eq!(
+        bundled_variants(ModelKind::Denoise),
+        [GAUSSIAN_VARIANT, JPEG_VARIANT]
+    );
     assert_eq!(bundled_variants(ModelKind::UpscaleX2), ["clean"]);
     assert_eq!(bundled_variants(ModelKind::UpscaleX4), ["clean"]);
     for kind in ModelKind::ALL {
@@ -79,24 +82,29 @@ fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> R
     .err()
     .expect("denoise has no clean variant")
     .to_string();
-    assert!(err.contains("variants of denoise: jpeg"), "{err}");
+    assert!(err.contains("variants of denoise: gaussian, jpeg"), "{err}");
     Ok(())
 }
 
 #[test]
-fn only_the_bundled_default_denoiser_has_a_jpeg_net() -> Result<()> {
+fn only_the_bundled_default_denoiser_has_companions() -> Result<()> {
     let dev = Device::Cpu;
     let main = load(&Source::Bundled, ModelKind::Denoise, &dev)?;
-    let jpeg = load_jpeg_net(&Source::Bundled, ModelKind::Denoise, &main, &dev)?
-        .expect("the bundled default denoiser pairs with a JPEG net");
-    assert_eq!(jpeg.origin, format!("bundled:denoise-{JPEG_VARIANT}"));
-    assert!(is_jpeg_net(&jpeg.origin) && !is_jpeg_net(&main.origin));
-    assert_eq!(jpeg.spec.arch, main.spec.arch);
-    let variant = Source::BundledVariant(JPEG_VARIANT.into());
-    let forced = load(&variant, ModelKind::Denoise, &dev)?;
-    assert!(load_jpeg_net(&variant, ModelKind::Denoise, &forced, &dev)?.is_none());
+    let c = load_companions(&Source::Bundled, ModelKind::Denoise, &main, &dev)?;
+    for (net, variant) in [(c.jpeg, JPEG_VARIANT), (c.gaussian, GAUSSIAN_VARIANT)] {
+        let net = net.unwrap_or_else(|| panic!("the bundled default denoiser has a {variant} net"));
+        assert_eq!(net.origin, format!("bundled:denoise-{variant}"));
+        assert!(is_denoise_variant(&net.origin, variant));
+        assert!(!is_denoise_variant(&main.origin, variant));
+        assert_eq!(net.spec.arch, main.spec.arch);
+        let source = Source::BundledVariant(variant.into());
+        let forced = load(&source, ModelKind::Denoise, &dev)?;
+        let none = load_companions(&source, ModelKind::Denoise, &forced, &dev)?;
+        assert!(none.jpeg.is_none() && none.gaussian.is_none());
+    }
     let x2 = load(&Source::Bundled, ModelKind::UpscaleX2, &dev)?;
-    assert!(load_jpeg_net(&Source::Bundled, ModelKind::UpscaleX2, &x2, &dev)?.is_none());
+    let none = load_companions(&Source::Bundled, ModelKind::UpscaleX2, &x2, &dev)?;
+    assert!(none.jpeg.is_none() && none.gaussian.is_none());
     Ok(())
 }
 

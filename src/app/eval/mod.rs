@@ -188,12 +188,12 @@ fn settings(cfg: &EvalConfig) -> Vec<Setting> {
 
 fn load_restorer(cfg: &EvalConfig, source: &crate::weights::Source) -> Result<Restorer> {
     let loaded = crate::weights::load(source, cfg.kind, &cfg.device)?;
-    let jpeg_net = crate::weights::load_jpeg_net(source, cfg.kind, &loaded, &cfg.device)?;
+    let companions = crate::weights::load_companions(source, cfg.kind, &loaded, &cfg.device)?;
     let settings = RestoreSettings {
         strength: cfg.strength,
         ..RestoreSettings::default()
     };
-    Ok(Restorer::new(loaded, cfg.device.clone(), settings).with_jpeg_net(jpeg_net))
+    Ok(Restorer::new(loaded, cfg.device.clone(), settings).with_companions(companions))
 }
 
 /// The extra figures after the model's: colorize's colour figures and baselines, `previous`.
