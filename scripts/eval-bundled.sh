@@ -25,7 +25,7 @@ PREV=""
 if [ -n "${COMPARE_REV:-}" ]; then
   PREV=$(mktemp -d)
   trap 'rm -rf "$PREV"' EXIT
-  for f in denoise denoise-jpeg upscale-x2 upscale-x2-clean upscale-x4 upscale-x4-clean colorize; do
+  for f in denoise denoise-gaussian denoise-jpeg upscale-x2 upscale-x2-clean upscale-x4 upscale-x4-clean colorize; do
     # Revisions before the variants bundled only the default of each task.
     git show "$COMPARE_REV:weights/$f.safetensors" > "$PREV/$f.safetensors" 2>/dev/null ||
       git show "$COMPARE_REV:weights/${f%-*}.safetensors" > "$PREV/$f.safetensors"
@@ -45,11 +45,14 @@ ev() {
   (set -x; "$BIN" eval "$@" ${compare[@]+"${compare[@]}"} "$EVAL/$set")
 }
 
-# Denoise: Gaussian noise at known σ (PNG input: the default's camera-noise model); clean photos through the
-# blind default (σ 0); real camera noise (noisy/ + clean/ pairs); JPEG artefacts (below quality 70 the default
-# runs its JPEG model; `--variant jpeg` runs it on every photo, here on camera-quality JPEGs too).
-ev denoise cbsd68 --task denoise --sigma 15,25,50
+# Denoise: Gaussian noise at known σ (told the level, a PNG goes to the default's Gaussian-noise model, so that
+# is the file COMPARE_REV compares with; revisions before it bundled none and compare with their default);
+# clean photos through the blind default (σ 0); real camera noise (noisy/ + clean/ pairs); JPEG artefacts
+# (below quality 70 the default runs its JPEG model; `--variant jpeg` runs it on every photo, here on
+# camera-quality JPEGs too, where the default runs its camera-noise model).
+ev denoise-gaussian cbsd68 --task denoise --sigma 15,25,50
 ev denoise-jpeg live1 --task denoise --variant jpeg --jpeg 70,80,90
+ev denoise live1 --task denoise --jpeg 70,80,90
 ev denoise cbsd68 --task denoise --sigma 0 --blind
 ev denoise polyu100 --task denoise
 # These JPEGs (below quality 70) go to the default's JPEG model, so that is the file COMPARE_REV compares with

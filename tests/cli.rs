@@ -522,7 +522,7 @@ fn variant_selects_bundled_alternative_models() {
         .arg(&never));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("no `clean` variant of denoise (bundled variants of denoise: jpeg)"),
+        err.contains("no `clean` variant of denoise (bundled variants of denoise: gaussian, jpeg)"),
         "{err}"
     );
     assert!(!never.exists());

@@ -20,7 +20,8 @@ pub enum Command {
     /// Remove noise (U-Net conditioned on the noise level).
     Denoise {
         /// Noise level on the 0–255 scale, or `auto` to estimate it per image (camera noise and
-        /// JPEG artefacts included).
+        /// JPEG artefacts included). Told a level, a file that is not a JPEG goes to the
+        /// Gaussian-noise model (synthetic white noise, clipped as benchmarks clip it).
         #[arg(long, default_value = "auto")]
         sigma: String,
         /// With `--sigma auto`: scale the estimated level (above 1 removes more, below 1 less).
