@@ -37,7 +37,8 @@
 //! let weights = load_weights(&source, kind, &device)?;
 //! // The bundled default denoiser sends JPEGs of low quality to its JPEG-artefact net, and
 //! // photos told the level (`Sigma::Fixed`) to its Gaussian-noise net.
-//! let companions = load_companions(&source, kind, &weights, &device)?;
+//! let told = false; // `RestoreSettings::default()` estimates the level
+//! let companions = load_companions(&source, kind, &weights, told, &device)?;
 //! let settings = RestoreSettings::default();
 //! let restorer = Restorer::new(weights, device, settings).with_companions(companions);
 //! let photo = load_photo("noisy.png".as_ref(), &Default::default())?;

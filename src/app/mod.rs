@@ -8,7 +8,7 @@ pub mod info;
 pub mod stdout;
 
 use crate::models::ModelKind;
-use crate::pipeline::restore::Restorer;
+use crate::pipeline::restore::{Restorer, Sigma};
 use anyhow::Result;
 use args::{Cli, Command};
 use config::{RestoreConfig, TaskFlags};
@@ -110,7 +110,10 @@ fn restore(mut cfg: RestoreConfig) -> Result<Status> {
         // Context beyond the receptive radius cannot change an output pixel, only cost memory.
         cfg.settings.tile_pad = Some(pad.min(radius));
     }
-    let companions = crate::weights::load_companions(&cfg.source, cfg.kind, &loaded, &cfg.device)?;
+    // The Gaussian-noise net serves only runs told the level.
+    let told = matches!(cfg.settings.sigma, Sigma::Fixed(_));
+    let companions =
+        crate::weights::load_companions(&cfg.source, cfg.kind, &loaded, told, &cfg.device)?;
     let restorer = Restorer::new(loaded, cfg.device, cfg.settings).with_companions(companions);
     let mut plan = crate::pipeline::walk::plan(&cfg.inputs, &cfg.walk);
     crate::pipeline::dest::prepare(&mut plan, started);

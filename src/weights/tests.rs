@@ -90,7 +90,9 @@ fn bundled_variants_load_for_their_kind_and_unknown_ones_name_what_exists() -> R
 fn only_the_bundled_default_denoiser_has_companions() -> Result<()> {
     let dev = Device::Cpu;
     let main = load(&Source::Bundled, ModelKind::Denoise, &dev)?;
-    let c = load_companions(&Source::Bundled, ModelKind::Denoise, &main, &dev)?;
+    let blind = load_companions(&Source::Bundled, ModelKind::Denoise, &main, false, &dev)?;
+    assert!(blind.jpeg.is_some() && blind.gaussian.is_none());
+    let c = load_companions(&Source::Bundled, ModelKind::Denoise, &main, true, &dev)?;
     for (net, variant) in [(c.jpeg, JPEG_VARIANT), (c.gaussian, GAUSSIAN_VARIANT)] {
         let net = net.unwrap_or_else(|| panic!("the bundled default denoiser has a {variant} net"));
         assert_eq!(net.origin, format!("bundled:denoise-{variant}"));
@@ -99,11 +101,11 @@ fn only_the_bundled_default_denoiser_has_companions() -> Result<()> {
         assert_eq!(net.spec.arch, main.spec.arch);
         let source = Source::BundledVariant(variant.into());
         let forced = load(&source, ModelKind::Denoise, &dev)?;
-        let none = load_companions(&source, ModelKind::Denoise, &forced, &dev)?;
+        let none = load_companions(&source, ModelKind::Denoise, &forced, true, &dev)?;
         assert!(none.jpeg.is_none() && none.gaussian.is_none());
     }
     let x2 = load(&Source::Bundled, ModelKind::UpscaleX2, &dev)?;
-    let none = load_companions(&Source::Bundled, ModelKind::UpscaleX2, &x2, &dev)?;
+    let none = load_companions(&Source::Bundled, ModelKind::UpscaleX2, &x2, true, &dev)?;
     assert!(none.jpeg.is_none() && none.gaussian.is_none());
     Ok(())
 }

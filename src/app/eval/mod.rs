@@ -188,7 +188,10 @@ fn settings(cfg: &EvalConfig) -> Vec<Setting> {
 
 fn load_restorer(cfg: &EvalConfig, source: &crate::weights::Source) -> Result<Restorer> {
     let loaded = crate::weights::load(source, cfg.kind, &cfg.device)?;
-    let companions = crate::weights::load_companions(source, cfg.kind, &loaded, &cfg.device)?;
+    let told = settings(cfg)
+        .iter()
+        .any(|s| matches!(s.sigma, Sigma::Fixed(_)));
+    let companions = crate::weights::load_companions(source, cfg.kind, &loaded, told, &cfg.device)?;
     let settings = RestoreSettings {
         strength: cfg.strength,
         ..RestoreSettings::default()
