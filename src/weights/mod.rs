@@ -104,6 +104,11 @@ fn spec_of(meta: &HashMap<String, String>, origin: &str) -> Result<ModelSpec> {
     Ok(spec)
 }
 
+/// The bundled entry of `kind`'s variant `variant`: `<kind>-<variant>` (`upscale-x2-clean`).
+fn variant_entry(kind: ModelKind, variant: &str) -> String {
+    format!("{}-{variant}", kind.name())
+}
+
 /// The bundled weights named `name` (`denoise`, `upscale-x2-clean`, …) and their origin.
 fn bundled_named(name: &str) -> Option<(Bytes, String)> {
     bundled()
@@ -128,7 +133,7 @@ fn read(source: &Source, kind: ModelKind) -> Result<(Bytes, String)> {
         Source::Bundled => bundled_named(kind.name()).ok_or_else(|| {
             anyhow!("this aetool build bundles no `{kind}` weights; pass --weights FILE or --model hf:OWNER/REPO (see `aetool info`)")
         })?,
-        Source::BundledVariant(v) => bundled_named(&format!("{}-{v}", kind.name()))
+        Source::BundledVariant(v) => bundled_named(&variant_entry(kind, v))
             .ok_or_else(|| {
                 let have = bundled_variants(kind);
                 let have = if have.is_empty() {
@@ -176,8 +181,7 @@ pub const GAUSSIAN_VARIANT: &str = "gaussian";
 /// Whether weights of this origin are the bundled denoise `variant` ([`JPEG_VARIANT`],
 /// [`GAUSSIAN_VARIANT`]).
 pub fn is_denoise_variant(origin: &str, variant: &str) -> bool {
-    origin.strip_prefix("bundled:")
-        == Some(format!("{}-{variant}", ModelKind::Denoise.name()).as_str())
+    origin.strip_prefix("bundled:") == Some(variant_entry(ModelKind::Denoise, variant).as_str())
 }
 
 /// The bundled nets the default denoiser hands some photos to; both `None` for any other source
@@ -193,8 +197,8 @@ pub struct Companions {
 }
 
 /// The [`Companions`] of `main`, loaded from `source` for `kind`; the Gaussian-noise net only
-/// when the run may tell the level (`told`), so blind runs do not pay for its load (about 0.06 s
-/// and 75 MiB).
+/// when the run may tell the level (`told`), so blind runs do not pay for its load (about 50 MB
+/// of peak memory, measured: checkpoints/README.md).
 pub fn load_companions(
     source: &Source,
     kind: ModelKind,
@@ -206,7 +210,7 @@ pub fn load_companions(
         return Ok(Companions::default());
     }
     let load_variant = |variant: &str| -> Result<Option<Loaded>> {
-        let Some((bytes, origin)) = bundled_named(&format!("{}-{variant}", kind.name())) else {
+        let Some((bytes, origin)) = bundled_named(&variant_entry(kind, variant)) else {
             return Ok(None);
         };
         let net = from_bytes(&bytes, &origin, Some(kind), device)?;
