@@ -10,7 +10,7 @@ use crate::models::{ModelKind, Task};
 use crate::photo::{EncodeSettings, Limits, OutputFormat, PngCompression, STREAM_ABOVE_BYTES};
 use crate::pipeline::restore::{RestoreSettings, Sigma, TileSize};
 use crate::pipeline::walk::{parse_shard, WalkOptions};
-use crate::train::{Base, Hyper, TrainConfig};
+use crate::train::{Base, Hyper, Mixture, TrainConfig};
 use crate::weights::Source;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::Device;
@@ -170,16 +170,16 @@ pub fn finetune(args: &FinetuneArgs) -> Result<TrainConfig> {
             "--degradation unclipped is Gaussian noise for a denoiser: use it with --task denoise"
         );
     }
-    hyper.realistic = kind.task() != Task::Colorize
-        && !matches!(
-            args.degradation,
-            DegradationArg::Classic | DegradationArg::Unclipped
-        );
-    hyper.coarse_jpeg = args.degradation == DegradationArg::Jpeg;
-    hyper.unclipped_noise = args.degradation == DegradationArg::Unclipped;
+    hyper.mixture = match (kind.task(), args.degradation) {
+        (Task::Colorize, _) => Mixture::Classic,
+        (_, DegradationArg::Realistic) => Mixture::Realistic,
+        (_, DegradationArg::Classic) => Mixture::Classic,
+        (_, DegradationArg::Jpeg) => Mixture::CoarseJpeg,
+        (_, DegradationArg::Unclipped) => Mixture::Unclipped,
+    };
     hyper.warmup = hyper.warmup.min(hyper.steps / 10);
     hyper.estimator_only = args.estimator_only;
-    if args.estimator_only && (kind.task() != Task::Denoise || !hyper.realistic) {
+    if args.estimator_only && (kind.task() != Task::Denoise || !hyper.mixture.is_realistic()) {
         bail!("--estimator-only trains the noise estimator of --task denoise with --degradation realistic or jpeg");
     }
     if let Some(db) = args.estimator_floor {

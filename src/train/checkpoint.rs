@@ -4,7 +4,7 @@
 
 use super::ema::Ema;
 use super::optim::AdamW;
-use super::Hyper;
+use super::{Hyper, Mixture};
 use crate::models::ModelSpec;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -68,7 +68,7 @@ pub fn load(
             .ok_or_else(|| anyhow!("{what}: not an aetool checkpoint (no `{k}`)"))
     };
     let saved_spec: ModelSpec = serde_json::from_str(field("config")?)?;
-    let saved: Hyper = serde_json::from_str(field("hyper")?)?;
+    let saved = stored_hyper(field("hyper")?).with_context(|| format!("{what}: bad `hyper`"))?;
     if &saved_spec != spec {
         bail!("{what}: checkpoint is for {saved_spec:?}, this run builds {spec:?}");
     }
@@ -100,4 +100,73 @@ pub fn load(
     }
     let base_val_psnr = meta.get("base_val_psnr").and_then(|v| v.parse().ok());
     Ok((step, base_val_psnr))
+}
+
+/// A checkpoint's `hyper` JSON as this version reads it. Checkpoints written before
+/// [`Hyper::mixture`] stored the degradation as three flags: `realistic` (with `coarse_jpeg` for
+/// the coarse-JPEG mixture), else classic noise, `unclipped_noise` leaving it unclipped.
+fn stored_hyper(json: &str) -> Result<Hyper> {
+    let mut v: serde_json::Value = serde_json::from_str(json)?;
+    if let Some(m) = v.as_object_mut().filter(|m| !m.contains_key("mixture")) {
+        let mut flag = |k: &str| m.remove(k).and_then(|b| b.as_bool()).unwrap_or(false);
+        let (realistic, coarse_jpeg, unclipped) = (
+            flag("realistic"),
+            flag("coarse_jpeg"),
+            flag("unclipped_noise"),
+        );
+        let mixture = match (realistic, coarse_jpeg, unclipped) {
+            (true, true, _) => Mixture::CoarseJpeg,
+            (true, false, _) => Mixture::Realistic,
+            (false, _, true) => Mixture::Unclipped,
+            (false, _, false) => Mixture::Classic,
+        };
+        m.insert("mixture".to_string(), serde_json::to_value(mixture)?);
+    }
+    Ok(serde_json::from_value(v)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelKind;
+
+    #[test]
+    fn hyper_round_trips_and_old_checkpoints_read_their_flags_as_the_mixture() {
+        let mut h = Hyper::defaults(ModelKind::Denoise, false);
+        h.mixture = Mixture::Unclipped;
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(json.contains(r#""mixture":"unclipped""#), "{json}");
+        assert_eq!(stored_hyper(&json).unwrap(), h);
+        // The hyper-parameters of a checkpoint written before the mixture (the twenty-fourth
+        // session's `denoise-unclipped`), one flag at a time.
+        let old = |flags: &str| {
+            format!(
+                r#"{{"task":"denoise","scale":1,"steps":3000,"batch":8,"patch":96,"lr":0.0001,"warmup":100,"seed":25,"clip":1.0,{flags}"estimator_only":false,"estimator_floor_db":40.0,"ema":0.0}}"#
+            )
+        };
+        for (flags, want) in [
+            (
+                r#""realistic":false,"coarse_jpeg":false,"unclipped_noise":true,"#,
+                Mixture::Unclipped,
+            ),
+            (
+                r#""realistic":false,"coarse_jpeg":false,"unclipped_noise":false,"#,
+                Mixture::Classic,
+            ),
+            (
+                r#""realistic":true,"coarse_jpeg":false,"unclipped_noise":false,"#,
+                Mixture::Realistic,
+            ),
+            (
+                r#""realistic":true,"coarse_jpeg":true,"unclipped_noise":false,"#,
+                Mixture::CoarseJpeg,
+            ),
+            // Older still: no coarse-JPEG or clipping flag.
+            (r#""realistic":true,"#, Mixture::Realistic),
+            ("", Mixture::Classic),
+        ] {
+            let h = stored_hyper(&old(flags)).unwrap();
+            assert_eq!((h.mixture, h.seed, h.steps), (want, 25, 3000), "{flags}");
+        }
+    }
 }

@@ -27,7 +27,7 @@ use data::MemoryBudget;
 /// JPEG round trip at an IJG quality with 4:2:0 chroma (the training degradation's encoder),
 /// for `aetool eval`'s JPEG protocols.
 pub(crate) use degrade::{jpeg_decode, jpeg_file};
-pub use pairs::{Degradation, Pair};
+pub use pairs::{Degradation, Mixture, Pair};
 
 use crate::models::{ModelKind, Task};
 use crate::progress::{Kind, Progress};
@@ -72,19 +72,10 @@ pub struct Hyper {
     pub seed: u64,
     /// Global gradient-norm clip.
     pub clip: f64,
-    /// Denoise / upscale: draw realistic degradations (camera noise, JPEG, blur, resizing; see
-    /// [`degrade`]) rather than the classic ones (Gaussian noise / bicubic). Checkpoints written
-    /// before this field: classic.
-    #[serde(default)]
-    pub realistic: bool,
-    /// Denoise, with `realistic`: the coarse-JPEG mixture instead (see
-    /// [`degrade::Profile::CoarseJpeg`]). Checkpoints written before this field: false.
-    #[serde(default)]
-    pub coarse_jpeg: bool,
-    /// Denoise, classic Gaussian noise: leave the noisy crop unclipped (see
-    /// [`Degradation::clip`]). Checkpoints written before this field: false (clipped).
-    #[serde(default)]
-    pub unclipped_noise: bool,
+    /// What each clean crop is degraded with (`--degradation`). Checkpoints written before this
+    /// field stored three flags instead (`realistic`, `coarse_jpeg`, `unclipped_noise`), which
+    /// [`checkpoint::load`] reads as this.
+    pub mixture: Mixture,
     /// Denoise: train only the noise estimator, towards the level at which the (frozen)
     /// denoiser restores each crop best (see [`oracle`]); validation then scores the denoiser
     /// at the estimated level. Checkpoints written before this field: false.
@@ -120,9 +111,10 @@ impl Hyper {
             warmup: 100,
             seed: 0,
             clip: 1.0,
-            realistic: kind.task() != Task::Colorize,
-            coarse_jpeg: false,
-            unclipped_noise: false,
+            mixture: match kind.task() {
+                Task::Colorize => Mixture::Classic,
+                _ => Mixture::Realistic,
+            },
             estimator_only: false,
             estimator_floor_db: oracle::default_floor_db(),
             ema: 0.0,
@@ -166,9 +158,7 @@ impl Hyper {
         Degradation {
             kind: self.kind(),
             sigma,
-            realistic: self.realistic,
-            coarse_jpeg: self.coarse_jpeg,
-            clip: !self.unclipped_noise,
+            mixture: self.mixture,
         }
     }
 }

@@ -41,7 +41,7 @@ impl Model {
         if transfer {
             spec = default.clone();
         }
-        if h.realistic && spec.estimator.is_none() {
+        if h.mixture.is_realistic() && spec.estimator.is_none() {
             // Denoise weights made before the estimator gain a fresh one.
             spec.estimator = default.estimator;
         }

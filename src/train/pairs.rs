@@ -25,6 +25,7 @@ use image::imageops::{self, FilterType};
 use image::Rgb32FImage;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 /// One training example, interleaved HWC f32.
 pub struct Pair {
@@ -35,22 +36,41 @@ pub struct Pair {
     pub level: f32,
 }
 
-/// How to degrade: the model kind and an optional fixed σ (denoise validation).
+/// What `finetune` degrades each clean crop with (`--degradation`; the checkpoint's hyper-parameters
+/// store it as `"mixture"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mixture {
+    /// Denoise: white Gaussian noise, the noisy crop clipped to `[0, 1]` as the published AWGN
+    /// protocol does (its targets are not clipped, so the net learns to undo the clipping's bias:
+    /// it darkens noisy shadows); upscale: a bicubic downscale; colorize: the grey copy, its only
+    /// input.
+    Classic,
+    /// Denoise: [`Mixture::Classic`]'s noise left unclipped, so the net keeps a region's mean, as
+    /// references of real camera noise do (means of many clipped shots carry the same bias as
+    /// each shot).
+    Unclipped,
+    /// Denoise / upscale: the realistic engine ([`Profile::Denoise`], [`Profile::Upscale`]).
+    Realistic,
+    /// Denoise: the coarse-JPEG mixture ([`Profile::CoarseJpeg`]).
+    CoarseJpeg,
+}
+
+impl Mixture {
+    /// Drawn from the realistic engine (either of its denoise profiles, or upscale's).
+    pub fn is_realistic(self) -> bool {
+        matches!(self, Mixture::Realistic | Mixture::CoarseJpeg)
+    }
+}
+
+/// How to degrade: the model kind, the mixture and an optional fixed σ (denoise validation).
 #[derive(Clone, Copy, Debug)]
 pub struct Degradation {
     pub kind: ModelKind,
-    /// Fixed noise level on `[0, 255]` (classic Gaussian noise); `None` draws a degradation.
+    /// Fixed noise level on `[0, 255]` (classic Gaussian noise, clipped unless the mixture is
+    /// [`Mixture::Unclipped`]); `None` draws from the mixture.
     pub sigma: Option<f32>,
-    /// Draw from the realistic engine rather than the classic degradation.
-    pub realistic: bool,
-    /// Denoise, with `realistic`: the coarse-JPEG mixture ([`Profile::CoarseJpeg`]) instead of
-    /// the realistic one.
-    pub coarse_jpeg: bool,
-    /// Classic denoise: clip the noisy crop to `[0, 1]`, as the published AWGN protocol does
-    /// (its targets are not clipped, so the net learns to undo the clipping's bias: it darkens
-    /// noisy shadows). Unclipped, the net keeps a region's mean, as references of real camera
-    /// noise do (means of many clipped shots carry the same bias as each shot).
-    pub clip: bool,
+    pub mixture: Mixture,
 }
 
 impl Degradation {
@@ -61,10 +81,10 @@ impl Degradation {
 
     /// Makes the pair from a clean crop (RGB in `[0, 1]`).
     pub fn apply(&self, clean: &Rgb32FImage, rng: &mut impl Rng) -> Pair {
-        let realistic = self.realistic && self.sigma.is_none();
+        let realistic = self.mixture.is_realistic() && self.sigma.is_none();
         match self.kind.task() {
             Task::Denoise if realistic => {
-                let profile = if self.coarse_jpeg {
+                let profile = if self.mixture == Mixture::CoarseJpeg {
                     Profile::CoarseJpeg
                 } else {
                     Profile::Denoise
@@ -97,7 +117,7 @@ impl Degradation {
                     .map(|&v| {
                         let n: f32 = StandardNormal.sample(rng);
                         let noisy = v + n * sigma / 255.0;
-                        if self.clip {
+                        if self.mixture != Mixture::Unclipped {
                             noisy.clamp(0.0, 1.0)
                         } else {
                             noisy
@@ -153,9 +173,7 @@ mod tests {
         let d = Degradation {
             kind: ModelKind::Denoise,
             sigma: Some(25.0),
-            realistic: false,
-            coarse_jpeg: false,
-            clip: true,
+            mixture: Mixture::Classic,
         };
         let pair = d.apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 64 * 64 * 4);
@@ -175,13 +193,11 @@ mod tests {
     #[test]
     fn clipped_noise_stays_in_range_and_unclipped_noise_keeps_the_mean_near_black() {
         let clean = flat(64, 2.0 / 255.0);
-        let mean_of = |clip: bool| {
+        let mean_of = |mixture| {
             let d = Degradation {
                 kind: ModelKind::Denoise,
                 sigma: Some(10.0),
-                realistic: false,
-                coarse_jpeg: false,
-                clip,
+                mixture,
             };
             let pair = d.apply(&clean, &mut rand::rngs::StdRng::seed_from_u64(5));
             let rgb: Vec<f32> = pair.input.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
@@ -190,11 +206,11 @@ mod tests {
                 .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
             (rgb.iter().sum::<f32>() / rgb.len() as f32 * 255.0, lo, hi)
         };
-        let (clipped, lo, hi) = mean_of(true);
+        let (clipped, lo, hi) = mean_of(Mixture::Classic);
         assert!(lo >= 0.0 && hi <= 1.0, "clipped range {lo}..{hi}");
         // Clipping at black lifts the mean of N(2, 10²) to about 5.1 levels.
         assert!(clipped > 4.5, "clipped mean {clipped}");
-        let (unclipped, lo, _) = mean_of(false);
+        let (unclipped, lo, _) = mean_of(Mixture::Unclipped);
         assert!(lo < 0.0, "unclipped minimum {lo}");
         assert!((unclipped - 2.0).abs() < 0.3, "unclipped mean {unclipped}");
     }
@@ -212,9 +228,7 @@ mod tests {
         let d = Degradation {
             kind: ModelKind::Denoise,
             sigma: None,
-            realistic: true,
-            coarse_jpeg: true,
-            clip: true,
+            mixture: Mixture::CoarseJpeg,
         };
         for _ in 0..8 {
             let pair = d.apply(&clean, &mut rng);
@@ -233,9 +247,7 @@ mod tests {
         let pair = Degradation {
             kind: ModelKind::UpscaleX4,
             sigma: None,
-            realistic: false,
-            coarse_jpeg: false,
-            clip: true,
+            mixture: Mixture::Classic,
         }
         .apply(&clean, &mut rng);
         assert_eq!(pair.input.len(), 8 * 8 * 3);
@@ -256,9 +268,7 @@ mod tests {
         let pair = Degradation {
             kind: ModelKind::Colorize,
             sigma: None,
-            realistic: false,
-            coarse_jpeg: false,
-            clip: true,
+            mixture: Mixture::Classic,
         }
         .apply(&flat(8, 0.5), &mut rng);
         assert_eq!((pair.input.len(), pair.target.len()), (64, 128));

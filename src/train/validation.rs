@@ -29,7 +29,7 @@ pub(super) struct Validation {
 
 impl Validation {
     pub(super) fn new(data: &Dataset, h: &Hyper, device: &Device) -> Result<Self> {
-        let deg = h.degradation((!h.realistic).then_some(25.0));
+        let deg = h.degradation((!h.mixture.is_realistic()).then_some(25.0));
         let side = match h.task {
             // The scale `aetool colorize` predicts colour at (the photo's short side at the default
             // `--work-size`), which lies inside the training crops' range of scales.
