@@ -12,7 +12,9 @@ blocks `down.{L}.blocks.*`; the new `down.{L}.resample` (unshuffle + 1x1 to WIDT
 `mid.*` and decoder `up.{L}.*` are added.
 `blocks` appends residual blocks up to N: to an SR net's body (e.g. weights/upscale-x2.safetensors), or
 to every level of a U-Net, encoder, bottleneck and decoder (`down.{l}.blocks.{i}`, `mid.{i}`,
-`up.{l}.blocks.{i}`; e.g. weights/denoise.safetensors, whose noise-level estimator is left as it is).
+`up.{l}.blocks.{i}`; e.g. weights/denoise.safetensors, whose noise-level estimator is left as it is),
+or of a ColorNet (weights/colorize.safetensors: its decoder levels from `out_level` on; the global
+branch is left as it is).
 `widen` (a U-Net) gives its finest level WIDTH channels instead of widths[0]: `head` and every
 `conv1` of that level's blocks get new output channels, which the old channels never read (every
 weight from a new channel into an old one is zero: `conv2`, `down.0.resample`, `tail`), so the net
@@ -151,8 +153,8 @@ def main():
         grown = f"finest level {old} -> {size} channels"
         arch["widths"] = [size] + arch["widths"][1:]
     else:
-        if arch.get("arch") not in ("srnet", "unet"):
-            sys.exit(f"{src}: `blocks` grows an SR net or a U-Net, this is {arch.get('arch')}")
+        if arch.get("arch") not in ("srnet", "unet", "colornet"):
+            sys.exit(f"{src}: `blocks` grows an SR net, a U-Net or a ColorNet, this is {arch.get('arch')}")
         if size <= arch["blocks"]:
             sys.exit(f"{src}: already has {arch['blocks']} blocks")
         for i in range(arch["blocks"], size):
@@ -162,7 +164,9 @@ def main():
             widths = arch["widths"]
             for level, c in enumerate(widths[:-1]):
                 block(f"down.{level}.blocks.{i}", c)
-                block(f"up.{level}.blocks.{i}", c)
+                # A ColorNet's decoder stops at its output level.
+                if level >= arch.get("out_level", 0):
+                    block(f"up.{level}.blocks.{i}", c)
             block(f"mid.{i}", widths[-1])
         grown = f"blocks {arch['blocks']} -> {size}"
         arch["blocks"] = size
