@@ -27,6 +27,10 @@
 /// stage (`denoise-jpeg2`, its estimator kept), ×0.8 / 1 / 1.25 of this table: q10 +1.303 / +1.315
 /// / +1.124 dB, q20 +1.182 / +1.248 / +1.125, q30 +1.073 / +1.153 / +1.111, q40 +0.980 / +1.061 /
 /// +1.055, q50 +0.989 / +1.042 / +0.990, q60 +1.027 / +1.039 / +0.924: ×1 best everywhere.
+/// With the level read from a photo's flattest crops (`NoiseEstimator::measure`, twenty-sixth
+/// session), ×0.8 / 1 / 1.25: q10 +1.281 / +1.361 / +1.269, q20 +1.185 / +1.240 / +1.161, q30
+/// +1.093 / +1.142 / +1.069, q40 +1.003 / +1.052 / +0.999, q50 +0.994 / +1.002 / +0.892, q60
+/// +1.020 / +0.982 / +0.809: ×1 best to q50, q60 0.04 dB short of ×0.8 — the table stays.
 const BOOST: [(u8, f32); 6] = [
     (10, 2.7),
     (20, 1.85),
