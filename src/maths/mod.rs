@@ -7,4 +7,5 @@ pub mod colour_metrics;
 pub mod guided;
 pub mod metrics;
 pub mod noise;
+pub mod piecewise;
 pub mod resample;

@@ -11,6 +11,7 @@
 //! read from its flattest ones (see [`NoiseEstimator::measure`]).
 
 use super::layers::{pixel_unshuffle, Conv};
+use crate::maths::piecewise::piecewise_linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
@@ -140,23 +141,7 @@ fn photo_level(sorted: &[f32]) -> f32 {
         return sorted[sorted.len() / 2];
     }
     let low = sorted[(sorted.len() as f32 * WEAK_TEXTURE_QUANTILE) as usize];
-    low * white_noise_spread(low)
-}
-
-/// [`WHITE_NOISE_SPREAD`] at a 10th-percentile reading.
-fn white_noise_spread(low: f32) -> f32 {
-    let table = &WHITE_NOISE_SPREAD;
-    let (first, last) = (table[0], table[table.len() - 1]);
-    if low <= first.0 {
-        return first.1;
-    }
-    table
-        .windows(2)
-        .find(|w| low <= w[1].0)
-        .map_or(last.1, |w| {
-            let t = (low - w[0].0) / (w[1].0 - w[0].0);
-            w[0].1 + t * (w[1].1 - w[0].1)
-        })
+    low * piecewise_linear(&WHITE_NOISE_SPREAD, low)
 }
 
 impl NoiseEstimator {
@@ -281,7 +266,7 @@ mod tests {
         // As white noise spreads them (10th percentile 4.0, median 5.88): the median.
         let white = spread(3.566, 0.0723);
         let level = photo_level(&white);
-        assert!((level - white[6] * white_noise_spread(white[6])).abs() < 1e-4);
+        assert!((level - white[6] * piecewise_linear(&WHITE_NOISE_SPREAD, white[6])).abs() < 1e-4);
         assert!(
             (level - white[32]).abs() < 0.05,
             "{level} against {}",
@@ -296,14 +281,17 @@ mod tests {
     }
 
     #[test]
-    fn white_noise_spread_is_interpolated_and_held_at_the_ends() {
+    fn the_white_noise_table_is_interpolated_and_held_at_the_ends() {
         let table = WHITE_NOISE_SPREAD;
         for (reading, ratio) in table {
-            assert!((white_noise_spread(reading) - ratio).abs() < 1e-6);
+            assert!((piecewise_linear(&WHITE_NOISE_SPREAD, reading) - ratio).abs() < 1e-6);
         }
-        assert_eq!(white_noise_spread(0.0), table[0].1);
-        assert_eq!(white_noise_spread(1e3), table[table.len() - 1].1);
-        let mid = white_noise_spread((table[0].0 + table[1].0) / 2.0);
+        assert_eq!(piecewise_linear(&WHITE_NOISE_SPREAD, 0.0), table[0].1);
+        assert_eq!(
+            piecewise_linear(&WHITE_NOISE_SPREAD, 1e3),
+            table[table.len() - 1].1
+        );
+        let mid = piecewise_linear(&WHITE_NOISE_SPREAD, (table[0].0 + table[1].0) / 2.0);
         assert!((mid - (table[0].1 + table[1].1) / 2.0).abs() < 1e-5);
         assert!(table
             .windows(2)

@@ -10,8 +10,10 @@
 //! `scripts/calibrate-jpeg-boost.sh` runs `aetool eval --task denoise --jpeg … --strength F`
 //! on a sample of `../shared/data/train` and prints, per quality, the strength that gains most.
 
+use crate::maths::piecewise::piecewise_linear;
+
 /// The factor at each calibrated quality (IJG scale), in increasing quality; linear between them,
-/// the first one's below. Measured for `est-long`, the 1-block model (30 training photos; mean gain
+/// the first one's below, the last one's (1) above. Measured for `est-long`, the 1-block model (30 training photos; mean gain
 /// over the JPEG at the strengths ×1 / 1.25 / 1.5 / 1.75 / 2 / 2.5 / 3): q10 +0.57 / +0.75 / +0.89
 /// / +1.01 / +1.09 / +1.17 / +1.16 dB (peak near 2.7); q20 +0.78 / +0.90 / +1.00 / +1.05 / +1.05 /
 /// +0.91 dB; q30 +0.82 / +0.89 / +0.93 / +0.90 / +0.81 dB; q40 +0.79 / +0.81 / +0.78 dB; q50 +0.77
@@ -31,13 +33,13 @@
 /// session), ×0.8 / 1 / 1.25: q10 +1.281 / +1.361 / +1.269, q20 +1.185 / +1.240 / +1.161, q30
 /// +1.093 / +1.142 / +1.069, q40 +1.003 / +1.052 / +0.999, q50 +0.994 / +1.002 / +0.892, q60
 /// +1.020 / +0.982 / +0.809: ×1 best to q50, q60 0.04 dB short of ×0.8 — the table stays.
-const BOOST: [(u8, f32); 6] = [
-    (10, 2.7),
-    (20, 1.85),
-    (30, 1.5),
-    (40, 1.25),
-    (60, 1.25),
-    (FULL_ABOVE, 1.0),
+const BOOST: [(f32, f32); 6] = [
+    (10.0, 2.7),
+    (20.0, 1.85),
+    (30.0, 1.5),
+    (40.0, 1.25),
+    (60.0, 1.25),
+    (FULL_ABOVE as f32, 1.0),
 ];
 
 /// From this quality up the estimate is used as it is.
@@ -59,21 +61,7 @@ pub const JPEG_NET_BELOW: u8 = FULL_ABOVE;
 /// The factor on the blind level for a photo whose JPEG tables match `quality` (`None`: not a
 /// JPEG, 1).
 pub fn factor(quality: Option<u8>) -> f32 {
-    let Some(q) = quality else { return 1.0 };
-    let q = f32::from(q);
-    let mut below = BOOST[0];
-    for &(bq, f) in &BOOST {
-        let bq_f = f32::from(bq);
-        if q <= bq_f {
-            let (lq, lf) = (f32::from(below.0), below.1);
-            if bq_f == lq {
-                return f;
-            }
-            return lf + (f - lf) * (q - lq) / (bq_f - lq);
-        }
-        below = (bq, f);
-    }
-    1.0
+    quality.map_or(1.0, |q| piecewise_linear(&BOOST, f32::from(q)))
 }
 
 #[cfg(test)]
@@ -84,9 +72,9 @@ mod tests {
     fn the_factor_falls_from_low_quality_to_one() {
         assert_eq!(factor(None), 1.0);
         assert_eq!(factor(Some(1)), BOOST[0].1);
-        assert_eq!(factor(Some(BOOST[0].0)), BOOST[0].1);
+        assert_eq!(factor(Some(BOOST[0].0 as u8)), BOOST[0].1);
         for &(q, f) in &BOOST {
-            assert_eq!(factor(Some(q)), f, "q{q}");
+            assert_eq!(factor(Some(q as u8)), f, "q{q}");
         }
         for q in FULL_ABOVE..=100 {
             assert_eq!(factor(Some(q)), 1.0, "q{q}");
@@ -96,7 +84,7 @@ mod tests {
         assert!(all.windows(2).all(|w| w[1] <= w[0]), "{all:?}");
         assert!(all.iter().all(|&f| f >= 1.0));
         let (a, b) = (BOOST[1], BOOST[2]);
-        let mid = factor(Some((a.0 + b.0) / 2));
+        let mid = factor(Some(((a.0 + b.0) / 2.0) as u8));
         assert!((mid - (a.1 + b.1) / 2.0).abs() < 1e-6, "{mid}");
     }
 

@@ -24,8 +24,9 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sigma {
     /// Estimated per image by the weights' learned noise-level estimator (read from the flattest
-    /// of a grid of crops, `NoiseEstimator::measure`; it sees camera noise and JPEG artefacts), times the JPEG file's boost
-    /// (`jpeg_boost.rs`: more for coarser quantisation tables) and [`RestoreSettings::strength`].
+    /// of a grid of crops, `NoiseEstimator::measure`; it sees camera noise and JPEG artefacts),
+    /// times the JPEG file's boost (`jpeg_boost.rs`: more for coarser quantisation tables) and
+    /// [`RestoreSettings::strength`].
     /// Weights without an estimator use the median absolute deviation of the finest diagonal
     /// wavelet band (blind to JPEG, whose quantisation empties that band).
     Auto,
