@@ -295,7 +295,7 @@ fn mixed_folder_outputs_errors_and_skips() {
     // notes.txt and the hidden entries are skipped, not failed; the hidden folder not entered.
     let notes = lines_with(&err, "notes.txt");
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("skipping") && notes[0].contains("not an image"));
+    assert!(notes[0].contains("skipping") && notes[0].contains("not a format aetool reads"));
     assert!(lines_with(&err, "gray8.png")
         .iter()
         .all(|l| !l.contains(".cache/")));

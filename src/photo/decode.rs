@@ -85,7 +85,7 @@ fn probe(path: &Path, limits: &Limits) -> Result<Probed> {
         .map_err(|e| anyhow!("read error: {e}"))?;
     let format = reader
         .format()
-        .ok_or_else(|| anyhow!("not an image (unrecognised content)"))?;
+        .ok_or_else(|| anyhow!("not an image aetool reads (unrecognised content; PNG, JPEG, WebP, TIFF and BMP are read)"))?;
     if OutputFormat::for_input(format).image_format() != format {
         bail!(
             "{} images are not supported (only PNG, JPEG, WebP, TIFF and BMP)",

@@ -433,7 +433,7 @@ fn bad_files_get_short_clear_errors() {
     assert_eq!(load_err(&fixture("empty.png"), &l), "empty file");
     assert_eq!(
         load_err(&fixture("notes.txt"), &l),
-        "not an image (unrecognised content)"
+        "not an image aetool reads (unrecognised content; PNG, JPEG, WebP, TIFF and BMP are read)"
     );
     let m = load_err(&fixture("truncated.png"), &l);
     assert_eq!(m, "truncated or corrupt PNG: file ends early");

@@ -6,7 +6,8 @@
 //!
 //! **What is an image.** Files with an extension of a supported format
 //! ([`OutputFormat::extensions`]: `png`, `jpg`, `jpeg`, `jpe`, `webp`, `tif`, `tiff`, `bmp`; any
-//! letter case). In a folder walk, other files are skipped ("not an image"). A
+//! letter case). In a folder walk, other files (HEIC, RAW, GIF, sidecars, …) are skipped, naming
+//! the formats aetool reads. A
 //! file named explicitly on the command line is always processed, whatever its name; decoding
 //! reports it if it is not an image.
 //!
@@ -129,7 +130,7 @@ impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Skip::Hidden => "hidden or system file",
-            Skip::NotAnImage => "not an image",
+            Skip::NotAnImage => "not a format aetool reads (PNG, JPEG, WebP, TIFF, BMP)",
             Skip::EarlierOutput => "earlier aetool output",
             Skip::Exists => "output exists (use --overwrite to replace it)",
             Skip::Temp => "aetool temp file",

@@ -349,7 +349,10 @@ fn parse_shard_forms() {
 
 #[test]
 fn skip_display() {
-    assert_eq!(Skip::NotAnImage.to_string(), "not an image");
+    assert_eq!(
+        Skip::NotAnImage.to_string(),
+        "not a format aetool reads (PNG, JPEG, WebP, TIFF, BMP)"
+    );
     assert!(Skip::Exists.to_string().contains("--overwrite"));
 }
 
