@@ -6,7 +6,7 @@ use super::metadata::Metadata;
 use super::stream_in::Streamed;
 use super::{
     clamp01, format::format_name, one_line, Depth, Header, Input, Layout, Limits, OutputFormat,
-    Photo, PhotoMeta, Raster, Samples, Storage,
+    Photo, PhotoMeta, Raster, Samples, Storage, READ_FORMATS,
 };
 use anyhow::{anyhow, bail, Result};
 use image::codecs::tiff::TiffDecoder;
@@ -83,12 +83,12 @@ fn probe(path: &Path, limits: &Limits) -> Result<Probed> {
     let mut reader = ImageReader::new(BufReader::new(file))
         .with_guessed_format()
         .map_err(|e| anyhow!("read error: {e}"))?;
-    let format = reader
-        .format()
-        .ok_or_else(|| anyhow!("not an image aetool reads (unrecognised content; PNG, JPEG, WebP, TIFF and BMP are read)"))?;
+    let format = reader.format().ok_or_else(|| {
+        anyhow!("not an image aetool reads (unrecognised content; {READ_FORMATS} are read)")
+    })?;
     if OutputFormat::for_input(format).image_format() != format {
         bail!(
-            "{} images are not supported (only PNG, JPEG, WebP, TIFF and BMP)",
+            "{} images are not supported (only {READ_FORMATS})",
             format_name(format)
         );
     }

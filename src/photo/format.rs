@@ -81,6 +81,9 @@ impl OutputFormat {
     }
 }
 
+/// The formats aetool reads (and writes), for messages: every [`OutputFormat`], by name.
+pub const READ_FORMATS: &str = "PNG, JPEG, WebP, TIFF and BMP";
+
 impl fmt::Display for OutputFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(format_name(self.image_format()))
@@ -106,5 +109,17 @@ pub(crate) fn format_name(format: ImageFormat) -> &'static str {
         ImageFormat::Qoi => "QOI",
         ImageFormat::Farbfeld => "Farbfeld",
         _ => "this kind of",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_formats_names_every_format_in_order() {
+        let names: Vec<String> = OutputFormat::ALL.iter().map(|f| f.to_string()).collect();
+        let (last, rest) = names.split_last().unwrap();
+        assert_eq!(READ_FORMATS, format!("{} and {last}", rest.join(", ")));
     }
 }

@@ -55,7 +55,7 @@ pub use decode::{load, open};
 pub use encode::{
     check_output, output_storage, save, save_bands, EncodeSettings, PngCompression, JPEG_QUALITY,
 };
-pub use format::OutputFormat;
+pub use format::{OutputFormat, READ_FORMATS};
 pub use input::{Input, Window};
 pub use jpeg_structure::quality as jpeg_quality;
 pub use metadata::Metadata;

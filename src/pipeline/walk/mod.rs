@@ -66,7 +66,7 @@ use walkdir::WalkDir;
 
 use crate::atomic::TEMP_PREFIX;
 use crate::models::ModelKind;
-use crate::photo::OutputFormat;
+use crate::photo::{OutputFormat, READ_FORMATS};
 
 /// System files skipped like hidden files (compared case-insensitively).
 const SYSTEM_FILES: &[&str] = &["thumbs.db", "desktop.ini", ".ds_store"];
@@ -128,13 +128,13 @@ pub enum Skip {
 
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Skip::Hidden => "hidden or system file",
-            Skip::NotAnImage => "not a format aetool reads (PNG, JPEG, WebP, TIFF, BMP)",
-            Skip::EarlierOutput => "earlier aetool output",
-            Skip::Exists => "output exists (use --overwrite to replace it)",
-            Skip::Temp => "aetool temp file",
-        })
+        match self {
+            Skip::Hidden => f.write_str("hidden or system file"),
+            Skip::NotAnImage => write!(f, "not a format aetool reads ({READ_FORMATS})"),
+            Skip::EarlierOutput => f.write_str("earlier aetool output"),
+            Skip::Exists => f.write_str("output exists (use --overwrite to replace it)"),
+            Skip::Temp => f.write_str("aetool temp file"),
+        }
     }
 }
 

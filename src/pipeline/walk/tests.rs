@@ -351,7 +351,7 @@ fn parse_shard_forms() {
 fn skip_display() {
     assert_eq!(
         Skip::NotAnImage.to_string(),
-        "not a format aetool reads (PNG, JPEG, WebP, TIFF, BMP)"
+        "not a format aetool reads (PNG, JPEG, WebP, TIFF and BMP)"
     );
     assert!(Skip::Exists.to_string().contains("--overwrite"));
 }
