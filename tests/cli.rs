@@ -1423,6 +1423,37 @@ fn colorize_skips_colour_photos_unless_recolor() {
     assert!(out.join("recoloured.png").is_file(), "{err}");
 }
 
+/// 13b. `--saturation` is checked (its scaling is tested in `restore.rs`,
+///      `outputs_have_the_task_geometry`), and eval takes it for colorize only.
+#[test]
+fn colorize_saturation_is_checked() {
+    let tmp = tempdir();
+    let (code, _, err) = run(aetool()
+        .args(["colorize", "--saturation", "0.5"])
+        .arg(fixture("gray8.png"))
+        .arg("-o")
+        .arg(tmp.path().join("gentle.png"))
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 0, "{err}");
+    assert!(tmp.path().join("gentle.png").is_file());
+    let (code, _, err) = run(aetool()
+        .args(["colorize", "--saturation", "5"])
+        .arg(fixture("gray8.png"))
+        .arg("-o")
+        .arg(tmp.path().join("loud.png"))
+        .arg("--weights")
+        .arg(weights("colorize")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--saturation 5"), "{err}");
+    assert!(!tmp.path().join("loud.png").exists());
+    let (code, _, err) = run(aetool()
+        .args(["eval", "--task", "denoise", "--saturation", "0.5"])
+        .arg(tmp.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--task colorize only"), "{err}");
+}
+
 /// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales
 ///     it, within a checked range.
 #[test]

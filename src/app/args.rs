@@ -47,6 +47,10 @@ pub enum Command {
         /// skipped with a note.
         #[arg(long)]
         recolor: bool,
+        /// Scale the predicted colour's strength (chroma): below 1 gentler, above 1 more vivid
+        /// (0.1–3; the lightness is kept either way).
+        #[arg(long, default_value_t = 1.0)]
+        saturation: f32,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -293,6 +297,10 @@ pub struct EvalArgs {
     /// as `aetool denoise --strength` does (applies to `--compare` too).
     #[arg(long, value_name = "F")]
     pub strength: Option<f32>,
+    /// Colorize: scale the predicted colour's chroma, as `aetool colorize --saturation` does
+    /// (applies to `--compare` too).
+    #[arg(long, value_name = "F")]
+    pub saturation: Option<f32>,
     /// JPEG qualities (1–100, comma-separated). Denoise: compress the clean images at each
     /// quality and run the model blind (baseline: the JPEG). Upscale: compress the bicubic
     /// low-resolution copy of each HR image (baseline: bicubic upsampling of the JPEG).

@@ -305,6 +305,8 @@ pub struct EvalConfig {
     pub protocol: EvalProtocol,
     /// Factor on the blind noise estimate (`--strength`; 1 by default).
     pub strength: f32,
+    /// Colorize: factor on the predicted colour (`--saturation`; 1 by default).
+    pub saturation: f32,
     /// Second weights run on the same inputs (`--compare`), printed as `previous`.
     pub compare: Option<Source>,
     pub dir: PathBuf,
@@ -384,6 +386,7 @@ pub struct TaskFlags<'a> {
     pub strength: f32,
     pub work_size: u32,
     pub recolor: bool,
+    pub saturation: f32,
 }
 
 impl Default for TaskFlags<'_> {
@@ -393,6 +396,7 @@ impl Default for TaskFlags<'_> {
             strength: 1.0,
             work_size: crate::pipeline::restore::DEFAULT_WORK_SIZE,
             recolor: false,
+            saturation: 1.0,
         }
     }
 }
@@ -401,6 +405,14 @@ impl Default for TaskFlags<'_> {
 fn strength(s: f32) -> Result<f32> {
     if !(0.1..=4.0).contains(&s) {
         bail!("--strength {s}: use a factor between 0.1 and 4 (1 = the estimated level)");
+    }
+    Ok(s)
+}
+
+/// Checks `--saturation` (a factor on the predicted colour's chroma).
+fn saturation(s: f32) -> Result<f32> {
+    if !(0.1..=3.0).contains(&s) {
+        bail!("--saturation {s}: use a factor between 0.1 and 3 (1 = the model's colours)");
     }
     Ok(s)
 }
@@ -454,6 +466,7 @@ pub fn restore(kind: ModelKind, flags: TaskFlags, args: &RunArgs) -> Result<Rest
         sigma: sigma(flags.sigma)?,
         strength: strength(flags.strength)?,
         recolor: flags.recolor,
+        saturation: saturation(flags.saturation)?,
         tile: tile(&args.tile)?,
         tile_pad: tile_pad(args.tile_pad)?,
         work_size: work_size(flags.work_size)?,
@@ -513,6 +526,9 @@ pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
     if task != Task::Denoise && (sigmas.is_some() || args.blind || args.strength.is_some()) {
         bail!("--sigma, --blind and --strength apply to --task denoise only");
     }
+    if task != Task::Colorize && args.saturation.is_some() {
+        bail!("--saturation applies to --task colorize only");
+    }
     if task == Task::Colorize && qualities.is_some() {
         bail!("--jpeg applies to --task denoise and --task upscale");
     }
@@ -550,6 +566,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalConfig> {
         device: device(&args.model.device)?,
         protocol,
         strength: args.strength.map(strength).transpose()?.unwrap_or(1.0),
+        saturation: args.saturation.map(saturation).transpose()?.unwrap_or(1.0),
         compare,
         dir: args.dir.clone(),
         per_image: args.per_image,

@@ -78,11 +78,13 @@ fn command(cli: Cli) -> Result<Status> {
         Command::Colorize {
             work_size,
             recolor,
+            saturation,
             run,
         } => {
             let flags = TaskFlags {
                 work_size,
                 recolor,
+                saturation,
                 ..TaskFlags::default()
             };
             restore(config::restore(ModelKind::Colorize, flags, &run)?)

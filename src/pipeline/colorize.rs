@@ -10,7 +10,7 @@ use crate::maths::resample::{resize, Resize};
 use crate::models::planes::{ab_from_logits, lab_planes, lab_to_rgb_planes};
 use crate::models::Net;
 use crate::photo::{Band, Input, Window};
-use crate::pipeline::restore::finite;
+use crate::pipeline::restore::{finite, RestoreSettings};
 use anyhow::Result;
 use candle_core::{Device, Module, Tensor};
 
@@ -35,11 +35,18 @@ pub struct Colour {
 }
 
 /// Predicts the colour of `photo` with `net` on `device` at a working copy whose short side is
-/// about `work_size` (aligned to the net): regression weights predict ab directly; the
+/// about `settings.work_size` (aligned to the net): regression weights predict ab directly; the
 /// classifier predicts class logits on a coarser grid, decoded by the annealed mean, brought to
 /// the working size and made to follow the lightness's edges there (its regions are blocky
-/// otherwise). The lightness is read from the photo a row at a time.
-pub fn predict(net: &Net, device: &Device, work_size: u32, photo: &mut Input) -> Result<Colour> {
+/// otherwise). Either way ab is then scaled by `settings.saturation`. The lightness is read from
+/// the photo a row at a time.
+pub fn predict(
+    net: &Net,
+    device: &Device,
+    settings: &RestoreSettings,
+    photo: &mut Input,
+) -> Result<Colour> {
+    let work_size = settings.work_size;
     let (w, h) = (photo.width(), photo.height());
     let align = net.align();
     let f = (work_size as f64 / w.min(h) as f64).min(1.0);
@@ -51,14 +58,18 @@ pub fn predict(net: &Net, device: &Device, work_size: u32, photo: &mut Input) ->
     let (_, oh, ow, _) = out.dims4()?;
     let values = out.flatten_all()?.to_vec1::<f32>()?;
     finite(&values)?;
-    Ok(match net {
+    let (mut ab, cw, ch) = match net {
         Net::Colornet(_) => {
             let ab = resize_ab(&ab_from_logits(&values), ow, oh, ww, wh);
             let ab = guided_filter(&small, &ab, ww, wh, COLOUR_GUIDE_RADIUS, COLOUR_GUIDE_EPS);
-            Colour::new(&ab, ww, wh)
+            (ab, ww, wh)
         }
-        _ => Colour::new(&values, ow, oh),
-    })
+        _ => (values, ow, oh),
+    };
+    if settings.saturation != 1.0 {
+        ab.iter_mut().for_each(|v| *v *= settings.saturation);
+    }
+    Ok(Colour::new(&ab, cw, ch))
 }
 
 /// The photo's lightness (L / 100) resized to `ww × wh` (Catmull-Rom, antialiased), made from

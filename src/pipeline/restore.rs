@@ -81,6 +81,8 @@ pub struct RestoreSettings {
     pub strength: f32,
     /// Colorize: replace the colours of photos that already have some (otherwise skipped).
     pub recolor: bool,
+    /// Colorize: factor on the predicted ab (1 = as predicted; 0.1–3).
+    pub saturation: f32,
     pub tile: TileSize,
     /// Context border per tile; `None` = the model's receptive radius.
     pub tile_pad: Option<usize>,
@@ -102,6 +104,7 @@ impl Default for RestoreSettings {
             sigma: Sigma::Auto,
             strength: 1.0,
             recolor: false,
+            saturation: 1.0,
             tile: TileSize::Whole,
             tile_pad: None,
             work_size: DEFAULT_WORK_SIZE,
@@ -377,8 +380,7 @@ impl Restorer {
                 details.tiles = self.tiled(self.net(), input, out, on_tile, &encode, &mut done)?;
             }
             Task::Colorize => {
-                let colour =
-                    colorize::predict(self.net(), &self.device, self.settings.work_size, input)?;
+                let colour = colorize::predict(self.net(), &self.device, &self.settings, input)?;
                 let rows = self.settings.band_rows.unwrap_or(COLOUR_BAND_ROWS).max(1);
                 for y0 in (0..out.height).step_by(rows) {
                     if crate::interrupt::requested() {
@@ -897,7 +899,8 @@ mod tests {
         assert!(!out.has_alpha());
 
         // Colorize with a known prediction (tail zeroed, bias = one dominant ab class, centre
-        // (10, -10)): the output keeps the input's lightness and carries exactly that colour.
+        // (10, -10)): the output keeps the input's lightness and carries exactly that colour,
+        // scaled by `--saturation`.
         let spec = small_specs()[3].clone();
         let (net, vm) = random_net(&spec, 0.0);
         {
@@ -911,7 +914,7 @@ mod tests {
                 .set(&Tensor::new(bias, &Device::Cpu).unwrap())
                 .unwrap();
         }
-        let col = restorer(net, spec);
+        let mut col = restorer(net, spec);
         let rgb = photo(70, 45)
             .rgb_f32()
             .chunks(3)
@@ -924,22 +927,25 @@ mod tests {
             .unwrap();
         assert_eq!((out.width, out.height), (70, 45));
         assert!(!out.meta.gray && !out.storage().layout.gray);
-        let (out, _) = col.restore(&grey, Target::Float, &mut |_, _| {}).unwrap();
-        let (l_in, _) = lab_planes(&grey.rgb_f32());
-        let (l_out, ab_out) = lab_planes(&out.rgb_f32());
-        let mean_dl = l_in
-            .iter()
-            .zip(&l_out)
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f32>()
-            / l_in.len() as f32;
-        assert!(mean_dl < 1e-3, "mean |ΔL|/100 = {mean_dl}");
-        let want = 10.0 / crate::maths::color::AB_SCALE;
-        for ab in ab_out.chunks(2) {
-            assert!(
-                (ab[0] - want).abs() < 2e-3 && (ab[1] + want).abs() < 2e-3,
-                "{ab:?}"
-            );
+        for saturation in [1.0, 0.5, 2.0] {
+            col.settings.saturation = saturation;
+            let (out, _) = col.restore(&grey, Target::Float, &mut |_, _| {}).unwrap();
+            let (l_in, _) = lab_planes(&grey.rgb_f32());
+            let (l_out, ab_out) = lab_planes(&out.rgb_f32());
+            let mean_dl = l_in
+                .iter()
+                .zip(&l_out)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / l_in.len() as f32;
+            assert!(mean_dl < 1e-3, "×{saturation}: mean |ΔL|/100 = {mean_dl}");
+            let want = 10.0 * saturation / crate::maths::color::AB_SCALE;
+            for ab in ab_out.chunks(2) {
+                assert!(
+                    (ab[0] - want).abs() < 2e-3 && (ab[1] + want).abs() < 2e-3,
+                    "×{saturation}: {ab:?}"
+                );
+            }
         }
     }
 }

@@ -194,6 +194,7 @@ fn load_restorer(cfg: &EvalConfig, source: &crate::weights::Source) -> Result<Re
     let companions = crate::weights::load_companions(source, cfg.kind, &loaded, told, &cfg.device)?;
     let settings = RestoreSettings {
         strength: cfg.strength,
+        saturation: cfg.saturation,
         ..RestoreSettings::default()
     };
     Ok(Restorer::new(loaded, cfg.device.clone(), settings).with_companions(companions))

@@ -42,6 +42,7 @@ fn config(kind: ModelKind, protocol: EvalProtocol, dir: &Path) -> EvalConfig {
         device: candle_core::Device::Cpu,
         protocol,
         strength: 1.0,
+        saturation: 1.0,
         compare: None,
         dir: dir.to_path_buf(),
         per_image: false,
