@@ -1452,6 +1452,25 @@ fn colorize_saturation_is_checked() {
         .arg(tmp.path()));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--task colorize only"), "{err}");
+    // Eval's figures say which saturation made them.
+    let photos = photo_folder(2, 64, 6);
+    let eval = |json: bool| {
+        let (code, stdout, err) = run(aetool()
+            .args(["eval", "--task", "colorize", "--saturation", "0.5"])
+            .args(json.then_some("--json"))
+            .arg(photos.path())
+            .arg("--weights")
+            .arg(weights("colorize")));
+        assert_eq!(code, 0, "{err}");
+        stdout
+    };
+    let text = eval(false);
+    assert!(
+        eval_line(&text, "colorize colorize:").ends_with("; saturation 0.5]"),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&eval(true)).unwrap();
+    assert_eq!(doc["saturation"], 0.5);
 }
 
 /// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales

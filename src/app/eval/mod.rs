@@ -289,10 +289,14 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
         .map(|src| load_restorer(cfg, src).context("--compare"))
         .transpose()?;
     let model = restorer.origin().to_string();
-    let tag = match &previous {
+    let knob = knob(cfg);
+    let mut tag = match &previous {
         Some(p) => format!("{model}; previous: {}", p.origin()),
         None => model.clone(),
     };
+    if let Some((name, f)) = knob.filter(|&(_, f)| f != 1.0) {
+        tag += &format!("; {name} {f}");
+    }
     let files = inputs(cfg)?;
     let limits = io::Limits::default();
     let mut rows = Vec::new();
@@ -380,7 +384,7 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
         means.push(entry);
     }
     if cfg.json {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "model": model,
             "previous": previous.as_ref().map(|p| p.origin().to_string()),
             "dir": cfg.dir.to_string_lossy(),
@@ -388,7 +392,21 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             "means": means,
             "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null },
         });
+        if let Some((name, f)) = knob {
+            doc[name] = f.into();
+        }
         crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
+}
+
+/// The task's knob on the model's output and its value, which the results carry so that a
+/// figure says how it was made: denoise's `--strength`, colorize's `--saturation` (the summary
+/// line names it when it is not 1; the JSON always has it).
+fn knob(cfg: &EvalConfig) -> Option<(&'static str, f32)> {
+    match cfg.kind.task() {
+        Task::Denoise => Some(("strength", cfg.strength)),
+        Task::Colorize => Some(("saturation", cfg.saturation)),
+        Task::Upscale => None,
+    }
 }
