@@ -1456,7 +1456,7 @@ fn colorize_saturation_is_checked() {
     let photos = photo_folder(2, 64, 6);
     let eval = |json: bool| {
         let (code, stdout, err) = run(aetool()
-            .args(["eval", "--task", "colorize", "--saturation", "0.5"])
+            .args(["eval", "--task", "colorize", "--saturation", "0.8"])
             .args(json.then_some("--json"))
             .arg(photos.path())
             .arg("--weights")
@@ -1466,11 +1466,11 @@ fn colorize_saturation_is_checked() {
     };
     let text = eval(false);
     assert!(
-        eval_line(&text, "colorize colorize:").ends_with("; saturation 0.5]"),
+        eval_line(&text, "colorize colorize:").ends_with("; saturation 0.8]"),
         "{text}"
     );
     let doc: Value = serde_json::from_str(&eval(true)).unwrap();
-    assert_eq!(doc["saturation"], 0.5);
+    assert_eq!(doc["saturation"], 0.8);
 }
 
 /// 14. The blind denoiser's level comes from the estimator in the weights; `--strength` scales

@@ -393,7 +393,8 @@ pub fn run(cfg: &EvalConfig) -> Result<()> {
             "images": if cfg.per_image { serde_json::to_value(&rows)? } else { serde_json::Value::Null },
         });
         if let Some((name, f)) = knob {
-            doc[name] = f.into();
+            // As typed (0.8, not the f32's 0.800000011920929).
+            doc[name] = ((f64::from(f) * 1e6).round() / 1e6).into();
         }
         crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
