@@ -1428,22 +1428,20 @@ fn colorize_skips_colour_photos_unless_recolor() {
 #[test]
 fn colorize_saturation_is_checked() {
     let tmp = tempdir();
-    let (code, _, err) = run(aetool()
-        .args(["colorize", "--saturation", "0.5"])
-        .arg(fixture("gray8.png"))
-        .arg("-o")
-        .arg(tmp.path().join("gentle.png"))
-        .arg("--weights")
-        .arg(weights("colorize")));
+    let colorize = |saturation: &str, out: &str| {
+        let (code, _, err) = run(aetool()
+            .args(["colorize", "--saturation", saturation])
+            .arg(fixture("gray8.png"))
+            .arg("-o")
+            .arg(tmp.path().join(out))
+            .arg("--weights")
+            .arg(weights("colorize")));
+        (code, err)
+    };
+    let (code, err) = colorize("0.5", "gentle.png");
     assert_eq!(code, 0, "{err}");
     assert!(tmp.path().join("gentle.png").is_file());
-    let (code, _, err) = run(aetool()
-        .args(["colorize", "--saturation", "5"])
-        .arg(fixture("gray8.png"))
-        .arg("-o")
-        .arg(tmp.path().join("loud.png"))
-        .arg("--weights")
-        .arg(weights("colorize")));
+    let (code, err) = colorize("5", "loud.png");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--saturation 5"), "{err}");
     assert!(!tmp.path().join("loud.png").exists());
